@@ -52,8 +52,9 @@ class ChunkingSettings(BaseModel):
     # ~1,000 French characters are ~250-300 e5 tokens, well inside its 512-token window.
     size: int = Field(1000, ge=200, le=4000)
     overlap: int = Field(150, ge=0)
-    # Sections shorter than this are merged with their neighbour rather than indexed alone.
-    min_size: int = Field(80, ge=0)
+    # Sections shorter than this are merged with the next one (under their common heading) rather than
+    # indexed alone: a 100-character chunk carries too little context to be found or to support an answer.
+    min_size: int = Field(400, ge=0)
 
 
 class IngestSettings(BaseModel):

@@ -1,0 +1,68 @@
+"""Embed: sentence-transformers on the CPU, with the prompts the model was trained with."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+from langchain_core.embeddings import Embeddings
+
+from sourcier.models import ModelInfo, resolve_embedding_model
+from sourcier.settings import EmbeddingSettings
+
+
+class Embedder(Embeddings):
+    """Loads the model on first use (an unchanged re-run never pays for it); also a LangChain `Embeddings`."""
+
+    def __init__(self, settings: EmbeddingSettings) -> None:
+        self.settings = settings
+        self._info: ModelInfo | None = None
+        self._model = None
+        self._lock = threading.Lock()
+
+    @property
+    def info(self) -> ModelInfo:
+        if self._info is None:
+            self._info = resolve_embedding_model(self.settings)
+        return self._info
+
+    @property
+    def name(self) -> str:
+        return self.settings.model if self._info is None else self._info.name
+
+    @property
+    def model(self):
+        with self._lock:
+            if self._model is None:
+                from sentence_transformers import SentenceTransformer
+
+                self._model = SentenceTransformer(
+                    str(self.info.path), device=self.settings.device, local_files_only=True
+                )
+        return self._model
+
+    def _encode(self, texts: list[str], prompt_name: str) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        kwargs = {"prompt_name": prompt_name} if prompt_name in self.info.prompts else {}
+        return self.model.encode(
+            texts, batch_size=self.settings.batch_size, normalize_embeddings=True, convert_to_numpy=True,
+            show_progress_bar=False, **kwargs,
+        )
+
+    @property
+    def dimension(self) -> int:
+        return int(self.model.get_embedding_dimension())
+
+    def embed_passages(self, texts: list[str]) -> np.ndarray:
+        return self._encode(texts, "passage")
+
+    def embed_queries(self, texts: list[str]) -> np.ndarray:
+        return self._encode(texts, "query")
+
+    # LangChain interface
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        return self.embed_passages(texts).tolist()
+
+    def embed_query(self, text: str) -> list[float]:
+        return self.embed_queries([text])[0].tolist()

@@ -1,0 +1,78 @@
+"""The ingestion report: per file, what happened and why — printed, written as JSON beside the index."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+# Per-file outcome of one run.
+INDEXED = "indexed"  # new or changed, now in the index
+UNCHANGED = "unchanged"  # same content hash as last time: skipped without parsing or embedding
+NO_TEXT = "no_text"  # readable but without text (scanned PDF): nothing searchable
+FAILED = "failed"  # could not be read: corrupt, encrypted, wrong extension...
+UNSUPPORTED = "unsupported"  # format Sourcier does not read (here)
+REMOVED = "removed"  # gone from the corpus: its chunks were deleted
+
+LABELS = {
+    INDEXED: "indexé",
+    UNCHANGED: "inchangé",
+    NO_TEXT: "sans texte",
+    FAILED: "en échec",
+    UNSUPPORTED: "non pris en charge",
+    REMOVED: "supprimé",
+}
+
+
+@dataclass
+class FileReport:
+    path: str
+    status: str
+    chunks: int = 0
+    pages: int | None = None
+    format: str | None = None
+    reason: str | None = None
+
+
+@dataclass
+class IngestionReport:
+    run_id: str
+    started_at: str
+    finished_at: str = ""
+    duration_s: float = 0.0
+    corpus: str = ""
+    store: str = ""
+    collection: str = ""
+    embedding_model: str = ""
+    rebuild: bool = False
+    files: list[FileReport] = field(default_factory=list)
+    total_chunks: int = 0
+    embedded_chunks: int = 0  # chunks whose vector was computed this run (others were reused)
+
+    @property
+    def counts(self) -> Counter:
+        return Counter(file.status for file in self.files)
+
+    @property
+    def problems(self) -> list[FileReport]:
+        return [file for file in self.files if file.status in {FAILED, UNSUPPORTED, NO_TEXT}]
+
+    def to_dict(self) -> dict:
+        data = asdict(self)
+        data["counts"] = dict(self.counts)
+        return data
+
+    def write(self, path: Path) -> None:
+        temporary = path.with_suffix(".tmp")
+        temporary.write_text(json.dumps(self.to_dict(), ensure_ascii=False, indent=1), encoding="utf-8")
+        os.replace(temporary, path)
+
+    def summary(self) -> str:
+        counts = self.counts
+        parts = [f"{counts[status]} {LABELS[status]}" for status in LABELS if counts[status]]
+        return (
+            f"{len(self.files)} fichiers ({', '.join(parts) or 'aucun'}) — {self.total_chunks} extraits dans l'index, "
+            f"{self.embedded_chunks} vectorisés en {self.duration_s:.1f} s."
+        )

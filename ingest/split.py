@@ -1,0 +1,92 @@
+"""Split: blocks → chunks that never cross a page or a section, sized for the embedding model's window."""
+
+from __future__ import annotations
+
+from langchain_text_splitters import RecursiveCharacterTextSplitter
+
+from ingest.documents import Block, Chunk, LoadedDocument, SourceFile, sha256_bytes
+from sourcier.settings import ChunkingSettings
+
+SECTION_SEPARATOR = " > "
+
+
+class Splitter:
+    def __init__(self, settings: ChunkingSettings) -> None:
+        self.settings = settings
+        self._long_blocks = RecursiveCharacterTextSplitter(
+            chunk_size=settings.size,
+            chunk_overlap=min(settings.overlap, settings.size // 2),
+            separators=["\n\n", "\n", ". ", "; ", ", ", " ", ""],
+            keep_separator="end",
+        )
+
+    def run(self, source: SourceFile, document: LoadedDocument, file_hash: str) -> list[Chunk]:
+        texts: list[tuple[str, Block]] = []
+        for group in self._groups(document.blocks):
+            joined = "\n".join(block.text for block in group)
+            pieces = [joined] if len(joined) <= self.settings.size else self._long_blocks.split_text(joined)
+            place = Block("", group[0].page, _common_prefix([block.section for block in group]))
+            texts.extend((piece.strip(), place) for piece in pieces if piece.strip())
+        return [
+            self._chunk(source, document, file_hash, index, text, block)
+            for index, (text, block) in enumerate(texts)
+        ]
+
+    def _groups(self, blocks: list[Block]) -> list[list[Block]]:
+        """Consecutive blocks of one page and section, up to the chunk size; tiny sections join the next."""
+        groups: list[list[Block]] = []
+        current: list[Block] = []
+        size = 0
+        for block in blocks:
+            if current:
+                same_place = block.page == current[0].page and block.section == current[0].section
+                too_small = size < self.settings.min_size and block.page == current[0].page
+                fits = size + len(block.text) + 1 <= self.settings.size
+                if not ((same_place or too_small) and fits):
+                    groups.append(current)
+                    current, size = [], 0
+            current.append(block)
+            size += len(block.text) + 1
+        if current:
+            groups.append(current)
+        return groups
+
+    def _chunk(
+        self, source: SourceFile, document: LoadedDocument, file_hash: str, index: int, text: str, block: Block
+    ) -> Chunk:
+        section = SECTION_SEPARATOR.join(block.section)
+        # Title and section give the embedding model the context a bare paragraph lacks.
+        context = document.title + (f" — {section}" if section else "")
+        embedding_text = f"{context}\n{text}"
+        metadata: dict[str, str | int | float | bool] = {
+            "doc_id": source.doc_id,
+            "source": source.relative_path,
+            "title": document.title,
+            "format": document.format,
+            "service": source.service,
+            "chunk_index": index,
+            "file_hash": file_hash,
+            "content_hash": sha256_bytes(embedding_text.encode("utf-8"))[:32],
+        }
+        # Chroma refuses None values: absent facts are absent keys.
+        if block.page is not None:
+            metadata["page"] = block.page
+        if section:
+            metadata["section"] = section
+        if document.doc_date is not None:
+            metadata["doc_date"] = document.doc_date.isoformat()
+            metadata["doc_year"] = document.doc_date.year
+        chunk_id = f"{source.doc_id}:{file_hash[:12]}:{index:04d}"
+        metadata["chunk_id"] = chunk_id
+        return Chunk(id=chunk_id, text=text, embedding_text=embedding_text, metadata=metadata)
+
+
+def _common_prefix(sections: list[tuple[str, ...]]) -> tuple[str, ...]:
+    """The section path shared by all merged blocks: a chunk never claims a narrower section than it spans."""
+    prefix = sections[0]
+    for section in sections[1:]:
+        length = 0
+        while length < min(len(prefix), len(section)) and prefix[length] == section[length]:
+            length += 1
+        prefix = prefix[:length]
+    return prefix

@@ -1,0 +1,89 @@
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+import sourcier  # noqa: F401  (offline environment before any third-party import)
+from ingest.embed import Embedder
+from sourcier.settings import EmbeddingSettings, Settings, StoreSettings
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared" / "corpora"
+MODELS = REPO / "models"
+
+FICHES = SHARED / "service_public_fiches" / "html" / "particuliers"
+PUTANGES = SHARED / "putanges_conseil_municipal" / "docs"
+COUTHENANS = SHARED / "couthenans_commune" / "docs"
+ETALAB = SHARED / "etalab_guides_md_html"
+COURRIERS = SHARED / "cdtn_modeles_courriers_docx"
+
+
+def pytest_collection_modifyitems(config, items):
+    if not SHARED.is_dir():
+        skip = pytest.mark.skip(reason=f"données de test absentes : {SHARED}")
+        for item in items:
+            if "shared" in item.keywords:
+                item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def embedding_settings() -> EmbeddingSettings:
+    return EmbeddingSettings(models_dir=MODELS)
+
+
+@pytest.fixture(scope="session")
+def embedder(embedding_settings) -> Embedder:
+    """The real multilingual-e5-small, loaded once for the whole session."""
+    return Embedder(embedding_settings)
+
+
+def make_settings(tmp_path: Path, corpus: Path | None = None, **store) -> Settings:
+    return Settings(
+        corpus_dir=corpus or tmp_path / "corpus",
+        store=StoreSettings(path=tmp_path / "vectorstore", **store),
+        embedding=EmbeddingSettings(models_dir=MODELS),
+    )
+
+
+def copy_into(corpus: Path, service: str, *files: Path) -> list[Path]:
+    target = corpus / service
+    target.mkdir(parents=True, exist_ok=True)
+    copied = []
+    for file in files:
+        copied.append(Path(shutil.copy2(file, target / file.name)))
+    return copied
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def chroma_server(tmp_path_factory):
+    """A real `chroma run` server on loopback, started by the test session."""
+    port = free_port()
+    data = tmp_path_factory.mktemp("chroma-server")
+    chroma = Path(sys.executable).parent / "chroma"
+    process = subprocess.Popen(
+        [str(chroma), "run", "--path", str(data), "--host", "127.0.0.1", "--port", str(port)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                break
+        except OSError:
+            time.sleep(0.3)
+    else:
+        process.kill()
+        pytest.fail("le serveur chroma n'a pas démarré")
+    yield ("127.0.0.1", port)
+    process.terminate()
+    process.wait(timeout=20)
