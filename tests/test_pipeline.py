@@ -1,0 +1,164 @@
+"""Ingestion end to end with the real parser, the real embedding model and a real embedded Chroma."""
+
+import json
+import shutil
+
+import pytest
+
+from ingest import pipeline as pipeline_module
+from ingest.manifest import Manifest
+from ingest.pipeline import MANIFEST_FILE, REPORT_FILE, IngestionPipeline
+from ingest.store import ChunkStore
+from tests.conftest import COURRIERS, COUTHENANS, FICHES, PUTANGES, copy_into, make_settings
+
+pytestmark = pytest.mark.shared
+
+PDF_A = COUTHENANS / "assets" / "pdf" / "CR_reunion_20210917.pdf"
+PDF_B = COUTHENANS / "assets" / "pdf" / "CR_conseil_municipal_24_02_2023.pdf"
+DOCX = COUTHENANS / "assets" / "pdf" / "2021-05_communication mairieA5.docx"
+FICHE = FICHES / "F1965.html"
+
+
+def chunks_by_source(settings, embedder) -> dict[str, list[dict]]:
+    store = ChunkStore.open(settings.store, embedder.name, active_collection(settings))
+    found: dict[str, list[dict]] = {}
+    for metadata in store.collection.get(include=["metadatas"])["metadatas"]:
+        found.setdefault(metadata["source"], []).append(metadata)
+    return found
+
+
+def active_collection(settings) -> str:
+    manifest = Manifest(settings.store.path / MANIFEST_FILE)
+    try:
+        return manifest.active_collection(settings.store.collection)
+    finally:
+        manifest.close()
+
+
+def statuses(report) -> dict[str, str]:
+    return {file.path: file.status for file in report.files}
+
+
+def test_incremental_add_change_delete(tmp_path, embedder, monkeypatch):
+    settings = make_settings(tmp_path)
+    corpus = settings.corpus_dir
+    copy_into(corpus, "conseil-municipal", PDF_A, DOCX)
+    (fiche,) = copy_into(corpus, "elections", FICHE)
+    ingest = IngestionPipeline(settings, embedder=embedder)
+
+    first = ingest.run()
+    assert set(statuses(first).values()) == {"indexed"}
+    assert first.embedded_chunks == first.total_chunks > 0
+    chunks = chunks_by_source(settings, embedder)
+    pdf_chunks = chunks["conseil-municipal/CR_reunion_20210917.pdf"]
+    assert all(c["page"] >= 1 and c["format"] == "pdf" and c["service"] == "conseil-municipal" for c in pdf_chunks)
+    assert all(c["doc_date"] == "2021-09-17" for c in pdf_chunks)
+    html_chunks = chunks["elections/F1965.html"]
+    assert any(c.get("section", "").startswith("Pour le domicile (ou résidence)") for c in html_chunks)
+    assert {c["chunk_id"] for c in html_chunks} == {f"{c['doc_id']}:{c['file_hash'][:12]}:{c['chunk_index']:04d}"
+                                                   for c in html_chunks}
+
+    # Unchanged files are skipped without parsing or embedding.
+    def no_parsing(*args, **kwargs):
+        raise AssertionError("an unchanged file was parsed")
+
+    monkeypatch.setattr(pipeline_module, "load", no_parsing)
+    second = ingest.run()
+    assert set(statuses(second).values()) == {"unchanged"}
+    assert second.embedded_chunks == 0 and second.total_chunks == first.total_chunks
+    monkeypatch.undo()
+
+    # A changed file: its new chunks replace the old ones; unchanged passages keep their vectors.
+    fiche.write_text(fiche.read_text().replace("</article>", "<p>Nouveau paragraphe ajouté par la mairie.</p></article>"))
+    third = ingest.run()
+    assert statuses(third)["elections/F1965.html"] == "indexed"
+    assert statuses(third)["conseil-municipal/CR_reunion_20210917.pdf"] == "unchanged"
+    new_html = chunks_by_source(settings, embedder)["elections/F1965.html"]
+    assert len({c["file_hash"] for c in new_html}) == 1 and new_html[0]["file_hash"] != html_chunks[0]["file_hash"]
+    assert 0 < third.embedded_chunks < len(new_html)
+
+    # Added and deleted files.
+    copy_into(corpus, "conseil-municipal", PDF_B)
+    (corpus / "conseil-municipal" / DOCX.name).unlink()
+    fourth = ingest.run()
+    assert statuses(fourth)["conseil-municipal/CR_conseil_municipal_24_02_2023.pdf"] == "indexed"
+    assert statuses(fourth)[f"conseil-municipal/{DOCX.name}"] == "removed"
+    assert set(chunks_by_source(settings, embedder)) == {
+        "conseil-municipal/CR_reunion_20210917.pdf", "conseil-municipal/CR_conseil_municipal_24_02_2023.pdf",
+        "elections/F1965.html",
+    }
+
+
+def test_bad_inputs_are_reported_and_the_rest_is_indexed(tmp_path, embedder):
+    settings = make_settings(tmp_path)
+    corpus = settings.corpus_dir
+    copy_into(corpus, "conseil-municipal", PDF_A, PUTANGES / "2024" / "pv-de-la-seance-du-19-02-2024.pdf")
+    copy_into(corpus, "rh", COURRIERS / "latest" / "entretien_prealable_au_licenciement_personnel.docx")
+    (corpus / "rh" / "vide.pdf").touch()
+    shutil.copy(FICHE, corpus / "rh" / "deguise.pdf")
+    (corpus / "rh" / "budget.xlsx").write_bytes(b"PK\x03\x04")
+    (corpus / "rh" / ".~lock.brouillon.odt#").write_text("verrou LibreOffice")
+
+    report = IngestionPipeline(settings, embedder=embedder).run()
+    assert statuses(report) == {
+        "conseil-municipal/CR_reunion_20210917.pdf": "indexed",
+        "conseil-municipal/pv-de-la-seance-du-19-02-2024.pdf": "no_text",
+        "rh/entretien_prealable_au_licenciement_personnel.docx": "failed",
+        "rh/vide.pdf": "failed",
+        "rh/deguise.pdf": "failed",
+        "rh/budget.xlsx": "unsupported",
+    }
+    written = json.loads((settings.store.path / REPORT_FILE).read_text())
+    by_path = {f["path"]: f for f in written["files"]}
+    assert by_path["conseil-municipal/pv-de-la-seance-du-19-02-2024.pdf"]["pages"] == 2
+    assert "scanné" in by_path["conseil-municipal/pv-de-la-seance-du-19-02-2024.pdf"]["reason"]
+    assert "DOCX endommagé" in by_path["rh/entretien_prealable_au_licenciement_personnel.docx"]["reason"]
+    assert "vide" in by_path["rh/vide.pdf"]["reason"]
+    assert "n'est pas un PDF" in by_path["rh/deguise.pdf"]["reason"]
+    assert by_path["conseil-municipal/CR_reunion_20210917.pdf"]["chunks"] > 0
+    assert written["counts"] == {"indexed": 1, "no_text": 1, "failed": 3, "unsupported": 1}
+
+
+def test_a_document_broken_by_an_update_keeps_its_last_good_version(tmp_path, embedder):
+    settings = make_settings(tmp_path)
+    (pdf,) = copy_into(settings.corpus_dir, "conseil-municipal", PDF_A)
+    ingest = IngestionPipeline(settings, embedder=embedder)
+    before = ingest.run().total_chunks
+
+    pdf.write_bytes(pdf.read_bytes()[:400])  # truncated by a failed copy
+    report = ingest.run()
+    (entry,) = report.files
+    assert entry.status == "failed" and "version précédente reste" in entry.reason
+    assert report.total_chunks == before
+    # And the next run does not redo the broken file needlessly.
+    assert statuses(ingest.run()) == {"conseil-municipal/CR_reunion_20210917.pdf": "unchanged"}
+
+
+class Boom(Exception):
+    pass
+
+
+def test_rebuild_replaces_the_live_index_only_when_complete(tmp_path, embedder):
+    settings = make_settings(tmp_path)
+    copy_into(settings.corpus_dir, "conseil-municipal", PDF_A, PDF_B)
+    live = IngestionPipeline(settings, embedder=embedder).run()
+    live_collection = active_collection(settings)
+
+    def fail_midway(progress):
+        if progress.phase == "indexation" and progress.files_done >= 1:
+            raise Boom
+
+    with pytest.raises(Boom):
+        IngestionPipeline(settings, embedder=embedder, callbacks=[fail_midway]).run(rebuild=True)
+    assert active_collection(settings) == live_collection
+    store = ChunkStore.open(settings.store, embedder.name, live_collection)
+    assert store.count() == live.total_chunks
+    hits = store.as_langchain(embedder).similarity_search("conseil municipal", k=2)
+    assert len(hits) == 2
+
+    rebuilt = IngestionPipeline(settings, embedder=embedder).run(rebuild=True)
+    assert set(statuses(rebuilt).values()) == {"indexed"}
+    assert active_collection(settings) != live_collection
+    names = store.collection_names()
+    assert names == [active_collection(settings)]  # the old index and the abandoned attempt are gone
+    assert rebuilt.total_chunks == live.total_chunks
