@@ -35,6 +35,9 @@ class Embedder(Embeddings):
         with self._lock:
             if self._model is None:
                 from sentence_transformers import SentenceTransformer
+                from transformers.utils import logging as transformers_logging
+
+                transformers_logging.disable_progress_bar()
 
                 self._model = SentenceTransformer(
                     str(self.info.path), device=self.settings.device, local_files_only=True
