@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from contextlib import closing
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -75,6 +74,12 @@ class Manifest:
 
     def close(self) -> None:
         self._db.close()
+
+    def __enter__(self) -> Manifest:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
 
     # --- the live collection (switched atomically at the end of a rebuild) ----------------------------
 
@@ -147,7 +152,3 @@ class Manifest:
                 db.execute("ROLLBACK" if kind else "COMMIT")
 
         return _Tx()
-
-
-def open_manifest(store_dir: Path) -> closing[Manifest]:
-    return closing(Manifest(store_dir / "manifest.sqlite3"))

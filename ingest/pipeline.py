@@ -66,11 +66,8 @@ class IngestionPipeline:
     def run(self, paths: Sequence[Path] = (), rebuild: bool = False) -> IngestionReport:
         self.store_dir.mkdir(parents=True, exist_ok=True)
         with IngestionLock(self.store_dir):
-            manifest = Manifest(self.store_dir / MANIFEST_FILE)
-            try:
+            with Manifest(self.store_dir / MANIFEST_FILE) as manifest:
                 return self._run(manifest, list(paths), rebuild)
-            finally:
-                manifest.close()
 
     # ------------------------------------------------------------------------------------------------
 

@@ -12,13 +12,10 @@ from sourcier.settings import Settings
 
 
 def index_status(settings: Settings) -> dict:
-    manifest = Manifest(settings.store.path / MANIFEST_FILE)
-    try:
+    with Manifest(settings.store.path / MANIFEST_FILE) as manifest:
         collection = manifest.active_collection(settings.store.collection)
         documents = manifest.documents(collection)
         last = manifest.last_run()
-    finally:
-        manifest.close()
     store = ChunkStore.open(settings.store, settings.embedding.model, collection)
     status = {
         "store": settings.store.location,

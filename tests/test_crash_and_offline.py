@@ -52,9 +52,8 @@ def test_kill_9_mid_ingestion_then_rerun_completes(tmp_path, embedder):
     killed_at = progress.files_done
 
     # The index answers queries right away...
-    manifest = Manifest(settings.store.path / MANIFEST_FILE)
-    recorded = manifest.documents(settings.store.collection)
-    manifest.close()
+    with Manifest(settings.store.path / MANIFEST_FILE) as manifest:
+        recorded = manifest.documents(settings.store.collection)
     assert 0 < len(recorded) < len(FICHE_IDS)
     store = ChunkStore.open(settings.store, embedder.name)
     assert store.count() > 0
@@ -65,9 +64,8 @@ def test_kill_9_mid_ingestion_then_rerun_completes(tmp_path, embedder):
     counts = report.counts
     assert counts["indexed"] + counts["unchanged"] == len(FICHE_IDS)
     assert counts["unchanged"] >= killed_at
-    manifest = Manifest(settings.store.path / MANIFEST_FILE)
-    recorded = manifest.documents(settings.store.collection)
-    manifest.close()
+    with Manifest(settings.store.path / MANIFEST_FILE) as manifest:
+        recorded = manifest.documents(settings.store.collection)
     held = store.versions()
     assert len(recorded) == len(FICHE_IDS) == len(held)
     for record in recorded.values():

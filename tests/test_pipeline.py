@@ -28,11 +28,8 @@ def chunks_by_source(settings, embedder) -> dict[str, list[dict]]:
 
 
 def active_collection(settings) -> str:
-    manifest = Manifest(settings.store.path / MANIFEST_FILE)
-    try:
+    with Manifest(settings.store.path / MANIFEST_FILE) as manifest:
         return manifest.active_collection(settings.store.collection)
-    finally:
-        manifest.close()
 
 
 def statuses(report) -> dict[str, str]:

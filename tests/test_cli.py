@@ -1,0 +1,71 @@
+"""The `sourcier` command as a user types it: exit codes and messages."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import COUTHENANS, MODELS, REPO, copy_into, free_port
+
+pytestmark = pytest.mark.shared
+
+
+def sourcier(tmp_path, *args, **env):
+    environment = {
+        "PATH": "/usr/bin:/bin",
+        "HOME": str(tmp_path),
+        "SOURCIER_CORPUS_DIR": str(tmp_path / "corpus"),
+        "SOURCIER_STORE__PATH": str(tmp_path / "vectorstore"),
+        "SOURCIER_EMBEDDING__MODELS_DIR": str(MODELS),
+        **env,
+    }
+    environment = {key: value for key, value in environment.items() if value is not None}
+    return subprocess.run(
+        [sys.executable, "-m", "sourcier.cli", *args], cwd=REPO, env=environment, capture_output=True, text=True,
+        timeout=600,
+    )
+
+
+def test_ingest_then_status(tmp_path):
+    copy_into(tmp_path / "corpus", "conseil-municipal", COUTHENANS / "assets" / "pdf" / "CR_reunion_20210917.pdf")
+    (tmp_path / "corpus" / "conseil-municipal" / "vide.docx").touch()
+    result = sourcier(tmp_path, "ingest", "--quiet")
+    assert result.returncode == 0, result.stderr
+    assert "1 indexé" in result.stdout and "1 en échec" in result.stdout
+    assert "vide.docx — Fichier vide" in result.stdout
+
+    status = sourcier(tmp_path, "status", "--json")
+    data = json.loads(status.stdout)
+    assert data["documents"] == 2 and data["chunks"] > 0
+    assert data["embedding_model"] == "multilingual-e5-small"
+    assert data["last_run"]["counts"] == {"indexed": 1, "failed": 1}
+    assert data["problems"][0]["path"] == "conseil-municipal/vide.docx"
+
+    text = sourcier(tmp_path, "status").stdout
+    assert "Extraits indexés" in text and "Documents à problème : 1" in text
+
+
+def test_unreachable_store_exits_non_zero_with_a_clear_message(tmp_path):
+    copy_into(tmp_path / "corpus", "x", COUTHENANS / "assets" / "pdf" / "CR_reunion_20210917.pdf")
+    result = sourcier(
+        tmp_path, "ingest", "--quiet", SOURCIER_STORE__HOST="127.0.0.1", SOURCIER_STORE__PORT=str(free_port())
+    )
+    assert result.returncode == 1
+    assert "Base vectorielle injoignable" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_missing_corpus_and_paths_outside_it(tmp_path):
+    result = sourcier(tmp_path, "ingest", "--quiet")
+    assert result.returncode == 1 and "Le dossier du corpus n'existe pas" in result.stderr
+    (tmp_path / "corpus").mkdir()
+    result = sourcier(tmp_path, "ingest", "--quiet", str(REPO / "pyproject.toml"))
+    assert result.returncode == 1 and "hors du corpus" in result.stderr
+
+
+def test_settings_from_toml_file(tmp_path):
+    config = tmp_path / "sourcier.toml"
+    config.write_text(f'corpus_dir = "{tmp_path / "ailleurs"}"\n[store]\npath = "{tmp_path / "vs"}"\n')
+    result = sourcier(tmp_path, "--config", str(config), "ingest", "--quiet", SOURCIER_CORPUS_DIR=None)
+    assert "ailleurs" in result.stderr

