@@ -9,7 +9,8 @@ from ingest.documents import SourceFile
 from sourcier.errors import ConfigurationError
 
 ROOT_SERVICE = "general"
-_IGNORED_NAMES = {"SOURCES.md", "README.md", "Thumbs.db", "desktop.ini"}
+_IGNORED_NAMES = {"Thumbs.db", "desktop.ini"}
+_CORPUS_NOTES = {"SOURCES.md", "README.md"}  # at the corpus root only: notes about the corpus, not documents
 
 
 def discover(corpus_dir: Path, paths: Iterable[Path] = ()) -> list[SourceFile]:
@@ -28,6 +29,8 @@ def discover(corpus_dir: Path, paths: Iterable[Path] = ()) -> list[SourceFile]:
         for path in candidates:
             relative = path.relative_to(root)
             if not path.is_file() or path.is_symlink() or _hidden(relative) or path.name in _IGNORED_NAMES:
+                continue
+            if len(relative.parts) == 1 and path.name in _CORPUS_NOTES:
                 continue
             key = relative.as_posix()
             service = relative.parts[0] if len(relative.parts) > 1 else ROOT_SERVICE
