@@ -46,7 +46,7 @@ class DocumentRecord:
     path: str
     doc_id: str
     file_hash: str
-    indexed_hash: str | None  # the version whose chunks are in the store (None: nothing indexed)
+    indexed_hash: str | None  # the chunk version (file + chunking) held by the store (None: nothing indexed)
     status: str
     chunks: int = 0
     pages: int | None = None
@@ -95,6 +95,15 @@ class Manifest:
                 (new,),
             )
             self._db.execute("DELETE FROM documents WHERE collection=?", (old,))
+
+    def get_state(self, key: str) -> str | None:
+        row = self._db.execute("SELECT value FROM state WHERE key=?", (key,)).fetchone()
+        return row["value"] if row else None
+
+    def set_state(self, key: str, value: str) -> None:
+        self._db.execute(
+            "INSERT INTO state(key, value) VALUES(?, ?) ON CONFLICT(key) DO UPDATE SET value=excluded.value", (key, value)
+        )
 
     def forget_collection(self, collection: str) -> None:
         self._db.execute("DELETE FROM documents WHERE collection=?", (collection,))

@@ -14,15 +14,16 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
 from ingest import report as outcome
 from ingest.discover import discover, in_scope
-from ingest.documents import Chunk, LoadedDocument, SourceFile, sha256_file
+from ingest.documents import Chunk, LoadedDocument, SourceFile, sha256_bytes, sha256_file
 from ingest.embed import Embedder
+from ingest.lexical import LexicalIndex
 from ingest.loaders import load
 from ingest.lock import IngestionLock
 from ingest.manifest import DocumentRecord, Manifest, now
@@ -44,6 +45,7 @@ EMBEDDING_WINDOW = 64
 class _Pending:
     source: SourceFile
     file_hash: str
+    version: str  # file content + chunking settings: the identity of the chunks made from it
     previous: DocumentRecord | None
     document: LoadedDocument | None = None
     chunks: Sequence[Chunk] = ()
@@ -62,6 +64,7 @@ class IngestionPipeline:
         self.splitter = Splitter(settings.chunking)
         self.callbacks = [*callbacks, ProgressFile(self.store_dir / PROGRESS_FILE)]
         self._held: dict = {}
+        self._chunking = settings.chunking.model_dump_json()
 
     def run(self, paths: Sequence[Path] = (), rebuild: bool = False) -> IngestionReport:
         self.store_dir.mkdir(parents=True, exist_ok=True)
@@ -89,6 +92,11 @@ class IngestionPipeline:
             manifest.start_run(report.run_id, target, report.started_at)
             files = discover(settings.corpus_dir, paths)
             known = manifest.documents(target)
+            # Chunks made with other chunking settings are redone (their unchanged passages keep their vectors).
+            chunking_key = f"chunking:{target}"
+            chunking = self._chunking
+            if manifest.get_state(chunking_key) not in (None, chunking):
+                known = {path: replace(record, file_hash="") for path, record in known.items()}
             held = self._held = store.versions()
 
             progress.phase, progress.files_total = "analyse", len(files)
@@ -99,11 +107,15 @@ class IngestionPipeline:
             progress.phase = "indexation"
             self._process(todo, manifest, store, target, report, progress)
 
+            manifest.set_state(chunking_key, chunking)
+            progress.phase = "finalisation"
+            self._notify(progress)
+            # Always in step with the store (cheap when nothing changed), so a crash before this line heals.
+            LexicalIndex.sync(LexicalIndex.path_for(self.store_dir, target), store.collection)
             if rebuild:
-                progress.phase = "finalisation"
-                self._notify(progress)
                 manifest.switch_collection(target, live)
                 self._drop_collection(store, live)
+                LexicalIndex.path_for(self.store_dir, live).unlink(missing_ok=True)
             report.total_chunks = store.count()
         except BaseException as exc:
             progress.error = str(exc) or type(exc).__name__
@@ -141,7 +153,8 @@ class IngestionPipeline:
                     progress.files_done += 1
                     self._notify(progress)
                     continue
-            todo.append(_Pending(source, file_hash, previous))
+            version = sha256_bytes(f"{file_hash}:{self._chunking}".encode())[:16]
+            todo.append(_Pending(source, file_hash, version, previous))
         return todo
 
     @staticmethod
@@ -200,7 +213,7 @@ class IngestionPipeline:
                 FileReport(source.relative_path, outcome.NO_TEXT, 0, document.pages, document.format, reason)
             )
             return
-        pending.chunks = self.splitter.run(source, document, pending.file_hash)
+        pending.chunks = self.splitter.run(source, document, pending.file_hash, pending.version)
 
     def _embed_and_store(self, window: list[_Pending], manifest, store, collection, report, progress) -> None:
         chunks = [chunk for pending in window for chunk in pending.chunks]
@@ -217,10 +230,10 @@ class IngestionPipeline:
                 [computed.get(c.content_hash, reusable.get(c.content_hash)) for c in pending.chunks], dtype=np.float32
             )
             store.upsert(pending.chunks, vectors)
-            store.delete_document(pending.source.doc_id, keep_file_hash=pending.file_hash)
+            store.delete_document(pending.source.doc_id, keep_version=pending.version)
             document = pending.document
             self._record(
-                manifest, collection, pending, outcome.INDEXED, document, pending.file_hash, len(pending.chunks),
+                manifest, collection, pending, outcome.INDEXED, document, pending.version, len(pending.chunks),
                 "; ".join(document.notes) or None,
             )
             report.files.append(

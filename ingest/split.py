@@ -20,7 +20,9 @@ class Splitter:
             keep_separator="end",
         )
 
-    def run(self, source: SourceFile, document: LoadedDocument, file_hash: str) -> list[Chunk]:
+    def run(self, source: SourceFile, document: LoadedDocument, file_hash: str, version: str | None = None) -> list[Chunk]:
+        """`version` identifies this file content *and* these chunking settings (default: the file hash)."""
+        version = version or file_hash
         texts: list[tuple[str, Block]] = []
         for group in self._groups(document.blocks):
             joined = "\n".join(block.text for block in group)
@@ -28,7 +30,7 @@ class Splitter:
             place = Block("", group[0].page, _common_prefix([block.section for block in group]))
             texts.extend((piece.strip(), place) for piece in pieces if piece.strip())
         return [
-            self._chunk(source, document, file_hash, index, text, block)
+            self._chunk(source, document, file_hash, version, index, text, block)
             for index, (text, block) in enumerate(texts)
         ]
 
@@ -52,7 +54,14 @@ class Splitter:
         return groups
 
     def _chunk(
-        self, source: SourceFile, document: LoadedDocument, file_hash: str, index: int, text: str, block: Block
+        self,
+        source: SourceFile,
+        document: LoadedDocument,
+        file_hash: str,
+        version: str,
+        index: int,
+        text: str,
+        block: Block,
     ) -> Chunk:
         section = SECTION_SEPARATOR.join(block.section)
         # Title and section give the embedding model the context a bare paragraph lacks.
@@ -66,6 +75,7 @@ class Splitter:
             "service": source.service,
             "chunk_index": index,
             "file_hash": file_hash,
+            "version": version,
             "content_hash": sha256_bytes(embedding_text.encode("utf-8"))[:32],
         }
         # Chroma refuses None values: absent facts are absent keys.
@@ -76,7 +86,7 @@ class Splitter:
         if document.doc_date is not None:
             metadata["doc_date"] = document.doc_date.isoformat()
             metadata["doc_year"] = document.doc_date.year
-        chunk_id = f"{source.doc_id}:{file_hash[:12]}:{index:04d}"
+        chunk_id = f"{source.doc_id}:{version[:12]}:{index:04d}"
         metadata["chunk_id"] = chunk_id
         return Chunk(id=chunk_id, text=text, embedding_text=embedding_text, metadata=metadata)
 

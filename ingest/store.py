@@ -73,11 +73,11 @@ class ChunkStore:
                 embeddings=vectors[start : start + batch],
             )
 
-    def delete_document(self, doc_id: str, keep_file_hash: str | None = None) -> None:
-        """Remove a document's chunks, except those of the version `keep_file_hash` when given."""
+    def delete_document(self, doc_id: str, keep_version: str | None = None) -> None:
+        """Remove a document's chunks, except those of `keep_version` when given."""
         where: dict = {"doc_id": doc_id}
-        if keep_file_hash is not None:
-            where = {"$and": [{"doc_id": doc_id}, {"file_hash": {"$ne": keep_file_hash}}]}
+        if keep_version is not None:
+            where = {"$and": [{"doc_id": doc_id}, {"version": {"$ne": keep_version}}]}
         self.collection.delete(where=where)
 
     # --- reads ----------------------------------------------------------------------------------------
@@ -95,10 +95,10 @@ class ChunkStore:
             offset += _PAGE
 
     def versions(self) -> dict[str, Counter]:
-        """doc_id → {file_hash: chunk count}: what the index actually holds, to reconcile with the manifest."""
+        """doc_id → {version: chunk count}: what the index actually holds, to reconcile with the manifest."""
         held: dict[str, Counter] = defaultdict(Counter)
         for metadata in self._metadatas():
-            held[str(metadata["doc_id"])][str(metadata["file_hash"])] += 1
+            held[str(metadata["doc_id"])][str(metadata["version"])] += 1
         return held
 
     def vectors_by_content(self, doc_id: str) -> dict[str, list[float]]:

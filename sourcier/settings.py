@@ -64,13 +64,31 @@ class IngestSettings(BaseModel):
 
 
 class LLMSettings(BaseModel):
+    # auto: Ollama when it answers and has `ollama_model`, else the embedded llama.cpp server.
     backend: Literal["auto", "ollama", "openai", "embedded"] = "auto"
-    model: str | None = None
     ollama_host: str = "http://127.0.0.1:11434"
+    ollama_model: str = "qwen2.5:7b-instruct"
+    # Any OpenAI-compatible server: vLLM, llama.cpp's llama-server, Albert (https://albert.api.etalab.gouv.fr/v1).
     openai_base_url: str | None = None
+    openai_model: str | None = None
     openai_api_key: str = "not-needed"
+    # The embedded server (assembled GGUF in embedding.models_dir), on loopback.
+    embedded_port: int = 8088
+    embedded_context: int = 4096
+    embedded_threads: int = 2
     temperature: float = 0.1
-    max_tokens: int = 400
+    max_tokens: int = Field(350, ge=16)
+    timeout_s: float = 300
+
+
+class AnswerSettings(BaseModel):
+    retrieval: Literal["hybrid", "dense", "bm25"] = "hybrid"
+    # Small models answer best from few, short extracts (measured: see README).
+    extracts: int = Field(4, ge=1, le=12)
+    extract_chars: int = Field(900, ge=200)
+    # Below both scores the chain abstains without calling the LLM (calibrated on the dev sets, see README).
+    min_dense_score: float = 0.80
+    min_bm25_score: float = 8.0
 
 
 class Settings(BaseSettings):
@@ -87,6 +105,7 @@ class Settings(BaseSettings):
     chunking: ChunkingSettings = ChunkingSettings()
     ingest: IngestSettings = IngestSettings()
     llm: LLMSettings = LLMSettings()
+    answer: AnswerSettings = AnswerSettings()
 
     @field_validator("corpus_dir")
     @classmethod

@@ -69,7 +69,7 @@ def test_kill_9_mid_ingestion_then_rerun_completes(tmp_path, embedder):
     held = store.versions()
     assert len(recorded) == len(FICHE_IDS) == len(held)
     for record in recorded.values():
-        assert dict(held[record.doc_id]) == {record.file_hash: record.chunks}  # one version, complete
+        assert dict(held[record.doc_id]) == {record.indexed_hash: record.chunks}  # one version, complete
     assert store.count() == sum(record.chunks for record in recorded.values())
 
 

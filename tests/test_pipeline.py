@@ -52,7 +52,7 @@ def test_incremental_add_change_delete(tmp_path, embedder, monkeypatch):
     assert all(c["doc_date"] == "2021-09-17" for c in pdf_chunks)
     html_chunks = chunks["elections/F1965.html"]
     assert any(c.get("section", "").startswith("Pour le domicile (ou résidence)") for c in html_chunks)
-    assert {c["chunk_id"] for c in html_chunks} == {f"{c['doc_id']}:{c['file_hash'][:12]}:{c['chunk_index']:04d}"
+    assert {c["chunk_id"] for c in html_chunks} == {f"{c['doc_id']}:{c['version'][:12]}:{c['chunk_index']:04d}"
                                                    for c in html_chunks}
 
     # Unchanged files are skipped without parsing or embedding.
@@ -159,3 +159,15 @@ def test_rebuild_replaces_the_live_index_only_when_complete(tmp_path, embedder):
     names = store.collection_names()
     assert names == [active_collection(settings)]  # the old index and the abandoned attempt are gone
     assert rebuilt.total_chunks == live.total_chunks
+
+
+def test_new_chunking_settings_redo_the_chunks(tmp_path, embedder):
+    settings = make_settings(tmp_path)
+    copy_into(settings.corpus_dir, "elections", FICHE)
+    first = IngestionPipeline(settings, embedder=embedder).run()
+    settings.chunking.size = 600
+    second = IngestionPipeline(settings, embedder=embedder).run()
+    assert statuses(second) == {"elections/F1965.html": "indexed"}
+    chunks = chunks_by_source(settings, embedder)["elections/F1965.html"]
+    assert len({c["version"] for c in chunks}) == 1 and len(chunks) == second.total_chunks > first.total_chunks
+    assert all(len(c) <= 600 for c in ChunkStore.open(settings.store, embedder.name).collection.get()["documents"])

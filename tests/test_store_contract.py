@@ -30,7 +30,7 @@ def chunks_for(doc_id: str, file_hash: str, service: str, keys: list[str]) -> li
             id=f"{doc_id}:{file_hash}:{i:04d}",
             text=TEXTS[key],
             embedding_text=TEXTS[key],
-            metadata={"doc_id": doc_id, "file_hash": file_hash, "content_hash": key, "service": service,
+            metadata={"doc_id": doc_id, "file_hash": file_hash, "version": file_hash, "content_hash": key, "service": service,
                       "source": f"{service}/{doc_id}.pdf", "chunk_index": i, "page": i + 1},
         )
         for i, key in enumerate(keys)
@@ -51,7 +51,7 @@ def test_upsert_versions_and_replace(store_settings, embedder):
     # A new version is written before the old one is removed: in between, both are present.
     write(store, embedder, chunks_for("doc1", "v2", "elections", ["liste"]))
     assert dict(store.versions()["doc1"]) == {"v1": 2, "v2": 1}
-    store.delete_document("doc1", keep_file_hash="v2")
+    store.delete_document("doc1", keep_version="v2")
     assert dict(store.versions()["doc1"]) == {"v2": 1}
 
     store.delete_document("doc2")

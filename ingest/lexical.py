@@ -1,0 +1,105 @@
+"""Lexical retrieval: BM25 over French-normalised chunks, persisted beside the vector store.
+
+Ingestion keeps it up to date (only new chunks are tokenised); queries load it once. Metadata filters apply here
+exactly as in Chroma, *before* ranking, so that access control can rely on them.
+"""
+
+from __future__ import annotations
+
+import pickle
+from pathlib import Path
+
+import numpy as np
+from rank_bm25 import BM25Okapi
+
+from sourcier.french import content_terms
+
+
+class LexicalIndex:
+    def __init__(self, entries: dict[str, tuple[list[str], dict]]) -> None:
+        self.entries = entries
+        self.ids = list(entries)
+        self.metadatas = [entries[i][1] for i in self.ids]
+        corpus = [entries[i][0] or ["∅"] for i in self.ids]
+        self._bm25 = BM25Okapi(corpus) if corpus else None
+
+    # --- persistence ----------------------------------------------------------------------------------
+
+    @staticmethod
+    def path_for(store_dir: Path, collection: str) -> Path:
+        return store_dir / f"lexical-{collection}.pkl"
+
+    @classmethod
+    def load(cls, path: Path) -> LexicalIndex:
+        if not path.exists():
+            return cls({})
+        with path.open("rb") as handle:
+            return cls(pickle.load(handle))
+
+    def save(self, path: Path) -> None:
+        temporary = path.with_suffix(".tmp")
+        with temporary.open("wb") as handle:
+            pickle.dump(self.entries, handle, protocol=pickle.HIGHEST_PROTOCOL)
+        temporary.replace(path)
+
+    @classmethod
+    def sync(cls, path: Path, collection) -> LexicalIndex:
+        """Bring the saved index in line with a Chroma collection: drop gone chunks, tokenise new ones."""
+        entries = cls.load(path).entries
+        held = collection.get(include=["metadatas"])
+        current = dict(zip(held["ids"], held["metadatas"], strict=True))
+        entries = {i: entry for i, entry in entries.items() if i in current}
+        missing = [i for i in current if i not in entries]
+        for start in range(0, len(missing), 1000):
+            page = collection.get(ids=missing[start : start + 1000], include=["documents", "metadatas"])
+            for chunk_id, text, metadata in zip(page["ids"], page["documents"], page["metadatas"], strict=True):
+                context = f"{metadata.get('title', '')} {metadata.get('section', '')}"
+                entries[chunk_id] = (content_terms(f"{context}\n{text}"), metadata)
+        index = cls(entries)
+        index.save(path)
+        return index
+
+    # --- search ---------------------------------------------------------------------------------------
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def search(self, query: str, k: int, where: dict | None = None) -> list[tuple[str, float]]:
+        if self._bm25 is None:
+            return []
+        terms = content_terms(query)
+        if not terms:
+            return []
+        scores = self._bm25.get_scores(terms)
+        if where:
+            allowed = np.array([matches(metadata, where) for metadata in self.metadatas], dtype=bool)
+            scores = np.where(allowed, scores, -np.inf)
+        top = np.argsort(-scores)[:k]
+        return [(self.ids[i], float(scores[i])) for i in top if scores[i] > 0]
+
+
+def matches(metadata: dict, where: dict) -> bool:
+    """The subset of Chroma's `where` language Sourcier uses: equality, $eq, $ne, $in, $nin, $and, $or."""
+    for key, condition in where.items():
+        if key == "$and":
+            if not all(matches(metadata, part) for part in condition):
+                return False
+        elif key == "$or":
+            if not any(matches(metadata, part) for part in condition):
+                return False
+        elif isinstance(condition, dict):
+            value = metadata.get(key)
+            for operator, operand in condition.items():
+                if operator == "$eq" and value != operand:
+                    return False
+                if operator == "$ne" and value == operand:
+                    return False
+                if operator == "$in" and value not in operand:
+                    return False
+                if operator == "$nin" and value in operand:
+                    return False
+                if operator not in {"$eq", "$ne", "$in", "$nin"}:
+                    raise ValueError(f"opérateur de filtre non pris en charge : {operator}")
+        elif metadata.get(key) != condition:
+            return False
+    return True

@@ -1,0 +1,81 @@
+"""Check an answer's citations: every [n] must point to an extract that supports its sentence.
+
+Support is lexical and cheap (no model ships offline that could judge entailment in French): the share of the
+sentence's content words found in the cited extracts, and every number of the sentence present in an extract.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from sourcier.french import content_terms, numbers
+
+from rag.prompts import ABSTENTION
+
+_MARKER = re.compile(r"\s*\[(\d{1,2})\]")
+_SENTENCE_END = re.compile(r"(?<=[.!?…])\s+(?=[«A-ZÀ-Ý0-9\-•])|\n+")
+SUPPORT_THRESHOLD = 0.5
+
+
+@dataclass
+class CheckedSentence:
+    text: str  # without markers
+    sources: list[int] = field(default_factory=list)  # valid extract numbers, 1-based
+    supported: bool = False
+    support: float = 0.0
+    unknown_numbers: list[str] = field(default_factory=list)  # figures that appear in no extract
+    dropped_markers: list[int] = field(default_factory=list)  # [n] pointing to no extract
+
+    @property
+    def is_abstention(self) -> bool:
+        return ABSTENTION.rstrip(".") in self.text
+
+
+def split_sentences(answer: str) -> list[str]:
+    pieces = [p.strip() for p in _SENTENCE_END.split(answer.strip()) if p and p.strip()]
+    sentences: list[str] = []
+    for piece in pieces:
+        # "… mois. [1] Ensuite …": markers at the start of a piece belong to the sentence before.
+        leading = re.match(r"^((?:\s*\[\d{1,2}\])+)\s*(.*)$", piece, re.DOTALL)
+        if leading and sentences:
+            sentences[-1] += leading.group(1)
+            piece = leading.group(2).strip()
+        if piece:
+            sentences.append(piece)
+    return sentences
+
+
+def check_answer(answer: str, extracts: list[str]) -> list[CheckedSentence]:
+    extract_terms = [set(content_terms(text)) for text in extracts]
+    extract_numbers = set().union(*(numbers(text) for text in extracts)) if extracts else set()
+    checked = []
+    for raw in split_sentences(answer):
+        cited = [int(n) for n in _MARKER.findall(raw)]
+        text = _MARKER.sub("", raw).strip()
+        text = re.sub(r"\s+([.,;:!?])", r"\1", text)
+        sentence = CheckedSentence(text=text)
+        sentence.sources = sorted({n for n in cited if 1 <= n <= len(extracts)})
+        sentence.dropped_markers = sorted({n for n in cited if not 1 <= n <= len(extracts)})
+        if sentence.is_abstention:
+            sentence.supported = True
+            checked.append(sentence)
+            continue
+        terms = set(content_terms(text))
+        sentence.unknown_numbers = sorted(numbers(text) - extract_numbers)
+        if not terms:
+            sentence.supported = not sentence.unknown_numbers
+            checked.append(sentence)
+            continue
+        # Cited extracts first; a sentence without a valid marker is checked against all of them.
+        candidates = sentence.sources or list(range(1, len(extracts) + 1))
+        covered = set().union(*(extract_terms[n - 1] for n in candidates)) if candidates else set()
+        sentence.support = round(len(terms & covered) / len(terms), 3)
+        if not sentence.sources and sentence.support >= SUPPORT_THRESHOLD:
+            best = max(candidates, key=lambda n: len(terms & extract_terms[n - 1]))
+            sentence.sources = [best]  # inferred: the model forgot its marker
+        sentence.supported = bool(sentence.sources) and sentence.support >= SUPPORT_THRESHOLD and not (
+            sentence.unknown_numbers
+        )
+        checked.append(sentence)
+    return checked

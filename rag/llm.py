@@ -1,0 +1,86 @@
+"""LLM backends behind one interface (LangChain chat models): ollama, openai-compatible, embedded, auto."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+from langchain_core.language_models import BaseChatModel
+
+from rag.llm_server import SERVED_NAME, EmbeddedServer
+from sourcier.errors import ConfigurationError
+from sourcier.models import GGUF_NAME
+from sourcier.settings import Settings
+
+
+@dataclass(frozen=True)
+class Backend:
+    name: str  # ollama | openai | embedded
+    model: str
+    chat: BaseChatModel
+
+    @property
+    def label(self) -> str:
+        return f"{self.name} · {self.model}"
+
+
+def ollama_models(host: str, timeout: float = 1.5) -> list[str] | None:
+    """Models an Ollama server offers, or None when nothing answers at `host`."""
+    try:
+        response = httpx.get(f"{host.rstrip('/')}/api/tags", timeout=timeout)
+        response.raise_for_status()
+        return [model["name"] for model in response.json().get("models", [])]
+    except (httpx.HTTPError, ValueError):
+        return None
+
+
+_EMBEDDED: dict[tuple, EmbeddedServer] = {}
+
+
+def embedded_server(settings: Settings) -> EmbeddedServer:
+    llm = settings.llm
+    model = Path(settings.embedding.models_dir) / GGUF_NAME
+    key = (str(model), llm.embedded_port)
+    if key not in _EMBEDDED:
+        _EMBEDDED[key] = EmbeddedServer(model, llm.embedded_port, llm.embedded_context, llm.embedded_threads)
+    return _EMBEDDED[key]
+
+
+def make_backend(settings: Settings) -> Backend:
+    llm = settings.llm
+    choice = llm.backend
+    if choice == "auto":
+        available = ollama_models(llm.ollama_host)
+        has_model = available is not None and any(
+            name == llm.ollama_model or name.split(":")[0] == llm.ollama_model for name in available
+        )
+        choice = "ollama" if has_model else "embedded"
+
+    if choice == "ollama":
+        from langchain_ollama import ChatOllama
+
+        chat = ChatOllama(
+            base_url=llm.ollama_host, model=llm.ollama_model, temperature=llm.temperature,
+            num_predict=llm.max_tokens, num_ctx=8192, client_kwargs={"timeout": llm.timeout_s},
+        )
+        return Backend("ollama", llm.ollama_model, chat)
+
+    from langchain_openai import ChatOpenAI
+
+    if choice == "openai":
+        if not llm.openai_base_url or not llm.openai_model:
+            raise ConfigurationError(
+                "Backend « openai » : renseignez llm.openai_base_url et llm.openai_model "
+                "(SOURCIER_LLM__OPENAI_BASE_URL, SOURCIER_LLM__OPENAI_MODEL)."
+            )
+        base_url, model = llm.openai_base_url, llm.openai_model
+    else:
+        base_url, model = embedded_server(settings).ensure_running() + "/v1", SERVED_NAME
+    chat = ChatOpenAI(
+        base_url=base_url, api_key=llm.openai_api_key, model=model, temperature=llm.temperature,
+        max_tokens=llm.max_tokens, timeout=llm.timeout_s, max_retries=1, streaming=True,
+        stream_usage=False,
+    )
+    name = "openai" if choice == "openai" else "embedded"
+    return Backend(name, model if name == "openai" else "qwen2.5-coder-1.5b-instruct (llama.cpp)", chat)

@@ -1,0 +1,109 @@
+"""The embedded LLM: llama.cpp's own OpenAI-compatible HTTP server (xllamacpp), run as a separate process.
+
+`python -m rag.llm_server --model X.gguf --port N` serves until it is terminated. `EmbeddedServer` starts it on
+loopback, waits for it to be healthy, reuses one that already runs on the configured port, and stops it on exit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import atexit
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import httpx
+
+from sourcier.errors import ConfigurationError
+
+SERVED_NAME = "sourcier-embedded"
+
+
+def healthy(base_url: str, timeout: float = 1.0) -> bool:
+    try:
+        return httpx.get(f"{base_url}/health", timeout=timeout).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+class EmbeddedServer:
+    def __init__(self, model: Path, port: int, context: int, threads: int) -> None:
+        self.model, self.port, self.context, self.threads = model, port, context, threads
+        self.base_url = f"http://127.0.0.1:{port}"
+        self._process: subprocess.Popen | None = None
+        self._lock = threading.Lock()
+
+    def ensure_running(self, timeout: float = 180) -> str:
+        """Base URL of a healthy server (OpenAI API under /v1), started if none answers on the port."""
+        with self._lock:
+            if healthy(self.base_url):
+                return self.base_url
+            if not self.model.exists():
+                raise ConfigurationError(
+                    f"Modèle de langage absent : {self.model}. Lancez « sourcier models » (ou « make install »)."
+                )
+            if self._process is None or self._process.poll() is not None:
+                self._process = subprocess.Popen(
+                    [sys.executable, "-m", "rag.llm_server", "--model", str(self.model), "--port", str(self.port),
+                     "--ctx", str(self.context), "--threads", str(self.threads)],
+                    stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
+                )
+                atexit.register(self.stop)
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline:
+                if healthy(self.base_url):
+                    return self.base_url
+                if self._process.poll() is not None:
+                    error = (self._process.stderr.read() or b"").decode(errors="replace")[-500:]
+                    raise ConfigurationError(f"Le serveur LLM intégré s'est arrêté au démarrage : {error}")
+                time.sleep(0.3)
+            self.stop()
+            raise ConfigurationError(f"Le serveur LLM intégré n'a pas répondu en {timeout:.0f} s.")
+
+    def stop(self) -> None:
+        if self._process and self._process.poll() is None:
+            self._process.terminate()
+            try:
+                self._process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+        self._process = None
+
+
+def serve(model: Path, port: int, context: int, threads: int) -> None:
+    import xllamacpp
+
+    params = xllamacpp.CommonParams()
+    params.model.path = str(model)
+    params.model_alias = {SERVED_NAME}
+    params.hostnames = ["127.0.0.1"]
+    params.port = port
+    params.n_ctx = context
+    params.n_parallel = 1  # one user at a time on 2 cores; a second request queues
+    params.cpuparams.n_threads = threads
+    params.cpuparams_batch.n_threads = threads
+    params.offline = True
+    params.endpoint_metrics = False
+    params.ui = False if hasattr(params, "ui") else None
+    server = xllamacpp.Server(params)  # noqa: F841  (serves until the process ends)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    stop.wait()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Serveur LLM intégré (llama.cpp) sur 127.0.0.1")
+    parser.add_argument("--model", type=Path, required=True)
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--ctx", type=int, default=4096)
+    parser.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args()
+    serve(args.model, args.port, args.ctx, args.threads)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,44 @@
+"""French text normalisation shared by lexical retrieval and the citation check."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from functools import lru_cache
+
+import snowballstemmer
+from spacy.lang.fr.stop_words import STOP_WORDS
+
+_WORD = re.compile(r"[a-z0-9]+(?:[.,][0-9]+)*")
+_STEMMER = snowballstemmer.stemmer("french")
+_STOP = {unicodedata.normalize("NFKD", w).encode("ascii", "ignore").decode() for w in STOP_WORDS} | {
+    "l", "d", "s", "n", "c", "j", "qu", "m", "t", "y", "a",
+}
+
+
+def fold(text: str) -> str:
+    """Lower case without accents: « Délibération » and « deliberation » meet."""
+    decomposed = unicodedata.normalize("NFKD", text.lower().replace("œ", "oe").replace("æ", "ae"))
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+
+
+@lru_cache(maxsize=200_000)
+def _stem(word: str) -> str:
+    return _STEMMER.stemWord(word)
+
+
+def content_terms(text: str) -> list[str]:
+    """Stemmed content words and numbers, stop words removed."""
+    return [_stem(w) if not w[0].isdigit() else w for w in _WORD.findall(fold(text)) if w not in _STOP]
+
+
+_NUMBER = re.compile(r"(?<![\w])(\d{1,3}(?:[   .]\d{3})+|\d+)(?:[,.](\d+))?")
+
+
+def numbers(text: str) -> set[str]:
+    """Numbers as written in French (« 1 500,50 », « 3 500 », « 20 »), normalised: {'1500.50', '3500', '20'}."""
+    found = set()
+    for match in _NUMBER.finditer(text):
+        whole = re.sub(r"[   .]", "", match.group(1))
+        found.add(whole + (f".{match.group(2)}" if match.group(2) else ""))
+    return found
