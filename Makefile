@@ -8,7 +8,9 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8501
 
-.PHONY: install run ingest app test bench lint clean
+EVAL := build/eval
+
+.PHONY: install run ingest app test bench eval lint clean
 
 install: $(STAMP)
 
@@ -36,6 +38,16 @@ test: install
 
 bench: install
 	$(PY) -m tests.bench.ingestion
+
+# Retrieval and abstention on the dev sets (add LLM=1 for answers too: slow on 2 cores).
+eval: install
+	set -e; for set in faq gennevilliers; do \
+	  rm -rf $(EVAL)/$$set; \
+	  $(SOURCIER) eval-prepare $$set --out $(EVAL)/$$set; \
+	  export SOURCIER_CORPUS_DIR=$(EVAL)/$$set/corpus SOURCIER_STORE__PATH=$(EVAL)/$$set/vectorstore; \
+	  $(SOURCIER) ingest --quiet; \
+	  $(SOURCIER) eval $(EVAL)/$$set/questions.jsonl $(if $(LLM),--llm) --output $(EVAL)/$$set/results.json; \
+	done
 
 lint: install
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .

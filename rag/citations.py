@@ -14,7 +14,7 @@ from sourcier.french import content_terms, numbers
 from rag.prompts import ABSTENTION
 
 _MARKER = re.compile(r"\s*\[(\d{1,2})\]")
-_SENTENCE_END = re.compile(r"(?<=[.!?…])\s+(?=[«A-ZÀ-Ý0-9\-•])|\n+")
+_SENTENCE_END = re.compile(r"(?<=[.!?…])\s+(?=[«\[A-ZÀ-Ý0-9\-•])|\n+")
 SUPPORT_THRESHOLD = 0.5
 
 
@@ -39,7 +39,7 @@ def split_sentences(answer: str) -> list[str]:
         # "… mois. [1] Ensuite …": markers at the start of a piece belong to the sentence before.
         leading = re.match(r"^((?:\s*\[\d{1,2}\])+)\s*(.*)$", piece, re.DOTALL)
         if leading and sentences:
-            sentences[-1] += leading.group(1)
+            sentences[-1] += " " + leading.group(1).strip()
             piece = leading.group(2).strip()
         if piece:
             sentences.append(piece)

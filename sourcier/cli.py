@@ -28,13 +28,36 @@ def main(argv: list[str] | None = None) -> int:
     status = commands.add_parser("status", help="état de l'index")
     status.add_argument("--json", action="store_true")
 
-    commands.add_parser("models", help="préparer le modèle d'embedding hors ligne")
+    commands.add_parser("models", help="préparer les modèles hors ligne (embedding et LLM intégré)")
+
+    ask = commands.add_parser("ask", help="poser une question aux documents")
+    ask.add_argument("question")
+    ask.add_argument("--service", action="append", default=[], help="restreindre à un service (répétable)")
+    ask.add_argument("--json", action="store_true", help="résultat structuré (JSON)")
+
+    evaluate = commands.add_parser("eval", help="évaluer la recherche et les réponses sur un jeu de questions")
+    evaluate.add_argument("questions", type=Path, help="JSONL : question, gold_docs, key_terms, expect_abstain")
+    evaluate.add_argument("--mode", choices=["hybrid", "dense", "bm25", "all"], default="all")
+    evaluate.add_argument("--llm", action="store_true", help="générer aussi les réponses (lent)")
+    evaluate.add_argument("--output", type=Path, help="écrire les résultats en JSON")
+
+    prepare = commands.add_parser("eval-prepare", help="convertir un jeu de ../shared/corpora (faq, gennevilliers)")
+    prepare.add_argument("dataset", choices=["faq", "gennevilliers"])
+    prepare.add_argument("--shared", type=Path, default=Path("../shared/corpora"))
+    prepare.add_argument("--out", type=Path, required=True)
+
+    chat = commands.add_parser("chat", help="conversation (les questions de suivi sont comprises)")
+    chat.add_argument("--service", action="append", default=[])
 
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(message)s")
     try:
         settings = load_settings(args.config)
-        return {"ingest": _ingest, "status": _status, "models": _models}[args.command](settings, args)
+        handlers = {
+            "ingest": _ingest, "status": _status, "models": _models, "ask": _ask, "chat": _chat, "eval": _eval,
+            "eval-prepare": _eval_prepare,
+        }
+        return handlers[args.command](settings, args)
     except SourcierError as exc:
         print(f"Erreur : {exc}", file=sys.stderr)
         return EXIT_FAILURE
@@ -93,12 +116,105 @@ def _format_counts(counts: dict[str, int]) -> str:
 
 
 def _models(settings: Settings, args) -> int:
-    from sourcier.models import resolve_embedding_model
+    from sourcier.models import assemble_gguf, resolve_embedding_model
 
     info = resolve_embedding_model(settings.embedding)
     print(f"Modèle d'embedding prêt : {info.name} ({info.path})")
+    gguf = assemble_gguf(settings.embedding.models_dir)
+    print(f"Modèle de langage intégré prêt : {gguf}")
     return EXIT_OK
+
+
+def _where(services: list[str]) -> dict | None:
+    return {"service": {"$in": services}} if services else None
+
+
+def _print_sources(answer) -> None:
+    if not answer.sources:
+        return
+    print("\nDocuments les plus proches :" if answer.abstained else "\nSources :")
+    for source in answer.sources:
+        place = f"page {source.page}" if source.page else (source.section or "")
+        excerpt = " ".join(source.excerpt.split())[:160]
+        print(f"  [{source.number}] {source.title} — {place}\n      {source.path}\n      « {excerpt}… »")
+
+
+def _print_checks(answer) -> None:
+    flagged = [s for s in answer.sentences if not s.supported]
+    if flagged:
+        print("\nÀ vérifier (non étayé par les extraits) :")
+        for sentence in flagged:
+            numbers = f" — chiffres absents des sources : {', '.join(sentence.unknown_numbers)}" if sentence.unknown_numbers else ""
+            print(f"  ⚠ {sentence.text}{numbers}")
+    print(f"\n({answer.backend or 'aucun LLM appelé'}{' · ' + answer.model if answer.model else ''}, {answer.total_s:.1f} s)")
+
+
+def _ask(settings: Settings, args) -> int:
+    from rag.chain import Answer, Answerer
+
+    answerer = Answerer.from_settings(settings)
+    if args.json:
+        print(json.dumps(answerer.ask(args.question, where=_where(args.service)).to_dict(), ensure_ascii=False, indent=1))
+        return EXIT_OK
+    for event in answerer.stream(args.question, where=_where(args.service)):
+        if isinstance(event, Answer):
+            print()
+            _print_sources(event)
+            _print_checks(event)
+        else:
+            print(event, end="", flush=True)
+    return EXIT_OK
+
+
+def _chat(settings: Settings, args) -> int:
+    from rag.chain import Answer, Answerer
+
+    answerer = Answerer.from_settings(settings)
+    history: list[tuple[str, str]] = []
+    print("Posez votre question (ligne vide ou Ctrl-D pour quitter).")
+    while True:
+        try:
+            question = input("\n> ").strip()
+        except EOFError:
+            return EXIT_OK
+        if not question:
+            return EXIT_OK
+        for event in answerer.stream(question, history, where=_where(args.service)):
+            if isinstance(event, Answer):
+                print()
+                _print_sources(event)
+                _print_checks(event)
+                history.append((event.standalone_question, event.text))
+            else:
+                print(event, end="", flush=True)
 
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+def _eval(settings: Settings, args) -> int:
+    from rag.chain import Answerer
+    from rag.evaluate import evaluate, read_cases
+
+    cases = read_cases(args.questions)
+    answerer = Answerer.from_settings(settings)
+    modes = ["bm25", "dense", "hybrid"] if args.mode == "all" else [args.mode]
+    results = [evaluate(answerer, cases, with_llm=args.llm, mode=mode) for mode in modes]
+    columns = [k for k in results[0] if k != "backend"]
+    print(" ".join(f"{c:>12}" for c in columns))
+    for result in results:
+        print(" ".join(f"{str(result[c]):>12}" for c in columns))
+    if args.output:
+        args.output.write_text(json.dumps(results, ensure_ascii=False, indent=1))
+    return EXIT_OK
+
+
+def _eval_prepare(settings: Settings, args) -> int:
+    from rag.evaluate import PREPARERS
+
+    questions = PREPARERS[args.dataset](args.shared, args.out)
+    print(f"Corpus : {args.out / 'corpus'}\nQuestions : {questions}")
+    print(f"Indexez puis évaluez : SOURCIER_CORPUS_DIR={args.out / 'corpus'} "
+          f"SOURCIER_STORE__PATH={args.out / 'vectorstore'} sourcier ingest && … sourcier eval {questions}")
+    return EXIT_OK
