@@ -95,7 +95,7 @@ class IngestionPipeline:
             # Chunks made with other chunking settings are redone (their unchanged passages keep their vectors).
             chunking_key = f"chunking:{target}"
             chunking = self._chunking
-            if manifest.get_state(chunking_key) not in (None, chunking):
+            if known and manifest.get_state(chunking_key) != chunking:
                 known = {path: replace(record, file_hash="") for path, record in known.items()}
             held = self._held = store.versions()
 

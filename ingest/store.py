@@ -98,7 +98,7 @@ class ChunkStore:
         """doc_id → {version: chunk count}: what the index actually holds, to reconcile with the manifest."""
         held: dict[str, Counter] = defaultdict(Counter)
         for metadata in self._metadatas():
-            held[str(metadata["doc_id"])][str(metadata["version"])] += 1
+            held[str(metadata["doc_id"])][str(metadata.get("version", metadata.get("file_hash")))] += 1
         return held
 
     def vectors_by_content(self, doc_id: str) -> dict[str, list[float]]:
