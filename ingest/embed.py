@@ -49,8 +49,12 @@ class Embedder(Embeddings):
             return np.zeros((0, self.dimension), dtype=np.float32)
         kwargs = {"prompt_name": prompt_name} if prompt_name in self.info.prompts else {}
         return self.model.encode(
-            texts, batch_size=self.settings.batch_size, normalize_embeddings=True, convert_to_numpy=True,
-            show_progress_bar=False, **kwargs,
+            texts,
+            batch_size=self.settings.batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
+            **kwargs,
         )
 
     @property

@@ -130,7 +130,10 @@ def load_pdf(path: Path) -> LoadedDocument:
             continue
         blocks.extend(Block(paragraph, page=number) for paragraph in _paragraphs(text))
     document = LoadedDocument(
-        title=_pdf_title(reader, blocks), format="pdf", blocks=blocks, pages=page_count,
+        title=_pdf_title(reader, blocks),
+        format="pdf",
+        blocks=blocks,
+        pages=page_count,
         pages_without_text=empty_pages,
     )
     if failed_pages:
@@ -304,9 +307,20 @@ def load_doc(path: Path) -> LoadedDocument:
         )
     with tempfile.TemporaryDirectory() as tmp:
         result = subprocess.run(
-            [soffice, "--headless", "--norestore", f"-env:UserInstallation=file://{tmp}/profile",
-             "--convert-to", "docx", "--outdir", tmp, str(path)],
-            capture_output=True, timeout=180, check=False,
+            [
+                soffice,
+                "--headless",
+                "--norestore",
+                f"-env:UserInstallation=file://{tmp}/profile",
+                "--convert-to",
+                "docx",
+                "--outdir",
+                tmp,
+                str(path),
+            ],
+            capture_output=True,
+            timeout=180,
+            check=False,
         )
         converted = Path(tmp) / (path.stem + ".docx")
         if result.returncode != 0 or not converted.exists():
@@ -324,8 +338,10 @@ def load_html(path: Path) -> LoadedDocument:
     text = decode_text(path.read_bytes())
     tree = lxml_html.fromstring(text.encode("utf-8"))
     # Site chrome (menus, sidebars, footers, scripts) is not document content.
-    for node in tree.xpath("//nav|//header|//footer|//aside[not(@class='ANoter')]|//script|//style|//noscript"
-                           "|//*[contains(@class,'sidebar') or contains(@class,'navbar')]"):
+    for node in tree.xpath(
+        "//nav|//header|//footer|//aside[not(@class='ANoter')]|//script|//style|//noscript"
+        "|//*[contains(@class,'sidebar') or contains(@class,'navbar')]"
+    ):
         node.drop_tree()
     meta = {m.get("name", "").lower(): m.get("content", "") for m in tree.xpath("//meta[@name]")}
     title_nodes = tree.xpath("//title/text()")

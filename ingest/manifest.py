@@ -96,15 +96,6 @@ class Manifest:
             )
             self._db.execute("DELETE FROM documents WHERE collection=?", (old,))
 
-    def get_state(self, key: str) -> str | None:
-        row = self._db.execute("SELECT value FROM state WHERE key=?", (key,)).fetchone()
-        return row["value"] if row else None
-
-    def set_state(self, key: str, value: str) -> None:
-        self._db.execute(
-            "INSERT INTO state(key, value) VALUES(?, ?) ON CONFLICT(key) DO UPDATE SET value=excluded.value", (key, value)
-        )
-
     def forget_collection(self, collection: str) -> None:
         self._db.execute("DELETE FROM documents WHERE collection=?", (collection,))
 
@@ -115,16 +106,14 @@ class Manifest:
 
     def documents(self, collection: str) -> dict[str, DocumentRecord]:
         rows = self._db.execute("SELECT * FROM documents WHERE collection=? ORDER BY path", (collection,))
-        return {row["path"]: DocumentRecord(**{k: row[k] for k in row.keys() if k != "collection"}) for row in rows}
+        return {row["path"]: DocumentRecord(**{k: row[k] for k in row if k != "collection"}) for row in rows}
 
     def record(self, collection: str, document: DocumentRecord) -> None:
         document.updated_at = now()
         values = asdict(document)
         columns = ", ".join(["collection", *values])
         marks = ", ".join("?" * (len(values) + 1))
-        self._db.execute(
-            f"INSERT OR REPLACE INTO documents({columns}) VALUES({marks})", (collection, *values.values())
-        )
+        self._db.execute(f"INSERT OR REPLACE INTO documents({columns}) VALUES({marks})", (collection, *values.values()))
 
     def remove(self, collection: str, path: str) -> None:
         self._db.execute("DELETE FROM documents WHERE collection=? AND path=?", (collection, path))
@@ -137,9 +126,7 @@ class Manifest:
         )
 
     def finish_run(self, run_id: str, report: dict) -> None:
-        self._db.execute(
-            "UPDATE runs SET finished_at=?, report=? WHERE id=?", (now(), json.dumps(report), run_id)
-        )
+        self._db.execute("UPDATE runs SET finished_at=?, report=? WHERE id=?", (now(), json.dumps(report), run_id))
 
     def last_run(self) -> dict | None:
         row = self._db.execute(

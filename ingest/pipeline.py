@@ -14,7 +14,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -68,9 +68,8 @@ class IngestionPipeline:
 
     def run(self, paths: Sequence[Path] = (), rebuild: bool = False) -> IngestionReport:
         self.store_dir.mkdir(parents=True, exist_ok=True)
-        with IngestionLock(self.store_dir):
-            with Manifest(self.store_dir / MANIFEST_FILE) as manifest:
-                return self._run(manifest, list(paths), rebuild)
+        with IngestionLock(self.store_dir), Manifest(self.store_dir / MANIFEST_FILE) as manifest:
+            return self._run(manifest, list(paths), rebuild)
 
     # ------------------------------------------------------------------------------------------------
 
@@ -81,8 +80,13 @@ class IngestionPipeline:
         live = manifest.active_collection(settings.store.collection)
         target = f"{settings.store.collection}-{time.strftime('%Y%m%d-%H%M%S')}" if rebuild else live
         report = IngestionReport(
-            run_id=uuid.uuid4().hex[:12], started_at=now(), corpus=str(settings.corpus_dir.resolve()),
-            store=settings.store.location, collection=target, embedding_model=self.embedder.name, rebuild=rebuild,
+            run_id=uuid.uuid4().hex[:12],
+            started_at=now(),
+            corpus=str(settings.corpus_dir.resolve()),
+            store=settings.store.location,
+            collection=target,
+            embedding_model=self.embedder.name,
+            rebuild=rebuild,
         )
         started = time.perf_counter()
         try:
@@ -92,11 +96,6 @@ class IngestionPipeline:
             manifest.start_run(report.run_id, target, report.started_at)
             files = discover(settings.corpus_dir, paths)
             known = manifest.documents(target)
-            # Chunks made with other chunking settings are redone (their unchanged passages keep their vectors).
-            chunking_key = f"chunking:{target}"
-            chunking = self._chunking
-            if known and manifest.get_state(chunking_key) != chunking:
-                known = {path: replace(record, file_hash="") for path, record in known.items()}
             held = self._held = store.versions()
 
             progress.phase, progress.files_total = "analyse", len(files)
@@ -107,7 +106,6 @@ class IngestionPipeline:
             progress.phase = "indexation"
             self._process(todo, manifest, store, target, report, progress)
 
-            manifest.set_state(chunking_key, chunking)
             progress.phase = "finalisation"
             self._notify(progress)
             # Always in step with the store (cheap when nothing changed), so a crash before this line heals.
@@ -142,18 +140,29 @@ class IngestionPipeline:
         for source in files:
             progress.current_file = source.relative_path
             file_hash = sha256_file(source.path)
+            version = sha256_bytes(f"{file_hash}:{self._chunking}".encode())[:16]
             previous = known.get(source.relative_path)
-            if previous and previous.file_hash == file_hash and self._consistent(previous, held):
+            # Same file, and for an indexed one the same chunking settings (else its chunks are redone; their
+            # unchanged passages keep their vectors).
+            same = previous and previous.file_hash == file_hash
+            if same and previous.status == outcome.INDEXED and previous.indexed_hash != version:
+                same = False
+            if same and self._consistent(previous, held):
                 retry = previous.status == outcome.UNSUPPORTED and source.extension in self.settings.ingest.extensions
                 if not retry:
                     report.files.append(
-                        FileReport(source.relative_path, outcome.UNCHANGED, previous.chunks, previous.pages,
-                                   previous.format, previous.reason)
+                        FileReport(
+                            source.relative_path,
+                            outcome.UNCHANGED,
+                            previous.chunks,
+                            previous.pages,
+                            previous.format,
+                            previous.reason,
+                        )
                     )
                     progress.files_done += 1
                     self._notify(progress)
                     continue
-            version = sha256_bytes(f"{file_hash}:{self._chunking}".encode())[:16]
             todo.append(_Pending(source, file_hash, version, previous))
         return todo
 
@@ -233,12 +242,24 @@ class IngestionPipeline:
             store.delete_document(pending.source.doc_id, keep_version=pending.version)
             document = pending.document
             self._record(
-                manifest, collection, pending, outcome.INDEXED, document, pending.version, len(pending.chunks),
+                manifest,
+                collection,
+                pending,
+                outcome.INDEXED,
+                document,
+                pending.version,
+                len(pending.chunks),
                 "; ".join(document.notes) or None,
             )
             report.files.append(
-                FileReport(pending.source.relative_path, outcome.INDEXED, len(pending.chunks), document.pages,
-                           document.format, "; ".join(document.notes) or None)
+                FileReport(
+                    pending.source.relative_path,
+                    outcome.INDEXED,
+                    len(pending.chunks),
+                    document.pages,
+                    document.format,
+                    "; ".join(document.notes) or None,
+                )
             )
             progress.files_done += 1
             progress.chunks_done += len(pending.chunks)
@@ -249,8 +270,12 @@ class IngestionPipeline:
         manifest.record(
             collection,
             DocumentRecord(
-                path=source.relative_path, doc_id=source.doc_id, file_hash=pending.file_hash,
-                indexed_hash=indexed_hash, status=status, chunks=chunks,
+                path=source.relative_path,
+                doc_id=source.doc_id,
+                file_hash=pending.file_hash,
+                indexed_hash=indexed_hash,
+                status=status,
+                chunks=chunks,
                 pages=document.pages if document else None,
                 title=document.title if document else None,
                 format=document.format if document else source.extension.lstrip("."),

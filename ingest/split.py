@@ -20,7 +20,9 @@ class Splitter:
             keep_separator="end",
         )
 
-    def run(self, source: SourceFile, document: LoadedDocument, file_hash: str, version: str | None = None) -> list[Chunk]:
+    def run(
+        self, source: SourceFile, document: LoadedDocument, file_hash: str, version: str | None = None
+    ) -> list[Chunk]:
         """`version` identifies this file content *and* these chunking settings (default: the file hash)."""
         version = version or file_hash
         texts: list[tuple[str, Block]] = []

@@ -64,9 +64,15 @@ class Answer:
 def to_source(number: int, document: Document) -> Source:
     meta = document.metadata
     return Source(
-        number=number, chunk_id=document.id or meta.get("chunk_id", ""), title=meta.get("title", ""),
-        path=meta.get("source", ""), service=meta.get("service", ""), page=meta.get("page"),
-        section=meta.get("section"), excerpt=document.page_content, score=float(meta.get("score", 0.0)),
+        number=number,
+        chunk_id=document.id or meta.get("chunk_id", ""),
+        title=meta.get("title", ""),
+        path=meta.get("source", ""),
+        service=meta.get("service", ""),
+        page=meta.get("page"),
+        section=meta.get("section"),
+        excerpt=document.page_content,
+        score=float(meta.get("score", 0.0)),
     )
 
 
@@ -99,8 +105,9 @@ class Answerer:
         embedder = embedder or Embedder(settings.embedding)
         store = ChunkStore.open(settings.store, embedder.name, collection)
         lexical = LexicalIndex.load(LexicalIndex.path_for(settings.store.path, collection))
-        retriever = HybridRetriever(store=store, embedder=embedder, lexical=lexical, k=settings.answer.extracts,
-                                    mode=settings.answer.retrieval)
+        retriever = HybridRetriever(
+            store=store, embedder=embedder, lexical=lexical, k=settings.answer.extracts, mode=settings.answer.retrieval
+        )
         return cls(settings, retriever)
 
     @property
@@ -145,7 +152,9 @@ class Answerer:
         answer.backend, answer.model = backend.name, backend.model
         chain = ANSWER | backend.chat | StrOutputParser()
         pieces = []
-        for piece in chain.stream({"extracts": format_extracts(documents, config.extract_chars), "question": standalone}):
+        for piece in chain.stream(
+            {"extracts": format_extracts(documents, config.extract_chars), "question": standalone}
+        ):
             if answer.first_token_s is None:
                 answer.first_token_s = round(time.perf_counter() - started, 3)
             pieces.append(piece)
@@ -166,4 +175,6 @@ class Answerer:
 
     def _record_gap(self, answer: Answer) -> None:
         closest = [{"title": s.title, "path": s.path, "page": s.page, "score": s.score} for s in answer.sources[:3]]
-        self.gaps.record_unanswered(answer.question, answer.standalone_question, answer.abstention_reason or "", closest)
+        self.gaps.record_unanswered(
+            answer.question, answer.standalone_question, answer.abstention_reason or "", closest
+        )

@@ -9,9 +9,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from sourcier.french import content_terms, numbers
-
 from rag.prompts import ABSTENTION
+from sourcier.french import content_terms, numbers
 
 _MARKER = re.compile(r"\s*\[(\d{1,2})\]")
 _SENTENCE_END = re.compile(r"(?<=[.!?…])\s+(?=[«\[A-ZÀ-Ý0-9\-•])|\n+")
@@ -74,8 +73,8 @@ def check_answer(answer: str, extracts: list[str]) -> list[CheckedSentence]:
         if not sentence.sources and sentence.support >= SUPPORT_THRESHOLD:
             best = max(candidates, key=lambda n: len(terms & extract_terms[n - 1]))
             sentence.sources = [best]  # inferred: the model forgot its marker
-        sentence.supported = bool(sentence.sources) and sentence.support >= SUPPORT_THRESHOLD and not (
-            sentence.unknown_numbers
+        sentence.supported = (
+            bool(sentence.sources) and sentence.support >= SUPPORT_THRESHOLD and not (sentence.unknown_numbers)
         )
         checked.append(sentence)
     return checked

@@ -84,10 +84,12 @@ def evaluate(answerer: Answerer, cases: list[Case], with_llm: bool, mode: str) -
                 if answer.supported_share is not None:
                     citation_validity.append(answer.supported_share)
         else:
-            abstain_pred.append(evidence_is_weak(documents[: config.extracts], config.min_dense_score,
-                                                 config.min_bm25_score))
+            abstain_pred.append(
+                evidence_is_weak(documents[: config.extracts], config.min_dense_score, config.min_bm25_score)
+            )
 
     answered = [r for r in ranks]
+
     def recall(k: int) -> float | None:
         return round(sum(1 for r in answered if r and r <= k) / len(answered), 3) if answered else None
 
@@ -129,10 +131,14 @@ def prepare_faq(shared: Path, out: Path) -> Path:
     for item in golden:
         references = item.get("faq_id_reference") or []
         references = [references] if isinstance(references, str) else references
-        lines.append({
-            "question": item["question"], "gold_docs": [paths[r] for r in references if r in paths],
-            "key_terms": item.get("expected_keywords", []), "expect_abstain": item["type"] == "hors_sujet",
-        })
+        lines.append(
+            {
+                "question": item["question"],
+                "gold_docs": [paths[r] for r in references if r in paths],
+                "key_terms": item.get("expected_keywords", []),
+                "expect_abstain": item["type"] == "hors_sujet",
+            }
+        )
     return _write_cases(out, lines)
 
 
@@ -144,9 +150,12 @@ def prepare_gennevilliers(shared: Path, out: Path) -> Path:
     for document in (source / "docs").glob("*.md"):
         (corpus / document.name).write_text(document.read_text(encoding="utf-8"), encoding="utf-8")
     chapters = {
-        "1": ["rh/guide_temps_de_travail_chapitre_1.md"], "2": ["rh/guide_temps_de_travail_chapitre_2.md"],
-        "3": ["rh/guide_temps_de_travail_chapitre_3.md"], "4": ["rh/guide_temps_de_travail_chapitre_4.md"],
-        "5": ["rh/reglement_interieur_formation.md"], "6": ["rh/protocole_teletravail.md"],
+        "1": ["rh/guide_temps_de_travail_chapitre_1.md"],
+        "2": ["rh/guide_temps_de_travail_chapitre_2.md"],
+        "3": ["rh/guide_temps_de_travail_chapitre_3.md"],
+        "4": ["rh/guide_temps_de_travail_chapitre_4.md"],
+        "5": ["rh/reglement_interieur_formation.md"],
+        "6": ["rh/protocole_teletravail.md"],
     }
     text = (source / "qa" / "test-questions.md").read_text(encoding="utf-8")
     lines = [

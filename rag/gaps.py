@@ -35,8 +35,13 @@ class GapStore:
         with self._connect() as db:
             db.execute(
                 "INSERT INTO unanswered(asked_at, question, standalone_question, reason, closest) VALUES(?,?,?,?,?)",
-                (datetime.now(UTC).isoformat(timespec="seconds"), question, standalone, reason,
-                 json.dumps(closest, ensure_ascii=False)),
+                (
+                    datetime.now(UTC).isoformat(timespec="seconds"),
+                    question,
+                    standalone,
+                    reason,
+                    json.dumps(closest, ensure_ascii=False),
+                ),
             )
 
     def unanswered(self) -> list[dict]:

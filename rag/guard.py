@@ -29,7 +29,9 @@ _SENTENCE = re.compile(r"[^.!?\n]*(?:[.!?]+|\n|$)")
 
 def find_injections(text: str) -> list[str]:
     """Sentences of `text` that address an AI with instructions."""
-    return [m.group(0).strip() for m in _SENTENCE.finditer(text) if m.group(0).strip() and _INSTRUCTION.search(m.group(0))]
+    return [
+        m.group(0).strip() for m in _SENTENCE.finditer(text) if m.group(0).strip() and _INSTRUCTION.search(m.group(0))
+    ]
 
 
 def neutralise(text: str) -> str:

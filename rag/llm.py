@@ -61,8 +61,12 @@ def make_backend(settings: Settings) -> Backend:
         from langchain_ollama import ChatOllama
 
         chat = ChatOllama(
-            base_url=llm.ollama_host, model=llm.ollama_model, temperature=llm.temperature,
-            num_predict=llm.max_tokens, num_ctx=8192, client_kwargs={"timeout": llm.timeout_s},
+            base_url=llm.ollama_host,
+            model=llm.ollama_model,
+            temperature=llm.temperature,
+            num_predict=llm.max_tokens,
+            num_ctx=8192,
+            client_kwargs={"timeout": llm.timeout_s},
         )
         return Backend("ollama", llm.ollama_model, chat)
 
@@ -78,8 +82,14 @@ def make_backend(settings: Settings) -> Backend:
     else:
         base_url, model = embedded_server(settings).ensure_running() + "/v1", SERVED_NAME
     chat = ChatOpenAI(
-        base_url=base_url, api_key=llm.openai_api_key, model=model, temperature=llm.temperature,
-        max_tokens=llm.max_tokens, timeout=llm.timeout_s, max_retries=1, streaming=True,
+        base_url=base_url,
+        api_key=llm.openai_api_key,
+        model=model,
+        temperature=llm.temperature,
+        max_tokens=llm.max_tokens,
+        timeout=llm.timeout_s,
+        max_retries=1,
+        streaming=True,
         stream_usage=False,
     )
     name = "openai" if choice == "openai" else "embedded"

@@ -47,9 +47,22 @@ class EmbeddedServer:
                 )
             if self._process is None or self._process.poll() is not None:
                 self._process = subprocess.Popen(
-                    [sys.executable, "-m", "rag.llm_server", "--model", str(self.model), "--port", str(self.port),
-                     "--ctx", str(self.context), "--threads", str(self.threads)],
-                    stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
+                    [
+                        sys.executable,
+                        "-m",
+                        "rag.llm_server",
+                        "--model",
+                        str(self.model),
+                        "--port",
+                        str(self.port),
+                        "--ctx",
+                        str(self.context),
+                        "--threads",
+                        str(self.threads),
+                    ],
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.PIPE,
+                    start_new_session=True,
                 )
                 atexit.register(self.stop)
             deadline = time.monotonic() + timeout

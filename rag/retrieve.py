@@ -13,8 +13,8 @@ from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict
 
 from ingest.embed import Embedder
-from ingest.store import ChunkStore
 from ingest.lexical import LexicalIndex
+from ingest.store import ChunkStore
 
 Mode = Literal["hybrid", "dense", "bm25"]
 RRF_K = 60  # the usual constant: flattens the head of each ranking so that agreement between them wins
@@ -51,7 +51,9 @@ class HybridRetriever(BaseRetriever):
 
         if self.mode in {"hybrid", "dense"}:
             result = self.store.collection.query(
-                query_embeddings=[self.embedder.embed_query(query)], n_results=self.candidates, where=where or None,
+                query_embeddings=[self.embedder.embed_query(query)],
+                n_results=self.candidates,
+                where=where or None,
                 include=["documents", "metadatas", "distances"],
             )
             ids = result["ids"][0]

@@ -54,7 +54,12 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = load_settings(args.config)
         handlers = {
-            "ingest": _ingest, "status": _status, "models": _models, "ask": _ask, "chat": _chat, "eval": _eval,
+            "ingest": _ingest,
+            "status": _status,
+            "models": _models,
+            "ask": _ask,
+            "chat": _chat,
+            "eval": _eval,
             "eval-prepare": _eval_prepare,
         }
         return handlers[args.command](settings, args)
@@ -144,9 +149,14 @@ def _print_checks(answer) -> None:
     if flagged:
         print("\nÀ vérifier (non étayé par les extraits) :")
         for sentence in flagged:
-            numbers = f" — chiffres absents des sources : {', '.join(sentence.unknown_numbers)}" if sentence.unknown_numbers else ""
+            numbers = (
+                f" — chiffres absents des sources : {', '.join(sentence.unknown_numbers)}"
+                if sentence.unknown_numbers
+                else ""
+            )
             print(f"  ⚠ {sentence.text}{numbers}")
-    print(f"\n({answer.backend or 'aucun LLM appelé'}{' · ' + answer.model if answer.model else ''}, {answer.total_s:.1f} s)")
+    answered_by = f"{answer.backend} · {answer.model}" if answer.backend else "aucun LLM appelé"
+    print(f"\n({answered_by}, {answer.total_s:.1f} s)")
 
 
 def _ask(settings: Settings, args) -> int:
@@ -154,7 +164,9 @@ def _ask(settings: Settings, args) -> int:
 
     answerer = Answerer.from_settings(settings)
     if args.json:
-        print(json.dumps(answerer.ask(args.question, where=_where(args.service)).to_dict(), ensure_ascii=False, indent=1))
+        print(
+            json.dumps(answerer.ask(args.question, where=_where(args.service)).to_dict(), ensure_ascii=False, indent=1)
+        )
         return EXIT_OK
     for event in answerer.stream(args.question, where=_where(args.service)):
         if isinstance(event, Answer):
@@ -189,10 +201,6 @@ def _chat(settings: Settings, args) -> int:
                 print(event, end="", flush=True)
 
 
-if __name__ == "__main__":
-    sys.exit(main())
-
-
 def _eval(settings: Settings, args) -> int:
     from rag.chain import Answerer
     from rag.evaluate import evaluate, read_cases
@@ -215,6 +223,12 @@ def _eval_prepare(settings: Settings, args) -> int:
 
     questions = PREPARERS[args.dataset](args.shared, args.out)
     print(f"Corpus : {args.out / 'corpus'}\nQuestions : {questions}")
-    print(f"Indexez puis évaluez : SOURCIER_CORPUS_DIR={args.out / 'corpus'} "
-          f"SOURCIER_STORE__PATH={args.out / 'vectorstore'} sourcier ingest && … sourcier eval {questions}")
+    print(
+        f"Indexez puis évaluez : SOURCIER_CORPUS_DIR={args.out / 'corpus'} "
+        f"SOURCIER_STORE__PATH={args.out / 'vectorstore'} sourcier ingest && … sourcier eval {questions}"
+    )
     return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

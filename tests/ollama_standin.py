@@ -45,17 +45,36 @@ class _Handler(BaseHTTPRequestHandler):
             self.end_headers()
             for index, word in enumerate(words):
                 piece = word if index == 0 else " " + word
-                line = {"model": request["model"], "created_at": "2026-11-28T00:00:00Z",
-                        "message": {"role": "assistant", "content": piece}, "done": False}
+                line = {
+                    "model": request["model"],
+                    "created_at": "2026-11-28T00:00:00Z",
+                    "message": {"role": "assistant", "content": piece},
+                    "done": False,
+                }
                 self.wfile.write((json.dumps(line) + "\n").encode())
-            final = {"model": request["model"], "created_at": "2026-11-28T00:00:00Z",
-                     "message": {"role": "assistant", "content": ""}, "done": True, "done_reason": "stop",
-                     "total_duration": 1, "prompt_eval_count": 10, "eval_count": len(words)}
+            final = {
+                "model": request["model"],
+                "created_at": "2026-11-28T00:00:00Z",
+                "message": {"role": "assistant", "content": ""},
+                "done": True,
+                "done_reason": "stop",
+                "total_duration": 1,
+                "prompt_eval_count": 10,
+                "eval_count": len(words),
+            }
             self.wfile.write((json.dumps(final) + "\n").encode())
         else:
-            self._json({"model": request["model"], "created_at": "2026-11-28T00:00:00Z",
-                        "message": {"role": "assistant", "content": ANSWER}, "done": True, "done_reason": "stop",
-                        "prompt_eval_count": 10, "eval_count": len(words)})
+            self._json(
+                {
+                    "model": request["model"],
+                    "created_at": "2026-11-28T00:00:00Z",
+                    "message": {"role": "assistant", "content": ANSWER},
+                    "done": True,
+                    "done_reason": "stop",
+                    "prompt_eval_count": 10,
+                    "eval_count": len(words),
+                }
+            )
 
 
 class OllamaStandIn:

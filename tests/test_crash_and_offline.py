@@ -18,8 +18,28 @@ from tests.conftest import FICHES, MODELS, REPO, copy_into, make_settings
 pytestmark = [pytest.mark.shared, pytest.mark.slow]
 
 FICHE_IDS = [
-    "F1965", "F34779", "F1372", "F34809", "F35316", "F1177", "F1429", "F10449", "F31476", "F24570", "F31474",
-    "F19224", "F14485", "F1608", "F34778", "F1633", "F17578", "F19450", "F2698", "F31001", "F12691", "F17059",
+    "F1965",
+    "F34779",
+    "F1372",
+    "F34809",
+    "F35316",
+    "F1177",
+    "F1429",
+    "F10449",
+    "F31476",
+    "F24570",
+    "F31474",
+    "F19224",
+    "F14485",
+    "F1608",
+    "F34778",
+    "F1633",
+    "F17578",
+    "F19450",
+    "F2698",
+    "F31001",
+    "F12691",
+    "F17059",
 ]
 
 
@@ -36,8 +56,11 @@ def test_kill_9_mid_ingestion_then_rerun_completes(tmp_path, embedder):
     settings = make_settings(tmp_path)
     copy_into(settings.corpus_dir, "etat-civil", *(FICHES / f"{fiche}.html" for fiche in FICHE_IDS))
     process = subprocess.Popen(
-        [sys.executable, "-m", "sourcier.cli", "ingest", "--quiet"], cwd=REPO, env=subprocess_env(settings),
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        [sys.executable, "-m", "sourcier.cli", "ingest", "--quiet"],
+        cwd=REPO,
+        env=subprocess_env(settings),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
     )
     deadline = time.monotonic() + 300
     progress = None
@@ -98,13 +121,21 @@ def test_ingestion_makes_no_outbound_connection(tmp_path, chroma_server):
         env.pop(name, None)  # Sourcier must set these itself
     host, port = chroma_server
     for extra in ({}, {"SOURCIER_STORE__HOST": host, "SOURCIER_STORE__PORT": str(port)}):
-        subprocess.run([sys.executable, "-c", AUDIT, str(result_file)], cwd=REPO, env={**env, **extra}, check=True,
-                       capture_output=True, timeout=600)
+        subprocess.run(
+            [sys.executable, "-c", AUDIT, str(result_file)],
+            cwd=REPO,
+            env={**env, **extra},
+            check=True,
+            capture_output=True,
+            timeout=600,
+        )
         result = json.loads(result_file.read_text())
         assert result["code"] == 0
         outbound = [
-            entry for entry in result["connections"]
-            if isinstance(entry, list) and entry[0] not in {"127.0.0.1", "::1", "localhost"}
+            entry
+            for entry in result["connections"]
+            if isinstance(entry, list)
+            and entry[0] not in {"127.0.0.1", "::1", "localhost"}
             and not (entry[0] == "dns" and entry[1] in {"127.0.0.1", "localhost", "::1"})
         ]
         assert outbound == [], f"outbound connections attempted: {outbound}"

@@ -59,7 +59,11 @@ def test_service_public_html_sections_and_date():
     assert document.title == "S'inscrire sur la liste électorale en mairie : quel justificatif de domicile ?"
     assert str(document.doc_date) == "2019-04-17"
     sections = {block.section for block in document.blocks}
-    assert ("Pour le domicile (ou résidence)", "Vous avez un justificatif à votre nom", "Pour votre domicile") in sections
+    assert (
+        "Pour le domicile (ou résidence)",
+        "Vous avez un justificatif à votre nom",
+        "Pour votre domicile",
+    ) in sections
     listed = next(b for b in document.blocks if "Quittance de loyer" in b.text)
     assert "Attestation d'assurance habitation" in listed.text  # a list stays in one block
     texts = [block.text for block in document.blocks]

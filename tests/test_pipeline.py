@@ -52,8 +52,9 @@ def test_incremental_add_change_delete(tmp_path, embedder, monkeypatch):
     assert all(c["doc_date"] == "2021-09-17" for c in pdf_chunks)
     html_chunks = chunks["elections/F1965.html"]
     assert any(c.get("section", "").startswith("Pour le domicile (ou résidence)") for c in html_chunks)
-    assert {c["chunk_id"] for c in html_chunks} == {f"{c['doc_id']}:{c['version'][:12]}:{c['chunk_index']:04d}"
-                                                   for c in html_chunks}
+    assert {c["chunk_id"] for c in html_chunks} == {
+        f"{c['doc_id']}:{c['version'][:12]}:{c['chunk_index']:04d}" for c in html_chunks
+    }
 
     # Unchanged files are skipped without parsing or embedding.
     def no_parsing(*args, **kwargs):
@@ -66,7 +67,9 @@ def test_incremental_add_change_delete(tmp_path, embedder, monkeypatch):
     monkeypatch.undo()
 
     # A changed file: its new chunks replace the old ones; unchanged passages keep their vectors.
-    fiche.write_text(fiche.read_text().replace("</article>", "<p>Nouveau paragraphe ajouté par la mairie.</p></article>"))
+    fiche.write_text(
+        fiche.read_text().replace("</article>", "<p>Nouveau paragraphe ajouté par la mairie.</p></article>")
+    )
     third = ingest.run()
     assert statuses(third)["elections/F1965.html"] == "indexed"
     assert statuses(third)["conseil-municipal/CR_reunion_20210917.pdf"] == "unchanged"
@@ -81,7 +84,8 @@ def test_incremental_add_change_delete(tmp_path, embedder, monkeypatch):
     assert statuses(fourth)["conseil-municipal/CR_conseil_municipal_24_02_2023.pdf"] == "indexed"
     assert statuses(fourth)[f"conseil-municipal/{DOCX.name}"] == "removed"
     assert set(chunks_by_source(settings, embedder)) == {
-        "conseil-municipal/CR_reunion_20210917.pdf", "conseil-municipal/CR_conseil_municipal_24_02_2023.pdf",
+        "conseil-municipal/CR_reunion_20210917.pdf",
+        "conseil-municipal/CR_conseil_municipal_24_02_2023.pdf",
         "elections/F1965.html",
     }
 

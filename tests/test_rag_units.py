@@ -18,9 +18,9 @@ def test_fusion_rewards_agreement():
 
 def test_french_normalisation():
     assert fold("Délibération Œuvre") == "deliberation oeuvre"
-    assert content_terms("Les délibérations du conseil municipal") == content_terms("délibération conseil municipaux")[:2] + [
-        content_terms("municipal")[0]
-    ]
+    assert content_terms("Les délibérations du conseil municipal") == content_terms("délibération conseil municipaux")[
+        :2
+    ] + [content_terms("municipal")[0]]
     assert numbers("1 500,50 € pour 3 500 habitants, 20 jours, 2,5 %") == {"1500.50", "3500", "20", "2.5"}
 
 
@@ -34,11 +34,13 @@ def test_filters_match_like_chroma():
 
 
 def test_lexical_filter_applies_before_ranking():
-    index = LexicalIndex({
-        "1": (content_terms("tarif cantine scolaire repas"), {"service": "enfance"}),
-        "2": (content_terms("tarif cantine repas agents"), {"service": "rh"}),
-        "3": (content_terms("permis de construire"), {"service": "urbanisme"}),
-    })
+    index = LexicalIndex(
+        {
+            "1": (content_terms("tarif cantine scolaire repas"), {"service": "enfance"}),
+            "2": (content_terms("tarif cantine repas agents"), {"service": "rh"}),
+            "3": (content_terms("permis de construire"), {"service": "urbanisme"}),
+        }
+    )
     assert [i for i, _ in index.search("tarif de la cantine", 5)][:2] in (["1", "2"], ["2", "1"])
     assert [i for i, _ in index.search("tarif de la cantine", 5, where={"service": "rh"})] == ["2"]
     assert index.search("tarif de la cantine", 5, where={"service": "urbanisme"}) == []
@@ -60,7 +62,9 @@ def test_prompt_delimits_extracts_and_neutralises_forged_delimiters():
 def test_sentence_split_keeps_markers_with_their_sentence():
     answer = "Il faut un justificatif de moins de 3 mois. [1] La demande se fait en mairie [2]. Voir aussi [3]."
     assert split_sentences(answer) == [
-        "Il faut un justificatif de moins de 3 mois. [1]", "La demande se fait en mairie [2].", "Voir aussi [3].",
+        "Il faut un justificatif de moins de 3 mois. [1]",
+        "La demande se fait en mairie [2].",
+        "Voir aussi [3].",
     ]
 
 
@@ -82,7 +86,9 @@ def test_citation_check_flags_unsupported_sentences_and_invented_numbers():
     assert [c.supported for c in checked] == [True, True, False, False, True]
     assert checked[0].sources == [1] and checked[0].text.endswith("3 mois.")
     assert checked[2].unknown_numbers == ["6"]
-    assert checked[4].dropped_markers == [7] and checked[4].sources == [2]  # a wrong marker is dropped, support inferred
+    assert checked[4].dropped_markers == [7] and checked[4].sources == [
+        2
+    ]  # a wrong marker is dropped, support inferred
 
 
 def test_abstention_sentence_is_recognised():

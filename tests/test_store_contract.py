@@ -30,8 +30,16 @@ def chunks_for(doc_id: str, file_hash: str, service: str, keys: list[str]) -> li
             id=f"{doc_id}:{file_hash}:{i:04d}",
             text=TEXTS[key],
             embedding_text=TEXTS[key],
-            metadata={"doc_id": doc_id, "file_hash": file_hash, "version": file_hash, "content_hash": key, "service": service,
-                      "source": f"{service}/{doc_id}.pdf", "chunk_index": i, "page": i + 1},
+            metadata={
+                "doc_id": doc_id,
+                "file_hash": file_hash,
+                "version": file_hash,
+                "content_hash": key,
+                "service": service,
+                "source": f"{service}/{doc_id}.pdf",
+                "chunk_index": i,
+                "page": i + 1,
+            },
         )
         for i, key in enumerate(keys)
     ]

@@ -10,9 +10,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # `streamlit run ui/app.py` from a checkout
 
-import sourcier  # noqa: E402,F401  (offline environment first)
 import streamlit as st  # noqa: E402
 
+import sourcier  # noqa: E402,F401  (offline environment first)
 from ingest.embed import Embedder  # noqa: E402
 from ingest.manifest import Manifest  # noqa: E402
 from ingest.pipeline import MANIFEST_FILE  # noqa: E402
@@ -68,7 +68,9 @@ with st.sidebar:
             for problem in status["problems"]:
                 st.write(f"**{problem['path']}** — {problem['reason']}")
 
-question = st.text_input("Rechercher dans les documents", placeholder="Quels justificatifs pour s'inscrire sur les listes électorales ?")
+question = st.text_input(
+    "Rechercher dans les documents", placeholder="Quels justificatifs pour s'inscrire sur les listes électorales ?"
+)
 if question:
     with st.spinner("Recherche…"):
         results = search(question, [])

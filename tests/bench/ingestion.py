@@ -8,6 +8,7 @@ first (target ≤ 3 %); peak memory of the process.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import resource
 import shutil
@@ -49,8 +50,9 @@ def bench(name: str, source: Path, embedder: Embedder, workdir: Path, limit: int
     corpus = workdir / "corpus"
     suffixes = {".html"} if "HTML" in name else {".pdf"}
     corpus_copy(source, corpus, limit, suffixes)
-    settings = Settings(corpus_dir=corpus, store=StoreSettings(path=workdir / "vectorstore"),
-                        embedding=embedder.settings)
+    settings = Settings(
+        corpus_dir=corpus, store=StoreSettings(path=workdir / "vectorstore"), embedding=embedder.settings
+    )
     pipeline = IngestionPipeline(settings, embedder=embedder)
 
     started = time.perf_counter()
@@ -63,10 +65,8 @@ def bench(name: str, source: Path, embedder: Embedder, workdir: Path, limit: int
     splitter = Splitter(settings.chunking)
     texts = []
     for file in discover(corpus):
-        try:
+        with contextlib.suppress(DocumentError):
             texts += [c.embedding_text for c in splitter.run(file, load(file), "0" * 64)]
-        except DocumentError:
-            pass
     started = time.perf_counter()
     embedder.embed_passages(texts)
     embedding_only = time.perf_counter() - started
