@@ -11,6 +11,7 @@ transaction and drops the old collection.
 
 from __future__ import annotations
 
+import contextlib
 import time
 import uuid
 from collections.abc import Iterable, Sequence
@@ -62,7 +63,7 @@ class IngestionPipeline:
         self.store_dir = settings.store.path
         self.embedder = embedder or Embedder(settings.embedding)
         self.splitter = Splitter(settings.chunking)
-        self.callbacks = [*callbacks, ProgressFile(self.store_dir / PROGRESS_FILE)]
+        self.callbacks = [ProgressFile(self.store_dir / PROGRESS_FILE), *callbacks]
         self._held: dict = {}
         self._chunking = settings.chunking.model_dump_json()
 
@@ -118,7 +119,8 @@ class IngestionPipeline:
         except BaseException as exc:
             progress.error = str(exc) or type(exc).__name__
             progress.finished = True
-            self._notify(progress)
+            with contextlib.suppress(Exception):  # a failing callback must not mask the original error
+                self._notify(progress)
             raise
         report.duration_s = round(time.perf_counter() - started, 3)
         report.finished_at = now()
