@@ -106,7 +106,11 @@ class Manifest:
 
     def documents(self, collection: str) -> dict[str, DocumentRecord]:
         rows = self._db.execute("SELECT * FROM documents WHERE collection=? ORDER BY path", (collection,))
-        return {row["path"]: DocumentRecord(**{k: row[k] for k in row if k != "collection"}) for row in rows}
+        # sqlite3.Row iterates over values, not keys: .keys() is needed here.
+        return {
+            row["path"]: DocumentRecord(**{k: row[k] for k in row.keys() if k != "collection"})  # noqa: SIM118
+            for row in rows
+        }
 
     def record(self, collection: str, document: DocumentRecord) -> None:
         document.updated_at = now()
