@@ -38,6 +38,7 @@ test: install
 
 bench: install
 	$(PY) -m tests.bench.ingestion
+	$(PY) -m tests.bench.retrieval
 
 # Retrieval and abstention on the dev sets (add LLM=1 for answers too: slow on 2 cores).
 eval: install

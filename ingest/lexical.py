@@ -9,8 +9,8 @@ from __future__ import annotations
 import pickle
 from pathlib import Path
 
+import bm25s
 import numpy as np
-from rank_bm25 import BM25Okapi
 
 from sourcier.french import content_terms
 
@@ -21,7 +21,11 @@ class LexicalIndex:
         self.ids = list(entries)
         self.metadatas = [entries[i][1] for i in self.ids]
         corpus = [entries[i][0] or ["∅"] for i in self.ids]
-        self._bm25 = BM25Okapi(corpus) if corpus else None
+        # bm25s scores with sparse matrices: a query costs the postings of its terms, not a pass over all chunks.
+        self._bm25 = None
+        if corpus:
+            self._bm25 = bm25s.BM25()
+            self._bm25.index(corpus, show_progress=False)
 
     # --- persistence ----------------------------------------------------------------------------------
 
@@ -67,14 +71,15 @@ class LexicalIndex:
     def search(self, query: str, k: int, where: dict | None = None) -> list[tuple[str, float]]:
         if self._bm25 is None:
             return []
-        terms = content_terms(query)
+        terms = [term for term in content_terms(query) if term in self._bm25.vocab_dict]
         if not terms:
             return []
         scores = self._bm25.get_scores(terms)
         if where:
-            allowed = np.array([matches(metadata, where) for metadata in self.metadatas], dtype=bool)
+            allowed = np.fromiter((matches(metadata, where) for metadata in self.metadatas), dtype=bool)
             scores = np.where(allowed, scores, -np.inf)
-        top = np.argsort(-scores)[:k]
+        top = np.argpartition(-scores, min(k, len(scores) - 1))[:k]
+        top = top[np.argsort(-scores[top])]
         return [(self.ids[i], float(scores[i])) for i in top if scores[i] > 0]
 
 

@@ -1,0 +1,177 @@
+"""Retrieval and answer-latency benchmark (`make bench`): prints figures, asserts nothing.
+
+1. Hybrid retrieval (dense + BM25 + fusion) vs a raw Chroma query of the same k (langchain-chroma
+   `similarity_search`, query embedding included in both), p50/p95 over real French questions, at 10k and 100k
+   chunks. Chunk texts are the CGCT and Labour Code articles (../shared/corpora), repeated to reach the size. Their
+   vectors are random unit vectors: embedding 100k chunks takes ~4 h on 2 cores, and an HNSW query's latency depends
+   on the collection's size and dimension, not on what the vectors mean. BM25 runs on the real texts.
+2. Time to first token of a full answer (retrieval + prompt + generation) vs the embedded LLM server alone for the
+   same prompt.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+import sourcier  # noqa: F401
+from ingest.embed import Embedder
+from ingest.lexical import LexicalIndex
+from ingest.store import ChunkStore
+from rag.retrieve import HybridRetriever
+from sourcier.french import content_terms
+from sourcier.settings import EmbeddingSettings, StoreSettings
+
+REPO = Path(__file__).resolve().parents[2]
+SHARED = REPO.parent / "shared" / "corpora"
+
+
+def article_texts(limit_chars: int = 1000) -> list[str]:
+    texts = []
+    for file in sorted((SHARED / "cgct_markdown").rglob("*.md")):
+        text = file.read_text(encoding="utf-8")
+        texts += [
+            text[i : i + limit_chars] for i in range(0, len(text), limit_chars) if text[i : i + limit_chars].strip()
+        ]
+    with (SHARED / "cdtn_code_du_travail_numerique" / "corpus" / "code_du_travail_articles.jsonl").open() as lines:
+        for line in lines:
+            text = json.loads(line).get("texte") or ""
+            texts += [
+                text[i : i + limit_chars] for i in range(0, len(text), limit_chars) if text[i : i + limit_chars].strip()
+            ]
+    return texts
+
+
+def questions() -> list[str]:
+    golden = json.loads((SHARED / "faq_collectivite_golden" / "golden_set.json").read_text())["golden_set"]
+    extra = [
+        "Quelle est la durée légale du travail effectif ?",
+        "Combien de jours de congés payés par an ?",
+        "Qui convoque le conseil municipal ?",
+        "Quel délai pour contester une délibération ?",
+        "Comment le maire délègue-t-il sa signature ?",
+        "Quelles sont les indemnités des élus locaux ?",
+        "Quand le préavis de démission commence-t-il ?",
+        "Qu'est-ce que la période d'essai ?",
+    ]
+    return [item["question"] for item in golden] + extra
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
+
+
+def retrieval_bench(size: int, texts: list[str], embedder: Embedder, workdir: Path) -> dict:
+    store = ChunkStore.open(StoreSettings(path=workdir), embedder.name, f"bench{size}")
+    rng = np.random.default_rng(0)
+    entries = {}
+    ids, documents, metadatas = [], [], []
+    for i in range(size):
+        text = texts[i % len(texts)]
+        chunk_id = f"c{i}"
+        metadata = {
+            "doc_id": f"d{i // 4}",
+            "source": f"art/{i // 4}.md",
+            "service": ("rh", "juridique")[i % 2],
+            "title": f"Article {i // 4}",
+            "version": "v",
+            "chunk_index": i % 4,
+        }
+        ids.append(chunk_id)
+        documents.append(text)
+        metadatas.append(metadata)
+        entries[chunk_id] = (content_terms(text), metadata)
+    started = time.perf_counter()
+    for start in range(0, size, 2000):
+        vectors = rng.normal(size=(min(2000, size - start), 384)).astype(np.float32)
+        vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+        store.collection.upsert(
+            ids=ids[start : start + 2000],
+            documents=documents[start : start + 2000],
+            metadatas=metadatas[start : start + 2000],
+            embeddings=vectors,
+        )
+    load_s = time.perf_counter() - started
+    lexical = LexicalIndex(entries)
+    retriever = HybridRetriever(store=store, embedder=embedder, lexical=lexical, k=6)
+    raw = store.as_langchain(embedder)
+    raw_times, hybrid_times = [], []
+    for question in questions():
+        started = time.perf_counter()
+        raw.similarity_search(question, k=6)
+        raw_times.append(time.perf_counter() - started)
+        started = time.perf_counter()
+        retriever.invoke(question)
+        hybrid_times.append(time.perf_counter() - started)
+    return {
+        "chunks": size,
+        "load_s": round(load_s, 1),
+        "raw_p50_ms": round(1000 * statistics.median(raw_times), 1),
+        "raw_p95_ms": round(1000 * percentile(raw_times, 0.95), 1),
+        "hybrid_p50_ms": round(1000 * statistics.median(hybrid_times), 1),
+        "hybrid_p95_ms": round(1000 * percentile(hybrid_times, 0.95), 1),
+        "ratio_p95": round(percentile(hybrid_times, 0.95) / percentile(raw_times, 0.95), 2),
+    }
+
+
+def ttft_bench(embedder: Embedder, runs: int) -> dict:
+    """Needs an ingested demo corpus (`make ingest`) and starts the embedded LLM server."""
+    from langchain_core.output_parsers import StrOutputParser
+
+    from rag.chain import Answerer
+    from rag.prompts import ANSWER, format_extracts
+    from sourcier.settings import load_settings
+
+    settings = load_settings()
+    answerer = Answerer.from_settings(settings, embedder=embedder)
+    backend = answerer.backend
+    chain_ttft, server_ttft = [], []
+    for question in [
+        "Quel justificatif de domicile pour s'inscrire sur la liste électorale ?",
+        "Combien de temps dure une concession funéraire ?",
+        "Comment sont calculés les jours de RTT dans la fonction publique ?",
+    ][:runs]:
+        answer = answerer.ask(question)
+        if answer.first_token_s is None:
+            continue
+        chain_ttft.append(answer.first_token_s)
+        documents = answerer.retriever.invoke(question)
+        inputs = {"extracts": format_extracts(documents, settings.answer.extract_chars), "question": question}
+        backend.chat.invoke([("user", "ok")])  # same server state as in the chain: prompt cache warmed equally
+        started = time.perf_counter()
+        for _ in (ANSWER | backend.chat | StrOutputParser()).stream(inputs):
+            server_ttft.append(time.perf_counter() - started)
+            break
+    return {
+        "backend": backend.label,
+        "answers": len(chain_ttft),
+        "chain_ttft_s": round(statistics.mean(chain_ttft), 2) if chain_ttft else None,
+        "server_ttft_s": round(statistics.mean(server_ttft), 2) if server_ttft else None,
+        "ratio": round(statistics.mean(chain_ttft) / statistics.mean(server_ttft), 2) if chain_ttft else None,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
+    parser.add_argument("--ttft-runs", type=int, default=3, help="0 to skip the LLM part")
+    args = parser.parse_args()
+    embedder = Embedder(EmbeddingSettings(models_dir=REPO / "models"))
+    embedder.embed_query("échauffement")
+    texts = article_texts()
+    for size in args.sizes:
+        with tempfile.TemporaryDirectory() as tmp:
+            print(json.dumps(retrieval_bench(size, texts, embedder, Path(tmp))), flush=True)
+    if args.ttft_runs:
+        print(json.dumps(ttft_bench(embedder, args.ttft_runs), ensure_ascii=False), flush=True)
+
+
+if __name__ == "__main__":
+    main()
