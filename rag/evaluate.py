@@ -165,10 +165,60 @@ def prepare_gennevilliers(shared: Path, out: Path) -> Path:
     return _write_cases(out, lines)
 
 
+def prepare_cdtn(shared: Path, out: Path, variants_per_request: int = 3) -> Path:
+    """cdtn_code_du_travail_numerique: 298 expert requests with real query variants and ranked gold documents.
+
+    The corpus holds what the gold sets point to: the 305 service-public fiches and 269 ministry fiches (HTML) and the
+    referenced Labour Code articles (as Markdown). Each request contributes up to `variants_per_request` variants.
+    """
+    import shutil
+
+    source = shared / "cdtn_code_du_travail_numerique"
+    corpus = out / "corpus"
+    (corpus / "service-public").mkdir(parents=True, exist_ok=True)
+    (corpus / "ministere").mkdir(parents=True, exist_ok=True)
+    (corpus / "code-du-travail").mkdir(parents=True, exist_ok=True)
+    for fiche in (source / "corpus" / "fiches_service_public_travail" / "html").glob("F*.html"):
+        shutil.copy(fiche, corpus / "service-public" / fiche.name)
+    for fiche in (source / "corpus" / "fiches_ministere_travail_html").glob("*.html"):
+        shutil.copy(fiche, corpus / "ministere" / fiche.name)
+    requests = [json.loads(line) for line in (source / "eval" / "datafiller_requests_resolved.jsonl").open()]
+    wanted_articles = {
+        ref["resolved_id"]
+        for request in requests
+        for ref in request["refs"]
+        if ref.get("resolved_corpus") == "code_du_travail_articles.jsonl"
+    }
+    with (source / "corpus" / "code_du_travail_articles.jsonl").open() as lines:
+        for line in lines:
+            article = json.loads(line)
+            if article["id"] in wanted_articles:
+                (corpus / "code-du-travail" / f"{article['id']}.md").write_text(
+                    f"# Article {article['num']} du code du travail\n\n{article.get('texte') or ''}\n", encoding="utf-8"
+                )
+    folders = {
+        "service_public": ("service-public", ".html"),
+        "fiches-ministere-travail.json": ("ministere", ".html"),
+        "code_du_travail_articles.jsonl": ("code-du-travail", ".md"),
+    }
+    lines_out = []
+    for request in requests:
+        gold = []
+        for ref in sorted(request["refs"], key=lambda ref: ref.get("position", 99)):
+            folder = folders.get(ref.get("resolved_corpus"))
+            if folder and ref.get("resolved_id") and (corpus / folder[0] / f"{ref['resolved_id']}{folder[1]}").exists():
+                gold.append(f"{folder[0]}/{ref['resolved_id']}{folder[1]}")
+        if gold:
+            lines_out += [
+                {"question": variant, "gold_docs": gold} for variant in request["variants"][:variants_per_request]
+            ]
+    return _write_cases(out, lines_out)
+
+
 def _write_cases(out: Path, lines: list[dict]) -> Path:
     path = out / "questions.jsonl"
     path.write_text("\n".join(json.dumps(line, ensure_ascii=False) for line in lines) + "\n", encoding="utf-8")
     return path
 
 
-PREPARERS = {"faq": prepare_faq, "gennevilliers": prepare_gennevilliers}
+PREPARERS = {"faq": prepare_faq, "gennevilliers": prepare_gennevilliers, "cdtn": prepare_cdtn}

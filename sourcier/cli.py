@@ -41,8 +41,10 @@ def main(argv: list[str] | None = None) -> int:
     evaluate.add_argument("--llm", action="store_true", help="générer aussi les réponses (lent)")
     evaluate.add_argument("--output", type=Path, help="écrire les résultats en JSON")
 
-    prepare = commands.add_parser("eval-prepare", help="convertir un jeu de ../shared/corpora (faq, gennevilliers)")
-    prepare.add_argument("dataset", choices=["faq", "gennevilliers"])
+    prepare = commands.add_parser(
+        "eval-prepare", help="convertir un jeu de ../shared/corpora (faq, gennevilliers, cdtn)"
+    )
+    prepare.add_argument("dataset", choices=["faq", "gennevilliers", "cdtn"])
     prepare.add_argument("--shared", type=Path, default=Path("../shared/corpora"))
     prepare.add_argument("--out", type=Path, required=True)
 
