@@ -33,6 +33,7 @@ def main(argv: list[str] | None = None) -> int:
     ask = commands.add_parser("ask", help="poser une question aux documents")
     ask.add_argument("question")
     ask.add_argument("--service", action="append", default=[], help="restreindre à un service (répétable)")
+    ask.add_argument("--format", action="append", default=[], help="restreindre à un format : pdf, html… (répétable)")
     ask.add_argument("--json", action="store_true", help="résultat structuré (JSON)")
 
     evaluate = commands.add_parser("eval", help="évaluer la recherche et les réponses sur un jeu de questions")
@@ -50,6 +51,7 @@ def main(argv: list[str] | None = None) -> int:
 
     chat = commands.add_parser("chat", help="conversation (les questions de suivi sont comprises)")
     chat.add_argument("--service", action="append", default=[])
+    chat.add_argument("--format", action="append", default=[])
 
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(message)s")
@@ -132,8 +134,12 @@ def _models(settings: Settings, args) -> int:
     return EXIT_OK
 
 
-def _where(services: list[str]) -> dict | None:
-    return {"service": {"$in": services}} if services else None
+def _where(args) -> dict | None:
+    """The retrieval filter: applied inside both retrievers, never to their results."""
+    clauses = [{key: {"$in": values}} for key, values in (("service", args.service), ("format", args.format)) if values]
+    if len(clauses) > 1:
+        return {"$and": clauses}
+    return clauses[0] if clauses else None
 
 
 def _print_sources(answer) -> None:
@@ -166,11 +172,9 @@ def _ask(settings: Settings, args) -> int:
 
     answerer = Answerer.from_settings(settings)
     if args.json:
-        print(
-            json.dumps(answerer.ask(args.question, where=_where(args.service)).to_dict(), ensure_ascii=False, indent=1)
-        )
+        print(json.dumps(answerer.ask(args.question, where=_where(args)).to_dict(), ensure_ascii=False, indent=1))
         return EXIT_OK
-    for event in answerer.stream(args.question, where=_where(args.service)):
+    for event in answerer.stream(args.question, where=_where(args)):
         if isinstance(event, Answer):
             print()
             _print_sources(event)
@@ -193,7 +197,7 @@ def _chat(settings: Settings, args) -> int:
             return EXIT_OK
         if not question:
             return EXIT_OK
-        for event in answerer.stream(question, history, where=_where(args.service)):
+        for event in answerer.stream(question, history, where=_where(args)):
             if isinstance(event, Answer):
                 print()
                 _print_sources(event)

@@ -149,3 +149,39 @@ def test_repo_has_no_model_files_committed():
 
     tracked = subprocess.run(["git", "ls-files"], cwd=REPO, capture_output=True, text=True).stdout.split()
     assert not [path for path in tracked if path.endswith((".gguf", ".safetensors", ".bin", ".pkl"))]
+
+
+def test_service_filter_applies_inside_retrieval(demo):
+    _, answerer = demo
+    question = "Quel justificatif de domicile pour la liste électorale ?"
+    unfiltered = answerer.retriever.invoke(question)
+    assert unfiltered[0].metadata["service"] == "elections"
+    filtered = answerer.retriever.invoke(question, where={"service": {"$in": ["cimetiere"]}})
+    assert filtered and {d.metadata["service"] for d in filtered} == {"cimetiere"}
+
+
+def test_cli_ask_json_for_an_unanswerable_question(demo, tmp_path):
+    import json
+    import os
+    import subprocess
+    import sys
+
+    settings, _ = demo
+    env = {
+        **os.environ,
+        "SOURCIER_CORPUS_DIR": str(settings.corpus_dir),
+        "SOURCIER_STORE__PATH": str(settings.store.path),
+        "SOURCIER_EMBEDDING__MODELS_DIR": str(settings.embedding.models_dir),
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "sourcier.cli", "ask", "Comment faire une tarte aux pommes ?", "--json"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["abstained"] is True and data["text"] == ABSTENTION and data["backend"] is None
+    assert data["sources"] and {"title", "path", "excerpt"} <= set(data["sources"][0])
