@@ -6,6 +6,7 @@ exactly as in Chroma, *before* ranking, so that access control can rely on them.
 
 from __future__ import annotations
 
+import logging
 import pickle
 from pathlib import Path
 
@@ -13,6 +14,9 @@ import bm25s
 import numpy as np
 
 from sourcier.french import content_terms
+
+# bm25s logs each index build at DEBUG through its own handler: not for users' terminals.
+logging.getLogger("bm25s").setLevel(logging.WARNING)
 
 
 class LexicalIndex:
