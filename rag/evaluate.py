@@ -88,7 +88,7 @@ def evaluate(answerer: Answerer, cases: list[Case], with_llm: bool, mode: str) -
                 evidence_is_weak(documents[: config.extracts], config.min_dense_score, config.min_bm25_score)
             )
 
-    answered = [r for r in ranks]
+    answered = ranks  # questions with gold documents (off-topic ones have none)
 
     def recall(k: int) -> float | None:
         return round(sum(1 for r in answered if r and r <= k) / len(answered), 3) if answered else None
