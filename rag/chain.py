@@ -17,7 +17,7 @@ from ingest.store import ChunkStore
 from rag.citations import CheckedSentence, check_answer
 from rag.gaps import GapStore
 from rag.llm import Backend, make_backend
-from rag.prompts import ABSTENTION, ANSWER, REWRITE, format_extracts
+from rag.prompts import ABSTENTION, ANSWER, REWRITE, extract_text, format_extracts
 from rag.retrieve import HybridRetriever
 from sourcier.settings import Settings
 
@@ -160,7 +160,8 @@ class Answerer:
             pieces.append(piece)
             yield piece
         answer.text = "".join(pieces).strip()
-        answer.sentences = check_answer(answer.text, [d.page_content for d in documents])
+        # Checked against what the model was shown, not the full passages.
+        answer.sentences = check_answer(answer.text, [extract_text(d, config.extract_chars) for d in documents])
         if not answer.text or all(s.is_abstention for s in answer.sentences):
             answer.abstained, answer.abstention_reason = True, "le modèle n'a pas trouvé la réponse dans les extraits"
             self._record_gap(answer)

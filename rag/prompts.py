@@ -40,14 +40,20 @@ REWRITE = ChatPromptTemplate.from_messages(
 )
 
 
+def extract_text(document: Document, max_chars: int) -> str:
+    """What the model is shown of a passage (and what its answer is checked against)."""
+    text = neutralise(document.page_content)
+    if len(text) > max_chars:
+        text = text[:max_chars].rsplit(" ", 1)[0] + " …"
+    return text
+
+
 def format_extracts(documents: list[Document], max_chars: int) -> str:
     blocks = []
     for number, document in enumerate(documents, start=1):
         meta = document.metadata
         where = f"page {meta['page']}" if "page" in meta else meta.get("section", "")
-        text = neutralise(document.page_content)
-        if len(text) > max_chars:
-            text = text[:max_chars].rsplit(" ", 1)[0] + " …"
+        text = extract_text(document, max_chars)
         # The delimiters cannot be forged from inside a document.
         text = text.replace("<extrait", "‹extrait").replace("</extrait", "‹/extrait")
         header = f'<extrait n="{number}" titre="{meta.get("title", "")}" {("lieu=" + repr(where)) if where else ""}>'
