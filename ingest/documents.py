@@ -8,18 +8,6 @@ from datetime import date
 from pathlib import Path
 
 
-def sha256_bytes(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def document_id(relative_path: str) -> str:
     """Stable across content changes: a document is its place in the corpus."""
     return hashlib.sha1(relative_path.encode("utf-8")).hexdigest()[:16]

@@ -22,7 +22,7 @@ import numpy as np
 
 from ingest import report as outcome
 from ingest.discover import discover, in_scope
-from ingest.documents import Chunk, LoadedDocument, SourceFile, sha256_bytes, sha256_file
+from ingest.documents import Chunk, LoadedDocument, SourceFile
 from ingest.embed import Embedder
 from ingest.lexical import LexicalIndex
 from ingest.loaders import load
@@ -33,6 +33,7 @@ from ingest.report import FileReport, IngestionReport
 from ingest.split import Splitter
 from ingest.store import ChunkStore
 from sourcier.errors import DocumentError, UnsupportedFormatError
+from sourcier.hashing import sha256_bytes, sha256_file
 from sourcier.settings import Settings
 
 REPORT_FILE = "last_ingestion.json"
@@ -50,6 +51,17 @@ class _Pending:
     previous: DocumentRecord | None
     document: LoadedDocument | None = None
     chunks: Sequence[Chunk] = ()
+
+
+@dataclass
+class _Run:
+    """What every stage of one run writes to."""
+
+    manifest: Manifest
+    store: ChunkStore
+    collection: str
+    report: IngestionReport
+    progress: Progress
 
 
 class IngestionPipeline:
@@ -102,10 +114,11 @@ class IngestionPipeline:
             progress.phase, progress.files_total = "analyse", len(files)
             self._notify(progress)
             todo = self._plan(files, known, held, report, progress)
-            self._remove_missing(files, paths, known, held, manifest, store, target, report)
+            run = _Run(manifest, store, target, report, progress)
+            self._remove_missing(run, files, paths, known, held)
 
             progress.phase = "indexation"
-            self._process(todo, manifest, store, target, report, progress)
+            self._process(run, todo)
 
             progress.phase = "finalisation"
             self._notify(progress)
@@ -174,36 +187,38 @@ class IngestionPipeline:
         expected = {record.indexed_hash: record.chunks} if record.indexed_hash and record.chunks else {}
         return dict(held.get(record.doc_id, {})) == expected
 
-    def _remove_missing(self, files, paths, known, held, manifest, store, collection, report) -> None:
+    def _remove_missing(
+        self, run: _Run, files: list[SourceFile], paths: list[Path], known: dict[str, DocumentRecord], held: dict
+    ) -> None:
         present = {source.relative_path for source in files}
         for path, record in known.items():
             if path not in present and in_scope(path, self.settings.corpus_dir, paths):
-                store.delete_document(record.doc_id)
-                manifest.remove(collection, path)
-                report.files.append(FileReport(path, outcome.REMOVED, reason="Fichier retiré du corpus."))
+                run.store.delete_document(record.doc_id)
+                run.manifest.remove(run.collection, path)
+                run.report.files.append(FileReport(path, outcome.REMOVED, reason="Fichier retiré du corpus."))
         # Chunks no manifest row accounts for (a crash before the first record of a new file, or a file
         # deleted before that record) are removed unless the file is about to be processed.
         accounted = {record.doc_id for record in known.values()} | {source.doc_id for source in files}
         for doc_id in set(held) - accounted:
-            store.delete_document(doc_id)
+            run.store.delete_document(doc_id)
 
-    def _process(self, todo, manifest, store, collection, report, progress) -> None:
+    def _process(self, run: _Run, todo: list[_Pending]) -> None:
         window: list[_Pending] = []
         for pending in todo:
-            progress.current_file = pending.source.relative_path
-            self._notify(progress)
-            self._load(pending, manifest, store, collection, report)
+            run.progress.current_file = pending.source.relative_path
+            self._notify(run.progress)
+            self._load(run, pending)
             if pending.chunks:
                 window.append(pending)
             else:
-                progress.files_done += 1
+                run.progress.files_done += 1
             if sum(len(p.chunks) for p in window) >= EMBEDDING_WINDOW:
-                self._embed_and_store(window, manifest, store, collection, report, progress)
+                self._embed_and_store(run, window)
                 window = []
         if window:
-            self._embed_and_store(window, manifest, store, collection, report, progress)
+            self._embed_and_store(run, window)
 
-    def _load(self, pending: _Pending, manifest, store, collection, report) -> None:
+    def _load(self, run: _Run, pending: _Pending) -> None:
         source, previous = pending.source, pending.previous
         try:
             document = load(source, self.settings.ingest.max_file_mb)
@@ -212,21 +227,22 @@ class IngestionPipeline:
             # The last good version of a document that is now broken stays searchable.
             kept = previous.indexed_hash if previous else None
             reason = str(exc) + (" La version précédente reste dans l'index." if kept else "")
-            self._record(manifest, collection, pending, status, None, kept, previous.chunks if kept else 0, reason)
-            report.files.append(FileReport(source.relative_path, status, reason=reason))
+            self._record(run, pending, status, None, kept, previous.chunks if kept else 0, reason)
+            run.report.files.append(FileReport(source.relative_path, status, reason=reason))
             return
         pending.document = document
         if not document.blocks:
             reason = "Aucun texte extractible (document scanné ?) : rien n'est consultable sans OCR."
-            store.delete_document(source.doc_id)
-            self._record(manifest, collection, pending, outcome.NO_TEXT, document, None, 0, reason)
-            report.files.append(
+            run.store.delete_document(source.doc_id)
+            self._record(run, pending, outcome.NO_TEXT, document, None, 0, reason)
+            run.report.files.append(
                 FileReport(source.relative_path, outcome.NO_TEXT, 0, document.pages, document.format, reason)
             )
             return
         pending.chunks = self.splitter.run(source, document, pending.file_hash, pending.version)
 
-    def _embed_and_store(self, window: list[_Pending], manifest, store, collection, report, progress) -> None:
+    def _embed_and_store(self, run: _Run, window: list[_Pending]) -> None:
+        store, report, progress = run.store, run.report, run.progress
         chunks = [chunk for pending in window for chunk in pending.chunks]
         reusable: dict[str, list[float]] = {}
         for pending in window:
@@ -244,8 +260,7 @@ class IngestionPipeline:
             store.delete_document(pending.source.doc_id, keep_version=pending.version)
             document = pending.document
             self._record(
-                manifest,
-                collection,
+                run,
                 pending,
                 outcome.INDEXED,
                 document,
@@ -267,10 +282,19 @@ class IngestionPipeline:
             progress.chunks_done += len(pending.chunks)
             self._notify(progress)
 
-    def _record(self, manifest, collection, pending, status, document, indexed_hash, chunks, reason) -> None:
+    def _record(
+        self,
+        run: _Run,
+        pending: _Pending,
+        status: str,
+        document: LoadedDocument | None,
+        indexed_hash: str | None,
+        chunks: int,
+        reason: str | None,
+    ) -> None:
         source = pending.source
-        manifest.record(
-            collection,
+        run.manifest.record(
+            run.collection,
             DocumentRecord(
                 path=source.relative_path,
                 doc_id=source.doc_id,

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from langchain_text_splitters import RecursiveCharacterTextSplitter
 
-from ingest.documents import Block, Chunk, LoadedDocument, SourceFile, sha256_bytes
+from ingest.documents import Block, Chunk, LoadedDocument, SourceFile
+from sourcier.hashing import sha256_bytes
 from sourcier.settings import ChunkingSettings
 
 SECTION_SEPARATOR = " > "

@@ -99,7 +99,9 @@ class Answerer:
         self.gaps = gaps or GapStore(settings.store.path / "feedback.sqlite3")
 
     @classmethod
-    def from_settings(cls, settings: Settings, embedder: Embedder | None = None) -> Answerer:
+    def from_settings(
+        cls, settings: Settings, embedder: Embedder | None = None, backend: Backend | None = None
+    ) -> Answerer:
         with Manifest(settings.store.path / MANIFEST_FILE) as manifest:
             collection = manifest.active_collection(settings.store.collection)
         embedder = embedder or Embedder(settings.embedding)
@@ -108,7 +110,7 @@ class Answerer:
         retriever = HybridRetriever(
             store=store, embedder=embedder, lexical=lexical, k=settings.answer.extracts, mode=settings.answer.retrieval
         )
-        return cls(settings, retriever)
+        return cls(settings, retriever, backend)
 
     @property
     def backend(self) -> Backend:

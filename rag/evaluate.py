@@ -51,14 +51,14 @@ def _percentile(values: list[float], share: float) -> float | None:
 
 def evaluate(answerer: Answerer, cases: list[Case], with_llm: bool, mode: str) -> dict:
     answerer.retriever.mode = mode
-    answerer.retriever.k = max(10, answerer.retriever.k)
+    ranked_k = max(10, answerer.retriever.k)  # ranking metrics look deeper than the extracts the model is shown
     config = answerer.settings.answer
     ranks, retrieval_latency, answer_latency = [], [], []
     abstain_true, abstain_pred = [], []
     contains, citation_validity = [], []
     for case in cases:
         started = time.perf_counter()
-        documents = answerer.retriever.invoke(case.question)
+        documents = answerer.retriever.invoke(case.question, k=ranked_k)
         retrieval_latency.append(time.perf_counter() - started)
         ranked_docs: list[str] = []
         for document in documents:
@@ -70,9 +70,7 @@ def evaluate(answerer: Answerer, cases: list[Case], with_llm: bool, mode: str) -
             ranks.append(rank)
         abstain_true.append(case.expect_abstain)
         if with_llm:
-            answerer.retriever.k = config.extracts
             answer = answerer.ask(case.question)
-            answerer.retriever.k = max(10, config.extracts)
             answer_latency.append(answer.total_s)
             abstain_pred.append(answer.abstained)
             if not case.expect_abstain and not answer.abstained:

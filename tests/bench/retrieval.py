@@ -131,12 +131,11 @@ def ttft_bench(embedder: Embedder, runs: int) -> dict:
     from sourcier.settings import load_settings
 
     settings = load_settings()
-    answerer = Answerer.from_settings(settings, embedder=embedder)
     # llama.cpp reuses the KV cache of an identical prompt: both measurements run without it, or the second would
     # only pay for generation.
     live = make_backend(settings)
     backend = Backend(live.name, live.model, live.chat.model_copy(update={"extra_body": {"cache_prompt": False}}))
-    answerer._backend = backend
+    answerer = Answerer.from_settings(settings, embedder=embedder, backend=backend)
     chain_ttft, server_ttft = [], []
     for question in [
         "Quel justificatif de domicile pour s'inscrire sur la liste électorale ?",
