@@ -12,9 +12,21 @@ EVAL := build/eval
 # cdtn (298 requests, ~1,000 documents to index: ~25 min on 2 cores) is opt-in: make eval SETS="faq gennevilliers cdtn"
 SETS ?= faq gennevilliers
 
-.PHONY: install run ingest app test bench eval lint clean
+# Debian packages: Chromium for the browser test, Tesseract (French) for OCR of scanned documents.
+SYSTEM_PACKAGES := chromium chromium-driver tesseract-ocr tesseract-ocr-fra
+
+.PHONY: install system-packages run ingest app test bench eval lint clean
 
 install: $(STAMP)
+
+system-packages:
+	@missing=$$(for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    export DEBIAN_FRONTEND=noninteractive; \
+	    apt-get install -y -q $$missing || { apt-get update -q && apt-get install -y -q $$missing; }; \
+	  else echo "Paquets système absents : $$missing — installez-les : sudo apt-get install $$missing"; fi; \
+	fi
 
 $(STAMP): pyproject.toml constraints.txt
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -26,7 +38,7 @@ $(STAMP): pyproject.toml constraints.txt
 	$(SOURCIER) models
 	touch $(STAMP)
 
-ingest: install
+ingest: install system-packages
 	$(SOURCIER) ingest
 
 app: install
@@ -35,7 +47,7 @@ app: install
 
 run: ingest app
 
-test: install
+test: install system-packages
 	$(PY) -m pytest -q
 
 bench: install

@@ -31,6 +31,13 @@ CREATE TABLE IF NOT EXISTS documents (
     updated_at TEXT NOT NULL,
     PRIMARY KEY (collection, path)
 );
+-- Documents an admin took out of retrieval; their files and chunks stay (re-including is instant).
+CREATE TABLE IF NOT EXISTS excluded (
+    doc_id TEXT PRIMARY KEY,
+    path TEXT NOT NULL,
+    reason TEXT,
+    excluded_at TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS runs (
     id TEXT PRIMARY KEY,
     collection TEXT NOT NULL,
@@ -121,6 +128,21 @@ class Manifest:
 
     def remove(self, collection: str, path: str) -> None:
         self._db.execute("DELETE FROM documents WHERE collection=? AND path=?", (collection, path))
+
+    # --- exclusions from retrieval ------------------------------------------------------------------
+
+    def exclude(self, doc_id: str, path: str, reason: str | None = None) -> None:
+        self._db.execute(
+            "INSERT OR REPLACE INTO excluded(doc_id, path, reason, excluded_at) VALUES(?, ?, ?, ?)",
+            (doc_id, path, reason, now()),
+        )
+
+    def include(self, doc_id: str) -> None:
+        self._db.execute("DELETE FROM excluded WHERE doc_id=?", (doc_id,))
+
+    def excluded(self) -> dict[str, dict]:
+        rows = self._db.execute("SELECT * FROM excluded ORDER BY path")
+        return {row["doc_id"]: {"path": row["path"], "reason": row["reason"], "at": row["excluded_at"]} for row in rows}
 
     # --- runs -----------------------------------------------------------------------------------------
 

@@ -15,7 +15,7 @@ from ingest.manifest import Manifest
 from ingest.pipeline import MANIFEST_FILE
 from ingest.store import ChunkStore
 from rag.citations import CheckedSentence, check_answer
-from rag.gaps import GapStore
+from rag.feedback import FeedbackStore
 from rag.llm import Backend, make_backend
 from rag.prompts import ABSTENTION, ANSWER, REWRITE, extract_text, format_extracts
 from rag.retrieve import HybridRetriever
@@ -91,12 +91,12 @@ class Answerer:
         settings: Settings,
         retriever: HybridRetriever,
         backend: Callable[[], Backend] | Backend | None = None,
-        gaps: GapStore | None = None,
+        feedback: FeedbackStore | None = None,
     ) -> None:
         self.settings = settings
         self.retriever = retriever
         self._backend = backend
-        self.gaps = gaps or GapStore(settings.store.path / "feedback.sqlite3")
+        self.feedback = feedback or FeedbackStore.beside(settings.store.path)
 
     @classmethod
     def from_settings(
@@ -107,8 +107,19 @@ class Answerer:
         embedder = embedder or Embedder(settings.embedding)
         store = ChunkStore.open(settings.store, embedder.name, collection)
         lexical = LexicalIndex.load(LexicalIndex.path_for(settings.store.path, collection))
+        manifest_path = settings.store.path / MANIFEST_FILE
+
+        def excluded() -> list[str]:
+            with Manifest(manifest_path) as manifest:
+                return list(manifest.excluded())
+
         retriever = HybridRetriever(
-            store=store, embedder=embedder, lexical=lexical, k=settings.answer.extracts, mode=settings.answer.retrieval
+            store=store,
+            embedder=embedder,
+            lexical=lexical,
+            k=settings.answer.extracts,
+            mode=settings.answer.retrieval,
+            excluded=excluded,
         )
         return cls(settings, retriever, backend)
 
@@ -172,12 +183,13 @@ class Answerer:
 
     def _standalone(self, question: str, history: Sequence[tuple[str, str]]) -> str:
         transcript = "\n".join(f"Agent : {q}\nAssistant : {a[:300]}" for q, a in history[-3:])
-        chain = REWRITE | self.backend.chat.bind(max_tokens=80) | StrOutputParser()
+        # `stop` is understood by every backend (Ollama has no `max_tokens`); the rewrite is one line.
+        chain = REWRITE | self.backend.chat.bind(stop=["\n"]) | StrOutputParser()
         rewritten = chain.invoke({"history": transcript, "question": question}).strip().strip('"«» ')
         return rewritten.splitlines()[0] if rewritten else question
 
     def _record_gap(self, answer: Answer) -> None:
         closest = [{"title": s.title, "path": s.path, "page": s.page, "score": s.score} for s in answer.sources[:3]]
-        self.gaps.record_unanswered(
+        self.feedback.record_unanswered(
             answer.question, answer.standalone_question, answer.abstention_reason or "", closest
         )

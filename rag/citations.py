@@ -78,3 +78,17 @@ def check_answer(answer: str, extracts: list[str]) -> list[CheckedSentence]:
         )
         checked.append(sentence)
     return checked
+
+
+def supporting_sentences(excerpt: str, claims: list[str], min_shared: int = 2) -> list[str]:
+    """The sentences of an excerpt that carry an answer's claims (for each claim, those sharing the most content
+    words with it, at least `min_shared`): what the source view highlights."""
+    sentences = [(sentence, set(content_terms(sentence))) for sentence in split_sentences(excerpt)]
+    found: set[str] = set()
+    for claim in claims:
+        wanted = set(content_terms(claim))
+        overlaps = [(len(terms & wanted), sentence) for sentence, terms in sentences]
+        best = max((shared for shared, _ in overlaps), default=0)
+        if best >= min_shared:
+            found.update(sentence for shared, sentence in overlaps if shared == best)
+    return [sentence for sentence, _ in sentences if sentence in found]

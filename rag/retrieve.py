@@ -5,6 +5,7 @@ Filters (service, format...) are Chroma `where` clauses applied inside both retr
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from typing import Any, Literal
 
 from langchain_core.callbacks import CallbackManagerForRetrieverRun
@@ -38,11 +39,13 @@ class HybridRetriever(BaseRetriever):
     candidates: int = 30  # per retriever, before fusion
     mode: Mode = "hybrid"
     where: dict | None = None
+    # Read at every query, so that an exclusion made by an admin applies at once, in every retriever.
+    excluded: Callable[[], Iterable[str]] | None = None
 
     def _get_relevant_documents(
         self, query: str, *, run_manager: CallbackManagerForRetrieverRun | None = None, **kwargs: Any
     ) -> list[Document]:
-        where = kwargs.get("where", self.where)
+        where = self._scoped(kwargs.get("where", self.where))
         k = kwargs.get("k", self.k)
         found: dict[str, Document] = {}
         rankings: list[list[str]] = []
@@ -87,3 +90,11 @@ class HybridRetriever(BaseRetriever):
                 document.metadata["bm25_score"] = round(lexical_scores[chunk_id], 3)
             documents.append(document)
         return documents
+
+    def _scoped(self, where: dict | None) -> dict | None:
+        """The caller's filter, narrowed to the documents retrieval may return."""
+        excluded = sorted(self.excluded()) if self.excluded else []
+        if not excluded:
+            return where or None
+        allowed = {"doc_id": {"$nin": excluded}}
+        return {"$and": [where, allowed]} if where else allowed

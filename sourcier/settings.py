@@ -91,6 +91,16 @@ class AnswerSettings(BaseModel):
     min_bm25_score: float = 4.0
 
 
+class UISettings(BaseModel):
+    # Shown to a first-time user; the defaults are answered by the demo corpus: set your own for yours.
+    example_questions: list[str] = [
+        "Quel justificatif de domicile faut-il pour s'inscrire sur la liste électorale ?",
+        "Combien de temps dure une concession funéraire ?",
+        "Que doit contenir le dossier d'une demande de permis de construire ?",
+    ]
+    upload_max_mb: float = Field(50, gt=0)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="SOURCIER_",
@@ -106,6 +116,7 @@ class Settings(BaseSettings):
     ingest: IngestSettings = IngestSettings()
     llm: LLMSettings = LLMSettings()
     answer: AnswerSettings = AnswerSettings()
+    ui: UISettings = UISettings()
 
     @field_validator("corpus_dir")
     @classmethod

@@ -1,40 +1,191 @@
-"""The minimal Streamlit page against a real index (streamlit.testing AppTest)."""
+"""The Streamlit app's pages against a real index (streamlit.testing AppTest), with the LLM behind a real HTTP
+protocol stand-in of Ollama so that each answer takes seconds; the browser test uses the real embedded model."""
+
+import sqlite3
+import time
 
 import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from ingest.pipeline import IngestionPipeline
-from tests.conftest import FICHES, MODELS, REPO, copy_into, make_settings
+from ingest import background
+from ingest.manifest import Manifest
+from ingest.pipeline import MANIFEST_FILE, IngestionPipeline
+from rag.feedback import FeedbackStore
+from tests.conftest import FICHES, MODELS, REPO, copy_into, free_port, make_settings
+from tests.ollama_standin import ANSWER, OllamaStandIn
 
 pytestmark = pytest.mark.shared
 APP = str(REPO / "ui" / "app.py")
+QUESTION = "Quel justificatif de domicile pour m'inscrire sur la liste électorale ?"
 
 
-def use_index(monkeypatch, settings):
+def use_index(monkeypatch, settings, llm_host: str | None = None):
     monkeypatch.setenv("SOURCIER_CORPUS_DIR", str(settings.corpus_dir))
     monkeypatch.setenv("SOURCIER_STORE__PATH", str(settings.store.path))
     monkeypatch.setenv("SOURCIER_EMBEDDING__MODELS_DIR", str(MODELS))
-    st.cache_resource.clear()  # AppTest runs in this process: settings cached by a previous test must go
+    if llm_host:
+        monkeypatch.setenv("SOURCIER_LLM__BACKEND", "ollama")
+        monkeypatch.setenv("SOURCIER_LLM__OLLAMA_HOST", llm_host)
+    st.cache_resource.clear()  # AppTest runs in this process: resources cached by a previous test must go
 
 
-def test_empty_index_explains_what_to_do(tmp_path, monkeypatch):
-    use_index(monkeypatch, make_settings(tmp_path))
-    app = AppTest.from_file(APP, default_timeout=60)
-    app.run()
-    assert not app.exception
-    assert "index est vide" in app.warning[0].value
-
-
-def test_search_shows_the_right_document(tmp_path, monkeypatch, embedder):
+@pytest.fixture
+def indexed(tmp_path, embedder):
     settings = make_settings(tmp_path)
     copy_into(settings.corpus_dir, "elections", FICHES / "F1965.html")
     copy_into(settings.corpus_dir, "urbanisme", FICHES / "F1633.html")
     IngestionPipeline(settings, embedder=embedder).run()
-    use_index(monkeypatch, settings)
-    app = AppTest.from_file(APP, default_timeout=120)
+    return settings
+
+
+@pytest.fixture
+def ollama():
+    standin = OllamaStandIn(models=["qwen2.5:7b-instruct"])
+    yield standin
+    standin.close()
+
+
+def start(timeout: int = 120) -> AppTest:
+    app = AppTest.from_file(APP, default_timeout=timeout)
     app.run()
-    app.text_input[0].input("Quel justificatif de domicile pour m'inscrire sur les listes électorales ?").run()
     assert not app.exception
-    first_result = app.markdown[0].value
-    assert "liste électorale" in first_result and "elections" in first_result
+    return app
+
+
+def all_text(app: AppTest) -> str:
+    parts = [m.value for m in app.markdown] + [c.value for c in app.caption] + [e.label for e in app.expander]
+    parts += [a.value for a in [*app.info, *app.warning, *app.error, *app.success]]
+    return "\n".join(parts)
+
+
+def test_empty_index_explains_what_to_do(tmp_path, monkeypatch):
+    use_index(monkeypatch, make_settings(tmp_path))
+    app = start()
+    assert "Aucun document n'est encore indexé" in app.warning[0].value
+    assert "Administration" in app.warning[0].value
+    app.switch_page("admin_page.py").run()
+    assert not app.exception
+    assert [m.value for m in app.metric][:2] == ["0", "0"]
+
+
+def test_chat_answers_with_its_sources_and_stores_feedback(indexed, monkeypatch, ollama):
+    use_index(monkeypatch, indexed, ollama.url)
+    app = start()
+    assert "2 documents internes" in app.markdown[0].value
+    assert len([b for b in app.button if b.key and b.key.startswith("example-")]) == 3
+
+    app.chat_input[0].set_value(QUESTION).run()
+    assert not app.exception
+    text = all_text(app)
+    assert "justificatif de domicile de moins de 3 mois" in text
+    # Source: title, service, the cited passage highlighted, the file downloadable; model named, discreetly.
+    source = app.expander[0]
+    assert source.label.startswith("[1] ") and "elections" in source.label
+    assert ":blue-background[" in source.markdown[0].value
+    assert "elections/F1965.html" in text
+    assert "qwen2.5:7b-instruct (ollama)" in text
+    # The stand-in's answer claims "moins de 3 mois"; the extracts say so, so nothing is marked unsupported.
+    assert "orange-background" not in app.markdown[1].value
+
+    app.feedback[0].set_value(0).run()  # thumbs down
+    app.text_input(key="comment-0").input("Il manque le cas des étudiants.")
+    app.button[[b.label for b in app.button].index("Envoyer le commentaire")].click().run()
+    assert not app.exception
+    (stored,) = FeedbackStore.beside(indexed.store.path).feedback()
+    assert stored["rating"] == -1 and stored["question"] == QUESTION and stored["answer"] == ANSWER
+    assert stored["comment"] == "Il manque le cas des étudiants."
+    assert stored["cited_chunks"] and all(":" in chunk for chunk in stored["cited_chunks"])
+
+    # A follow-up is rewritten with the history; a new conversation forgets it.
+    app.chat_input[0].set_value("Et pour un étudiant ?").run()
+    assert len(ollama.requests) >= 3 and "Et pour un étudiant" in str(ollama.requests[-2]["messages"])
+    app.button[[b.label for b in app.button].index("Nouvelle conversation")].click().run()
+    assert not app.expander and "Exemples" in app.markdown[1].value
+
+
+def test_off_topic_question_shows_closest_documents_without_calling_the_llm(indexed, monkeypatch, ollama):
+    use_index(monkeypatch, indexed, ollama.url)
+    app = start()
+    app.chat_input[0].set_value("Quelle est la recette de la tarte tatin aux pommes ?").run()
+    assert not app.exception
+    assert "Je ne trouve pas cette information" in app.info[0].value
+    assert "Documents les plus proches" in all_text(app)
+    assert ollama.requests == []
+    assert FeedbackStore.beside(indexed.store.path).unanswered()[0]["question"].startswith("Quelle est la recette")
+
+
+def test_unreachable_llm_is_explained_in_french(indexed, monkeypatch):
+    use_index(monkeypatch, indexed, f"http://127.0.0.1:{free_port()}")
+    app = start()
+    app.chat_input[0].set_value(QUESTION).run()
+    assert not app.exception
+    message = app.error[0].value
+    assert "modèle de langage" in message and "Traceback" not in message
+
+
+def test_service_filter_applies_inside_retrieval(indexed, monkeypatch, ollama):
+    use_index(monkeypatch, indexed, ollama.url)
+    app = start()
+    app.multiselect(key="services").select("urbanisme").run()
+    app.chat_input[0].set_value(QUESTION).run()
+    assert not app.exception
+    sources = [e.label for e in app.expander] + [c.value for c in app.caption]
+    assert not any("elections" in s for s in sources)
+    assert "limitée aux services : urbanisme" in all_text(app)
+
+
+def test_admin_excludes_and_reincludes_a_document(indexed, monkeypatch, ollama):
+    use_index(monkeypatch, indexed, ollama.url)
+    app = start()
+    app.switch_page("admin_page.py").run()
+    assert [m.value for m in app.metric][:1] == ["2"]
+    app.selectbox(key="exclusion_document").select("elections/F1965.html").run()
+    app.button(key="exclude").click().run()
+    assert not app.exception
+    with Manifest(indexed.store.path / MANIFEST_FILE) as manifest:
+        assert [e["path"] for e in manifest.excluded().values()] == ["elections/F1965.html"]
+
+    app.switch_page("chat_page.py").run()
+    app.chat_input[0].set_value(QUESTION).run()
+    assert "elections/F1965.html" not in all_text(app)  # excluded at retrieval, not hidden by the page
+
+    app.switch_page("admin_page.py").run()
+    app.selectbox(key="exclusion_document").select("elections/F1965.html").run()
+    app.button(key="include").click().run()
+    with Manifest(indexed.store.path / MANIFEST_FILE) as manifest:
+        assert manifest.excluded() == {}
+
+
+def wait_for_ingestion(settings, timeout: float = 300) -> None:
+    deadline = time.monotonic() + timeout
+    time.sleep(1)
+    while background.is_running(settings) and time.monotonic() < deadline:
+        time.sleep(1)
+    progress = background.progress(settings)
+    assert progress and progress.finished and not progress.error, background.last_log(settings)
+
+
+def test_admin_uploads_a_file_and_ingests_it_in_the_background(indexed, monkeypatch):
+    use_index(monkeypatch, indexed)
+    app = start()
+    app.switch_page("admin_page.py").run()
+    app.selectbox(key="upload_service").select("(nouveau service)").run()
+    app.text_input(key="upload_new_service").input("Cimetière")
+    app.file_uploader(key="upload_files").set_value(
+        ("../../F12691.html", (FICHES / "F12691.html").read_bytes(), "text/html")
+    )
+    app.button[[b.label for b in app.button].index("Ajouter et indexer")].click().run()
+    assert not app.exception, app.exception
+    assert not app.error, app.error[0].value
+    saved = indexed.corpus_dir / "Cimetière" / "F12691.html"
+    assert saved.is_file() and not (indexed.corpus_dir.parent / "F12691.html").exists()
+
+    wait_for_ingestion(indexed)
+    app.run()
+    assert not app.exception
+    assert "Ingestion terminée" in app.success[0].value
+    assert [m.value for m in app.metric][:1] == ["3"]
+    with sqlite3.connect(indexed.store.path / MANIFEST_FILE) as db:
+        (status,) = db.execute("SELECT status FROM documents WHERE path='Cimetière/F12691.html'").fetchone()
+    assert status == "indexed"

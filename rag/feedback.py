@@ -1,0 +1,104 @@
+"""What users tell document owners, kept in SQLite beside the index: the questions the assistant could not answer
+(coverage gaps) and the thumbs up/down given to answers, with the chunks those answers cited."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from datetime import UTC, datetime
+from pathlib import Path
+
+FEEDBACK_FILE = "feedback.sqlite3"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS unanswered (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    asked_at TEXT NOT NULL,
+    question TEXT NOT NULL,
+    standalone_question TEXT,
+    reason TEXT NOT NULL,
+    closest TEXT
+);
+CREATE TABLE IF NOT EXISTS feedback (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    given_at TEXT NOT NULL,
+    rating INTEGER NOT NULL CHECK (rating IN (-1, 1)),
+    comment TEXT,
+    question TEXT NOT NULL,
+    answer TEXT NOT NULL,
+    cited_chunks TEXT NOT NULL,
+    backend TEXT,
+    model TEXT
+);
+"""
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+class FeedbackStore:
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        with self._connect() as db:
+            db.executescript(_SCHEMA)
+
+    @classmethod
+    def beside(cls, store_dir: Path) -> FeedbackStore:
+        return cls(store_dir / FEEDBACK_FILE)
+
+    def _connect(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self.path, timeout=30)
+        db.row_factory = sqlite3.Row
+        return db
+
+    def record_unanswered(self, question: str, standalone: str, reason: str, closest: list[dict]) -> None:
+        with self._connect() as db:
+            db.execute(
+                "INSERT INTO unanswered(asked_at, question, standalone_question, reason, closest) VALUES(?,?,?,?,?)",
+                (_now(), question, standalone, reason, json.dumps(closest, ensure_ascii=False)),
+            )
+
+    def unanswered(self) -> list[dict]:
+        with self._connect() as db:
+            rows = db.execute("SELECT * FROM unanswered ORDER BY asked_at DESC").fetchall()
+        return [{**dict(row), "closest": json.loads(row["closest"] or "[]")} for row in rows]
+
+    def record_feedback(
+        self,
+        rating: int,
+        question: str,
+        answer: str,
+        cited_chunks: list[str],
+        comment: str | None = None,
+        backend: str | None = None,
+        model: str | None = None,
+    ) -> int:
+        if rating not in (-1, 1):
+            raise ValueError("rating must be 1 (utile) or -1 (pas utile)")
+        with self._connect() as db:
+            cursor = db.execute(
+                "INSERT INTO feedback(given_at, rating, comment, question, answer, cited_chunks, backend, model) "
+                "VALUES(?,?,?,?,?,?,?,?)",
+                (
+                    _now(),
+                    rating,
+                    (comment or "").strip() or None,
+                    question,
+                    answer,
+                    json.dumps(cited_chunks),
+                    backend,
+                    model,
+                ),
+            )
+            return int(cursor.lastrowid)
+
+    def update_comment(self, feedback_id: int, comment: str) -> None:
+        with self._connect() as db:
+            db.execute("UPDATE feedback SET comment=? WHERE id=?", (comment.strip() or None, feedback_id))
+
+    def feedback(self) -> list[dict]:
+        with self._connect() as db:
+            rows = db.execute("SELECT * FROM feedback ORDER BY given_at DESC, id DESC").fetchall()
+        return [{**dict(row), "cited_chunks": json.loads(row["cited_chunks"])} for row in rows]

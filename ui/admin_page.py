@@ -1,0 +1,238 @@
+"""The admins' page: index status, ingestion with live progress, uploads, and documents taken out of retrieval."""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime
+
+import streamlit as st
+
+from ingest import background
+from ingest.manifest import Manifest
+from ingest.pipeline import MANIFEST_FILE
+from ingest.report import LABELS
+from ingest.status import index_status
+from ingest.uploads import UploadRejected, save_upload
+from ui.common import explain, manifest_documents, settings
+
+
+def _when(iso: str | None) -> str:
+    if not iso:
+        return "—"
+    return datetime.fromisoformat(iso).astimezone().strftime("%d/%m %H:%M")
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "—"
+    minutes, seconds = divmod(int(seconds), 60)
+    return f"{minutes} min {seconds:02d} s" if minutes else f"{seconds} s"
+
+
+def show_status() -> None:
+    config = settings()
+    try:
+        status = index_status(config)
+    except Exception as error:
+        st.error(f"L'index est inaccessible : {explain(error)}")
+        return
+    columns = st.columns(4)
+    columns[0].metric("Documents", status["documents"])
+    columns[1].metric("Extraits indexés", status["chunks"])
+    last = status["last_run"]
+    columns[2].metric("Dernière ingestion", _when(last["finished_at"]) if last else "jamais")
+    columns[3].metric("Durée", _duration(last["duration_s"]) if last else "—")
+    if last:
+        counts = ", ".join(f"{LABELS.get(k, k)} : {v}" for k, v in last["counts"].items() if v)
+        st.caption(f"Dernier passage — {counts}")
+    llm = config.llm
+    model = {
+        "ollama": f"Ollama, {llm.ollama_model}",
+        "openai": f"serveur compatible OpenAI, {llm.openai_model}",
+        "embedded": "modèle intégré Qwen2.5-Coder-1.5B",
+        "auto": f"Ollama ({llm.ollama_model}) s'il répond, sinon le modèle intégré",
+    }[llm.backend]
+    st.caption(
+        f"Modèle d'indexation : {status['embedding_model']} · modèle de langage : {model} · "
+        f"index : {status['store']} (collection {status['collection']}) · corpus : {status['corpus']}"
+    )
+    if status["problems"]:
+        with st.expander(f"⚠ {len(status['problems'])} document(s) non indexé(s) ou incomplet(s)"):
+            for problem in status["problems"]:
+                st.markdown(
+                    f"- **{problem['path']}** ({LABELS.get(problem['status'], problem['status'])}) — "
+                    f"{problem['reason']}"
+                )
+
+
+@st.fragment(run_every=2)
+def show_ingestion() -> None:
+    """Re-read every 2 s from the progress file: what a reload, or another admin's browser, sees too."""
+    config = settings()
+    running = background.is_running(config)
+    progress = background.progress(config)
+    if running and progress:
+        share = progress.files_done / progress.files_total if progress.files_total else 0.0
+        st.progress(
+            share,
+            text=f"Ingestion en cours — {progress.phase} : {progress.files_done} / "
+            f"{progress.files_total} fichiers, {progress.chunks_done} extraits",
+        )
+        eta = progress.eta_s
+        elapsed = _duration(time.time() - progress.started_at)
+        st.caption(
+            f"Fichier en cours : {progress.current_file or '—'} · écoulé : {elapsed}"
+            + (f" · reste environ {_duration(eta)}" if eta else "")
+        )
+        st.caption("La recherche continue de fonctionner sur l'index actuel pendant l'ingestion.")
+    elif running:
+        st.info("Ingestion en cours de démarrage…")
+    elif progress and not progress.finished:
+        st.warning(
+            "La dernière ingestion s'est interrompue avant la fin (arrêt du serveur ?). L'index reste cohérent : "
+            "relancez-la pour terminer."
+        )
+        log = background.last_log(config)
+        if log:
+            st.code(log, language=None)
+    elif progress and progress.finished and time.time() - progress.updated_at < 600:
+        if progress.error:
+            st.error(f"La dernière ingestion a échoué : {progress.error}. L'index précédent reste utilisable.")
+            log = background.last_log(config)
+            if log:
+                st.code(log, language=None)
+        else:
+            st.success(
+                f"Ingestion terminée : {progress.files_total} fichiers examinés, "
+                f"{progress.chunks_done} extraits indexés."
+            )
+    left, right = st.columns([1, 2])
+    rebuild = right.checkbox(
+        "Reconstruire l'index entièrement",
+        key="rebuild",
+        help="Plus long ; l'index actuel reste utilisé jusqu'à la fin.",
+    )
+    if left.button("Relancer l'ingestion", type="primary", disabled=running, icon=":material/sync:"):
+        _start([], rebuild)
+
+
+def _start(paths, rebuild: bool = False) -> None:
+    try:
+        background.start(settings(), paths, rebuild)
+    except background.IngestionAlreadyRunning:
+        st.warning("Une ingestion est déjà en cours : attendez qu'elle se termine.")
+        return
+    st.rerun()
+
+
+NEW_SERVICE = "(nouveau service)"
+
+
+def show_upload(services: list[str]) -> None:
+    config = settings()
+    st.subheader("Ajouter des documents")
+    service = st.selectbox("Service", [*services, NEW_SERVICE], key="upload_service")
+    new_service = st.text_input("Nom du nouveau service", key="upload_new_service") if service == NEW_SERVICE else ""
+    files = st.file_uploader(
+        "Fichiers",
+        accept_multiple_files=True,
+        type=[extension.lstrip(".") for extension in config.ingest.extensions],
+        key="upload_files",
+        help=f"{min(config.ui.upload_max_mb, config.ingest.max_file_mb):g} Mo au plus par fichier.",
+    )
+    replace = st.checkbox("Remplacer un fichier du même nom (nouvelle version)", key="upload_replace")
+    submitted = st.button("Ajouter et indexer", icon=":material/upload:")
+    if not submitted:
+        return
+    folder = new_service.strip() if service == NEW_SERVICE else service
+    if not folder:
+        st.error("Indiquez le nom du nouveau service.")
+        return
+    if not files:
+        st.error("Choisissez au moins un fichier.")
+        return
+    saved = []
+    for file in files:
+        try:
+            saved.append(save_upload(config, folder, file.name, file.getvalue(), replace=replace))
+        except UploadRejected as error:
+            st.error(str(error))
+    if saved:
+        st.success(f"{len(saved)} fichier(s) ajouté(s) dans « {saved[0].parent.name} ». Indexation lancée.")
+        if background.is_running(config):
+            st.warning("Une ingestion est déjà en cours : relancez-la ensuite pour indexer ces fichiers.")
+        else:
+            _start(saved)
+
+
+def show_documents() -> None:
+    config = settings()
+    _, documents, excluded = manifest_documents()
+    if not documents:
+        st.info("Aucun document dans l'index.")
+        return
+    rows = [
+        {
+            "Document": record.path,
+            "Titre": record.title or "",
+            "Service": record.service or "general",
+            "Format": record.format or "",
+            "État": LABELS.get(record.status, record.status),
+            "Extraits": record.chunks,
+            "Recherche": "exclu" if record.doc_id in excluded else "inclus",
+        }
+        for record in documents.values()
+    ]
+    columns = st.columns(3)
+    services = columns[0].multiselect("Service", sorted({r["Service"] for r in rows}), key="filter_service")
+    formats = columns[1].multiselect("Format", sorted({r["Format"] for r in rows}), key="filter_format")
+    states = columns[2].multiselect("État", sorted({r["État"] for r in rows} | {"exclu"}), key="filter_state")
+    shown = [
+        r
+        for r in rows
+        if (not services or r["Service"] in services)
+        and (not formats or r["Format"] in formats)
+        and (not states or r["État"] in states or ("exclu" in states and r["Recherche"] == "exclu"))
+    ]
+    st.dataframe(shown, width="stretch", hide_index=True)
+    st.caption(f"{len(shown)} document(s) sur {len(rows)}.")
+
+    paths = [r["Document"] for r in shown]
+    chosen = st.selectbox(
+        "Document",
+        paths,
+        key="exclusion_document",
+        index=None,
+        placeholder="Choisir un document à exclure ou réintégrer",
+    )
+    if not chosen:
+        return
+    record = documents[chosen]
+    with Manifest(config.store.path / MANIFEST_FILE) as manifest:
+        if record.doc_id in excluded:
+            st.caption(f"Exclu de la recherche depuis le {_when(excluded[record.doc_id]['at'])}.")
+            if st.button("Réintégrer dans la recherche", key="include"):
+                manifest.include(record.doc_id)
+                st.rerun()
+        elif st.button(
+            "Exclure de la recherche",
+            key="exclude",
+            help="Le fichier reste dans le corpus ; il n'est plus cité dans les réponses.",
+        ):
+            manifest.exclude(record.doc_id, record.path, reason="exclu depuis l'administration")
+            st.rerun()
+
+
+def render() -> None:
+    st.title("Administration")
+    show_status()
+    st.subheader("Ingestion")
+    show_ingestion()
+    _, documents, _ = manifest_documents()
+    services = sorted({r.service or "general" for r in documents.values()} - {"general"})
+    show_upload(services)
+    st.subheader("Documents")
+    show_documents()
+
+
+render()

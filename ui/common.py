@@ -1,0 +1,98 @@
+"""What every page shares: settings, models and connections made once per process, and errors put in French."""
+
+from __future__ import annotations
+
+import logging
+import re
+from pathlib import Path
+
+import streamlit as st
+
+from ingest.embed import Embedder
+from ingest.lexical import LexicalIndex
+from ingest.manifest import DocumentRecord, Manifest
+from ingest.pipeline import MANIFEST_FILE
+from rag.chain import Answerer
+from rag.feedback import FeedbackStore
+from rag.llm import Backend, make_backend
+from sourcier.errors import SourcierError
+from sourcier.settings import Settings, load_settings
+
+log = logging.getLogger("sourcier.ui")
+
+
+@st.cache_resource
+def settings() -> Settings:
+    return load_settings()
+
+
+@st.cache_resource(show_spinner="Chargement du modèle d'indexation…")
+def embedder() -> Embedder:
+    return Embedder(settings().embedding)
+
+
+@st.cache_resource(show_spinner="Connexion au modèle de langage…")
+def llm_backend() -> Backend:
+    return make_backend(settings())
+
+
+@st.cache_resource(max_entries=1, show_spinner=False)
+def _answerer(collection: str, lexical_stamp: float) -> Answerer:
+    # The LLM is connected on first need: an abstention never waits for it.
+    return Answerer.from_settings(settings(), embedder(), backend=llm_backend)
+
+
+def answerer() -> Answerer:
+    """Rebuilt only when an ingestion changed the index (new collection or new lexical index)."""
+    config = settings()
+    collection = manifest_documents()[0]
+    lexical = LexicalIndex.path_for(config.store.path, collection)
+    return _answerer(collection, lexical.stat().st_mtime if lexical.exists() else 0.0)
+
+
+def feedback_store() -> FeedbackStore:
+    return FeedbackStore.beside(settings().store.path)
+
+
+def manifest_documents() -> tuple[str, dict[str, DocumentRecord], dict[str, dict]]:
+    """The live collection, its documents and the exclusions (read fresh: an ingestion may be writing)."""
+    config = settings()
+    with Manifest(config.store.path / MANIFEST_FILE) as manifest:
+        collection = manifest.active_collection(config.store.collection)
+        return collection, manifest.documents(collection), manifest.excluded()
+
+
+def corpus_file(relative_path: str) -> Path | None:
+    """The file a citation points to, if it is still inside the corpus."""
+    root = settings().corpus_dir.resolve()
+    path = (root / relative_path).resolve()
+    return path if root in path.parents and path.is_file() else None
+
+
+def explain(error: BaseException) -> str:
+    """A message an agent can act on; the details go to the server log, never to the screen."""
+    if isinstance(error, SourcierError):
+        return str(error)
+    name = type(error).__name__
+    if isinstance(error, ConnectionError | TimeoutError) or re.search(r"Connect|Timeout|ResponseError", name):
+        backend = settings().llm.backend
+        return (
+            f"Le modèle de langage ne répond pas (configuration : {backend}). Vérifiez que le serveur est démarré "
+            "(Ollama : « ollama serve » et le modèle téléchargé ; serveur compatible OpenAI : son adresse), "
+            "ou utilisez le modèle intégré : SOURCIER_LLM__BACKEND=embedded."
+        )
+    log.exception("Unexpected error in the app", exc_info=error)
+    return "Une erreur inattendue est survenue. Elle est consignée dans le journal du serveur ; réessayez."
+
+
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]<>()#+\-!|$~])")
+
+
+def escape_markdown(text: str) -> str:
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", text)
+
+
+def location(page: int | None, section: str | None) -> str:
+    if page:
+        return f"page {page}"
+    return f"section « {section} »" if section else ""
