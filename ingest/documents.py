@@ -47,6 +47,7 @@ class LoadedDocument:
     doc_date: date | None = None
     file_date: date | None = None  # when the file was produced: the weakest evidence of the document's date
     pages_without_text: list[int] = field(default_factory=list)
+    ocr_pages: list[int] = field(default_factory=list)  # pages whose text comes from OCR
     notes: list[str] = field(default_factory=list)  # French, shown in the ingestion report
 
     @property

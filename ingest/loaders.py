@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable
 from datetime import date, datetime
 from pathlib import Path
 
+from ingest import ocr
 from ingest.dates import find_date
 from ingest.documents import Block, LoadedDocument, SourceFile
 from sourcier.errors import DocumentError, UnsupportedFormatError
@@ -21,7 +22,7 @@ from sourcier.errors import DocumentError, UnsupportedFormatError
 _FRONT_MATTER = re.compile(r"\A---\s*\n(.*?)\n---\s*\n", re.DOTALL)
 
 
-def load(source: SourceFile, max_file_mb: float = 100) -> LoadedDocument:
+def load(source: SourceFile, max_file_mb: float = 100, ocr_enabled: bool = True) -> LoadedDocument:
     """Read `source` with the loader for its format; raise `DocumentError` with the reason when it cannot."""
     if source.size == 0:
         raise DocumentError("Fichier vide (0 octet).")
@@ -32,7 +33,7 @@ def load(source: SourceFile, max_file_mb: float = 100) -> LoadedDocument:
         raise UnsupportedFormatError(f"Format non pris en charge : « {source.extension or 'sans extension'} ».")
     _check_signature(source)
     try:
-        document = loader(source.path)
+        document = load_pdf(source.path, ocr_enabled) if loader is load_pdf else loader(source.path)
     except DocumentError:
         raise
     except Exception as exc:  # parsers raise anything on damaged files; the run must go on
@@ -99,7 +100,7 @@ def _describe(head: bytes) -> str:
 # --- PDF: pypdf, page by page (page numbers are what citations need) ---------------------------------
 
 
-def load_pdf(path: Path) -> LoadedDocument:
+def load_pdf(path: Path, ocr_enabled: bool = True) -> LoadedDocument:
     from pypdf import PdfReader
     from pypdf.errors import FileNotDecryptedError, PdfReadError
 
@@ -129,13 +130,25 @@ def load_pdf(path: Path) -> LoadedDocument:
             empty_pages.append(number)
             continue
         blocks.extend(Block(paragraph, page=number) for paragraph in _paragraphs(text))
+    ocr_pages: list[int] = []
+    if empty_pages and ocr_enabled and ocr.available():
+        for number, text in ocr.read_pages(path, empty_pages).items():
+            text = _tidy(text)
+            if len(text) >= 20:
+                ocr_pages.append(number)
+                blocks.extend(Block(paragraph, page=number) for paragraph in _paragraphs(text))
+        blocks.sort(key=lambda block: block.page or 0)
+        empty_pages = [number for number in empty_pages if number not in ocr_pages]
     document = LoadedDocument(
         title=_pdf_title(reader, blocks),
         format="pdf",
         blocks=blocks,
         pages=page_count,
         pages_without_text=empty_pages,
+        ocr_pages=ocr_pages,
     )
+    if ocr_pages:
+        document.notes.append(f"Texte reconnu par OCR (à vérifier) : pages {_pages(ocr_pages)}.")
     if failed_pages:
         document.notes.append(f"Pages illisibles ignorées : {_pages(failed_pages)}.")
     if empty_pages and blocks:

@@ -29,6 +29,7 @@ CREATE TABLE IF NOT EXISTS documents (
     doc_date TEXT,
     reason TEXT,
     updated_at TEXT NOT NULL,
+    details TEXT,
     PRIMARY KEY (collection, path)
 );
 -- Documents an admin took out of retrieval; their files and chunks stay (re-including is instant).
@@ -63,6 +64,7 @@ class DocumentRecord:
     doc_date: str | None = None
     reason: str | None = None
     updated_at: str = ""
+    details: str | None = None  # JSON: pages without text, pages read by OCR
 
 
 def now() -> str:
@@ -78,6 +80,9 @@ class Manifest:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.executescript(_SCHEMA)
+        columns = {row["name"] for row in self._db.execute("PRAGMA table_info(documents)")}
+        if "details" not in columns:  # manifests written before the quality report
+            self._db.execute("ALTER TABLE documents ADD COLUMN details TEXT")
 
     def close(self) -> None:
         self._db.close()

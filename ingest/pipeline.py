@@ -12,6 +12,7 @@ transaction and drops the old collection.
 from __future__ import annotations
 
 import contextlib
+import json
 import time
 import uuid
 from collections.abc import Iterable, Sequence
@@ -20,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ingest import ocr
 from ingest import report as outcome
 from ingest.discover import discover, in_scope
 from ingest.documents import Chunk, LoadedDocument, SourceFile
@@ -78,6 +80,8 @@ class IngestionPipeline:
         self.callbacks = [ProgressFile(self.store_dir / PROGRESS_FILE), *callbacks]
         self._held: dict = {}
         self._chunking = settings.chunking.model_dump_json()
+        # A scan recorded without text is read again once Tesseract is there.
+        self._ocr_now_possible = settings.ingest.ocr and ocr.available()
 
     def run(self, paths: Sequence[Path] = (), rebuild: bool = False) -> IngestionReport:
         self.store_dir.mkdir(parents=True, exist_ok=True)
@@ -163,7 +167,9 @@ class IngestionPipeline:
             if same and previous.status == outcome.INDEXED and previous.indexed_hash != version:
                 same = False
             if same and self._consistent(previous, held):
-                retry = previous.status == outcome.UNSUPPORTED and source.extension in self.settings.ingest.extensions
+                retry = (
+                    previous.status == outcome.UNSUPPORTED and source.extension in self.settings.ingest.extensions
+                ) or (previous.status == outcome.NO_TEXT and self._ocr_now_possible)
                 if not retry:
                     report.files.append(
                         FileReport(
@@ -221,7 +227,7 @@ class IngestionPipeline:
     def _load(self, run: _Run, pending: _Pending) -> None:
         source, previous = pending.source, pending.previous
         try:
-            document = load(source, self.settings.ingest.max_file_mb)
+            document = load(source, self.settings.ingest.max_file_mb, self.settings.ingest.ocr)
         except DocumentError as exc:
             status = outcome.UNSUPPORTED if isinstance(exc, UnsupportedFormatError) else outcome.FAILED
             # The last good version of a document that is now broken stays searchable.
@@ -232,7 +238,11 @@ class IngestionPipeline:
             return
         pending.document = document
         if not document.blocks:
-            reason = "Aucun texte extractible (document scanné ?) : rien n'est consultable sans OCR."
+            reason = (
+                "Aucun texte lisible, même par OCR : document vide ou image illisible."
+                if self._ocr_now_possible
+                else "Aucun texte extractible (document scanné ?) : installez Tesseract (tesseract-ocr-fra) pour l'OCR."
+            )
             run.store.delete_document(source.doc_id)
             self._record(run, pending, outcome.NO_TEXT, document, None, 0, reason)
             run.report.files.append(
@@ -308,6 +318,11 @@ class IngestionPipeline:
                 service=source.service,
                 doc_date=document.doc_date.isoformat() if document and document.doc_date else None,
                 reason=reason,
+                details=json.dumps(
+                    {"pages_without_text": document.pages_without_text, "ocr_pages": document.ocr_pages}
+                )
+                if document
+                else None,
             ),
         )
 

@@ -84,6 +84,8 @@ class Splitter:
         # Chroma refuses None values: absent facts are absent keys.
         if block.page is not None:
             metadata["page"] = block.page
+            if block.page in document.ocr_pages:
+                metadata["ocr"] = True
         if section:
             metadata["section"] = section
         if document.doc_date is not None:

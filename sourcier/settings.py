@@ -61,6 +61,8 @@ class IngestSettings(BaseModel):
     max_file_mb: float = Field(100, gt=0)
     # Extensions looked at; anything else found in the corpus is reported as unsupported.
     extensions: tuple[str, ...] = (".pdf", ".docx", ".odt", ".html", ".htm", ".md", ".markdown", ".txt", ".doc")
+    # Scanned PDF pages are read by Tesseract (French) when it is installed.
+    ocr: bool = True
 
 
 class LLMSettings(BaseModel):
@@ -91,6 +93,13 @@ class AnswerSettings(BaseModel):
     min_bm25_score: float = 4.0
 
 
+class QualitySettings(BaseModel):
+    # A document whose latest date is older than this is flagged for review.
+    max_age_years: int = Field(5, ge=1)
+    # Take documents holding NIR, IBAN or health data about named people out of retrieval when the report runs.
+    exclude_sensitive: bool = False
+
+
 class UISettings(BaseModel):
     # Shown to a first-time user; the defaults are answered by the demo corpus: set your own for yours.
     example_questions: list[str] = [
@@ -116,6 +125,7 @@ class Settings(BaseSettings):
     ingest: IngestSettings = IngestSettings()
     llm: LLMSettings = LLMSettings()
     answer: AnswerSettings = AnswerSettings()
+    quality: QualitySettings = QualitySettings()
     ui: UISettings = UISettings()
 
     @field_validator("corpus_dir")

@@ -1,0 +1,111 @@
+"""Statements that disagree: similar passages (nearest neighbours in the vector index, plus lexical overlap) that
+state different figures about the same thing, or one allows what the other forbids.
+
+Candidate pairs come from a k-nearest-neighbour query per chunk (HNSW: near-linear), never from all pairs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from quality.facts import conflicting_facts, extract_facts, opposite_statements
+from quality.findings import Finding, Place, excerpt
+from quality.inputs import CorpusView
+from sourcier.french import content_terms
+
+NEIGHBOURS = 6
+MIN_COSINE = 0.86
+MIN_LEXICAL = 0.2
+
+
+def candidate_pairs(corpus: CorpusView, collection, batch: int = 256) -> list[tuple[str, str, float]]:
+    pairs: dict[tuple[str, str], float] = {}
+    ids = corpus.chunk_ids
+    for start in range(0, len(ids), batch):
+        result = collection.query(
+            query_embeddings=corpus.vectors[start : start + batch].tolist(),
+            n_results=min(NEIGHBOURS + 1, len(ids)),
+            include=["distances"],
+        )
+        for chunk_id, neighbours, distances in zip(
+            ids[start : start + batch], result["ids"], result["distances"], strict=True
+        ):
+            for other, distance in zip(neighbours, distances, strict=True):
+                cosine = 1.0 - float(distance)
+                if other == chunk_id or other not in corpus.chunks or cosine < MIN_COSINE:
+                    continue
+                key = (chunk_id, other) if chunk_id < other else (other, chunk_id)
+                pairs[key] = max(pairs.get(key, 0.0), cosine)
+    return [(a, b, cosine) for (a, b), cosine in pairs.items()]
+
+
+def analyse_contradictions(
+    corpus: CorpusView, collection, related: set[frozenset[str]], progress: Callable[[str], None] = lambda _: None
+) -> list[Finding]:
+    findings: dict[str, Finding] = {}
+    facts_cache: dict[str, list] = {}
+    terms_cache: dict[str, set[str]] = {}
+
+    def facts(chunk_id: str):
+        if chunk_id not in facts_cache:
+            facts_cache[chunk_id] = extract_facts(corpus.chunks[chunk_id].text)
+        return facts_cache[chunk_id]
+
+    def terms(chunk_id: str) -> set[str]:
+        if chunk_id not in terms_cache:
+            terms_cache[chunk_id] = set(content_terms(corpus.chunks[chunk_id].text))
+        return terms_cache[chunk_id]
+
+    candidates = candidate_pairs(corpus, collection)
+    progress(f"{len(candidates)} paires de passages proches à comparer")
+    for first_id, second_id, cosine in candidates:
+        first, second = corpus.chunks[first_id], corpus.chunks[second_id]
+        if first.doc_id != second.doc_id and frozenset((first.doc_id, second.doc_id)) in related:
+            continue  # a duplicate or a newer version: reported as such, with its figures
+        if first.doc_id == second.doc_id and abs(first.index - second.index) <= 1:
+            continue  # overlapping neighbours of one passage
+        union = terms(first_id) | terms(second_id)
+        if not union or len(terms(first_id) & terms(second_id)) / len(union) < MIN_LEXICAL:
+            continue
+        disagreements = [
+            (a.sentence, b.sentence, f"{a.text} ≠ {b.text}", f"{a.unit}:{a.value:g}/{b.value:g}")
+            for a, b in conflicting_facts(facts(first_id), facts(second_id))
+        ]
+        disagreements += [
+            (a, b, "autorisé/obligatoire ≠ interdit/facultatif", f"polarity:{a[:40]}")
+            for a, b in opposite_statements(first.text, second.text)
+        ]
+        if not disagreements:
+            continue
+        doc_a, doc_b = corpus.documents[first.doc_id], corpus.documents[second.doc_id]
+        sentence_a, sentence_b, what, key = disagreements[0]
+        places = [
+            Place(doc_a.path, doc_a.title, doc_a.service, first.page, first.section),
+            Place(doc_b.path, doc_b.title, doc_b.service, second.page, second.section),
+        ]
+        if doc_a.doc_id != doc_b.doc_id:
+            where, severity = "entre deux documents", "high"
+        elif first.section != second.section:
+            # Two sections of one text often describe two cases (fonctionnaire / contractuel): worth a look only.
+            where, severity = "entre deux sections du même document", "low"
+        else:
+            where, severity = "dans le même passage", "medium"
+        finding = Finding(
+            "contradiction",
+            severity,
+            places,
+            [excerpt(sentence_a, width=320), excerpt(sentence_b, width=320)],
+            f"Affirmations divergentes {where} : {what}"
+            + (f" (et {len(disagreements) - 1} autre(s) écart(s))" if len(disagreements) > 1 else "")
+            + ".",
+            "Vérifier laquelle est en vigueur, corriger ou retirer l'autre, ou préciser dans quel cas chacune "
+            "s'applique.",
+            key=key,
+            details={
+                "chunks": [first_id, second_id],
+                "cosine": round(cosine, 3),
+                "all": [d[2] for d in disagreements[:5]],
+            },
+        )
+        findings.setdefault(finding.id, finding)
+    return list(findings.values())

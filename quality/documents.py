@@ -1,0 +1,57 @@
+"""Per-document analyses that need nothing but the document: personal data and text addressed to an AI."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from quality.findings import Finding, Place, excerpt
+from quality.inputs import DocumentView
+from quality.sensitive import LABELS, SEVERITY, find_sensitive, mask
+from rag.guard import find_injections
+
+
+def analyse_sensitive(document: DocumentView) -> list[Finding]:
+    counts: Counter[str] = Counter()
+    evidence: dict[str, tuple[str, int | None]] = {}
+    for chunk in document.chunks:
+        for match in find_sensitive(chunk.text):
+            counts[match.kind] += 1
+            if match.kind not in evidence:
+                evidence[match.kind] = (mask(excerpt(chunk.text, match.start)), chunk.page)
+    findings = []
+    for kind, count in counts.items():
+        sample, page = evidence[kind]
+        findings.append(
+            Finding(
+                "sensitive",
+                SEVERITY[kind],
+                [Place(document.path, document.title, document.service, page)],
+                [sample],
+                f"{count} occurrence(s) de {LABELS[kind]} (valeurs masquées).",
+                "Vérifier que ce document doit être consultable par tous les agents ; sinon l'anonymiser, le "
+                "retirer ou l'exclure de la recherche (réglage quality.exclude_sensitive).",
+                key=f"sensitive:{kind}",
+                details={"kind": kind, "count": count},
+            )
+        )
+    return findings
+
+
+def analyse_injection(document: DocumentView) -> list[Finding]:
+    for chunk in document.chunks:
+        sentences = find_injections(chunk.text)
+        if sentences:
+            return [
+                Finding(
+                    "injection",
+                    "high",
+                    [Place(document.path, document.title, document.service, chunk.page, chunk.section)],
+                    [mask(excerpt(sentence)) for sentence in sentences[:3]],
+                    "Le document contient du texte adressé à un assistant IA (consigne de réponse) : Sourcier "
+                    "l'écarte, mais sa présence est suspecte.",
+                    "Vérifier l'origine du document et retirer ce passage.",
+                    key="injection",
+                    details={"count": len(sentences)},
+                )
+            ]
+    return []

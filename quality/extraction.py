@@ -1,0 +1,126 @@
+"""Extraction quality per document and page: scans, OCR text, garbled text, near-empty documents, image pages."""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+
+from quality.findings import Finding, Place, excerpt
+from quality.inputs import DocumentView
+
+_MOJIBAKE = re.compile(r"Ã[\x80-\xbf©¨ ª§®¹´¢¼]|â€[™œ\x9d“”˜¦]|Â[  «»°]|\ufffd|ï¿½")
+_LETTER_SPACED = re.compile(r"(?:\b\w\s){6,}\w\b")
+_WORD = re.compile(r"[A-Za-zÀ-ÿ]+")
+NEAR_EMPTY_CHARS = 300
+
+
+def garbled_reasons(text: str) -> list[str]:
+    """Why a text looks badly extracted ([] when it reads normally)."""
+    reasons = []
+    letters = sum(char.isalpha() for char in text)
+    if len(text) < 80:
+        return reasons
+    if len(_MOJIBAKE.findall(text)) >= 3:
+        reasons.append("caractères mal décodés (« Ã© », « â€™ »…)")
+    words = _WORD.findall(text)
+    if words:
+        long_words = [w for w in words if len(w) >= 25]
+        mean = sum(map(len, words)) / len(words)
+        if mean > 9 or len(long_words) >= max(3, len(words) // 40):
+            reasons.append("mots collés (espaces perdus à l'extraction)")
+    if len(_LETTER_SPACED.findall(text)) >= 3:
+        reasons.append("lettres séparées par des espaces")
+    symbols = sum(not (char.isalnum() or char.isspace()) for char in text)
+    if letters / len(text) < 0.55 and symbols / len(text) > 0.2:
+        reasons.append("suite de symboles et de chiffres (OCR défaillant ?)")
+    return reasons
+
+
+def analyse_extraction(document: DocumentView) -> list[Finding]:
+    place = Place(document.path, document.title, document.service)
+    findings = []
+    if document.status == "no_text":
+        findings.append(
+            Finding(
+                "extraction",
+                "high",
+                [place],
+                [],
+                "Document scanné sans couche texte : son contenu est invisible pour la recherche.",
+                "Installer Tesseract (tesseract-ocr-fra) pour l'OCR, ou déposer une version texte (PDF exporté, DOCX).",
+                key="no_text",
+                details={"kind": "scan"},
+            )
+        )
+        return findings
+    if document.status != "indexed":
+        return findings
+    ocr_pages = document.details.get("ocr_pages") or []
+    if ocr_pages:
+        findings.append(
+            Finding(
+                "extraction",
+                "medium",
+                [place],
+                [excerpt(document.chunks[0].text)] if document.chunks else [],
+                f"Document scanné : le texte de {len(ocr_pages)} page(s) vient de la reconnaissance de caractères "
+                "(OCR) et peut contenir des erreurs.",
+                "Déposer la version numérique d'origine si elle existe ; sinon vérifier les chiffres cités.",
+                key="ocr",
+                details={"kind": "ocr", "pages": ocr_pages},
+            )
+        )
+    empty = document.details.get("pages_without_text") or []
+    if empty:
+        findings.append(
+            Finding(
+                "extraction",
+                "low",
+                [place],
+                [],
+                f"{len(empty)} page(s) sans texte (image, plan, tableau scanné) : pages {', '.join(map(str, empty))}.",
+                "Vérifier que ces pages ne contiennent pas d'information utile, sinon fournir leur texte.",
+                key="empty_pages",
+                details={"kind": "image_pages", "pages": empty},
+            )
+        )
+    text_length = sum(len(chunk.text) for chunk in document.chunks)
+    if text_length < NEAR_EMPTY_CHARS:
+        findings.append(
+            Finding(
+                "extraction",
+                "medium",
+                [place],
+                [excerpt(document.text)],
+                f"Document presque vide ({text_length} caractères de texte).",
+                "Vérifier le fichier : page de garde seule, export raté ou contenu en image.",
+                key="near_empty",
+                details={"kind": "near_empty"},
+            )
+        )
+    by_page: dict[int | None, list[str]] = defaultdict(list)
+    for chunk in document.chunks:
+        by_page[chunk.page].append(chunk.text)
+    garbled: dict[str, list[int | None]] = defaultdict(list)
+    samples: dict[str, str] = {}
+    for page, texts in by_page.items():
+        for reason in garbled_reasons("\n".join(texts)):
+            garbled[reason].append(page)
+            samples.setdefault(reason, texts[0])
+    for reason, pages in garbled.items():
+        numbered = [p for p in pages if p]
+        where = f" (pages {', '.join(map(str, numbered[:15]))}{'…' if len(numbered) > 15 else ''})" if numbered else ""
+        findings.append(
+            Finding(
+                "extraction",
+                "high" if len(pages) >= max(1, len(by_page) // 2) else "medium",
+                [Place(document.path, document.title, document.service, numbered[0] if numbered else None)],
+                [excerpt(samples[reason])],
+                f"Texte mal extrait : {reason}{where}. Les réponses citant ce document seront peu fiables.",
+                "Régénérer le PDF depuis le fichier source (export « PDF/A » du traitement de texte) ou déposer "
+                "le fichier source.",
+                key=f"garbled:{reason}",
+                details={"kind": "garbled", "pages": numbered},
+            )
+        )
+    return findings

@@ -1,0 +1,202 @@
+"""The data-quality report: analyse the live index, then hand owners a ranked, stable list of findings.
+
+Per-document analyses (extraction, personal data, injections, age) are cached per document version; corpus-wide
+ones (duplicates and versions by MinHash/LSH, contradictions by nearest neighbours) are recomputed, near-linearly.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import Counter, defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+
+from ingest.embed import Embedder
+from ingest.manifest import Manifest
+from ingest.pipeline import MANIFEST_FILE
+from ingest.store import ChunkStore
+from quality.contradictions import analyse_contradictions
+from quality.documents import analyse_injection, analyse_sensitive
+from quality.extraction import analyse_extraction
+from quality.findings import SEVERITY_WEIGHT, TYPES, Finding
+from quality.gaps import analyse_gaps
+from quality.inputs import read_corpus
+from quality.sensitive import mask
+from quality.similarity import analyse_similarity
+from quality.staleness import analyse_staleness
+from quality.state import QualityState
+from rag.feedback import FeedbackStore
+from sourcier.settings import Settings
+
+log = logging.getLogger(__name__)
+REPORT_JSON = "quality_report.json"
+# Bump when a per-document analysis changes: cached results of the older analysis are then recomputed.
+DOCUMENT_ANALYSES = "extraction-sensitive-injection-stale:1"
+
+
+@dataclass
+class Report:
+    generated_at: str
+    collection: str
+    documents: int
+    findings: list[Finding]
+    timings: dict[str, float] = field(default_factory=dict)
+    history: list[dict] = field(default_factory=list)
+
+    def open_findings(self) -> list[Finding]:
+        return [f for f in self.findings if f.status != "faux_positif"]
+
+    def counts(self) -> dict:
+        open_findings = self.open_findings()
+        return {
+            "by_type": dict(Counter(f.type for f in open_findings)),
+            "by_severity": dict(Counter(f.severity for f in open_findings)),
+            "by_service": dict(Counter(s for f in open_findings for s in f.services)),
+            "total": len(open_findings),
+        }
+
+    def ranked_documents(self) -> list[dict]:
+        """Documents by the attention they need: severity-weighted open findings."""
+        scores: dict[str, dict] = {}
+        for finding in self.open_findings():
+            if finding.type == "gap":
+                continue
+            for place in finding.places:
+                entry = scores.setdefault(
+                    place.path,
+                    {
+                        "path": place.path,
+                        "title": place.title,
+                        "service": place.service,
+                        "score": 0,
+                        "findings": 0,
+                        "types": set(),
+                    },
+                )
+                entry["score"] += SEVERITY_WEIGHT[finding.severity]
+                entry["findings"] += 1
+                entry["types"].add(TYPES[finding.type])
+        ranked = sorted(scores.values(), key=lambda e: (-e["score"], e["path"]))
+        return [{**e, "types": sorted(e["types"])} for e in ranked]
+
+    def to_dict(self) -> dict:
+        return {
+            "generated_at": self.generated_at,
+            "collection": self.collection,
+            "documents": self.documents,
+            "counts": self.counts(),
+            "timings": self.timings,
+            "ranked_documents": self.ranked_documents(),
+            "findings": [f.to_dict() for f in self.findings],
+            "history": self.history,
+        }
+
+
+def build_report(
+    settings: Settings,
+    embedder: Embedder | None = None,
+    progress: Callable[[str], None] = lambda message: log.info(message),
+    today: date | None = None,
+) -> Report:
+    today = today or date.today()
+    timings: dict[str, float] = {}
+    started = time.perf_counter()
+    state = QualityState(settings.store.path)
+    with Manifest(settings.store.path / MANIFEST_FILE) as manifest:
+        collection_name = manifest.active_collection(settings.store.collection)
+    store = ChunkStore.open(settings.store, settings.embedding.model, collection_name)
+    corpus = read_corpus(settings, store)
+    documents = list(corpus.documents.values())
+    timings["lecture"] = round(time.perf_counter() - started, 2)
+    progress(f"{len(documents)} documents, {len(corpus.chunk_ids)} passages lus")
+
+    step = time.perf_counter()
+    findings: list[Finding] = []
+    fresh: list[tuple[str, str, list[Finding]]] = []
+    for document in documents:
+        version = document.version or f"status:{document.status}:{document.reason}"
+        cached = state.cached(document.doc_id, version, DOCUMENT_ANALYSES)
+        if cached is None:
+            cached = (
+                analyse_extraction(document)
+                + analyse_sensitive(document)
+                + analyse_injection(document)
+                + analyse_staleness(document, today, settings.quality.max_age_years)
+            )
+            fresh.append((document.doc_id, version, cached))
+        findings += cached
+    state.store(fresh, DOCUMENT_ANALYSES)
+    state.forget_other_versions({d.doc_id: d.version or f"status:{d.status}:{d.reason}" for d in documents})
+    timings["documents"] = round(time.perf_counter() - step, 2)
+    progress(f"analyses par document : {len(fresh)} recalculées, {len(documents) - len(fresh)} en cache")
+
+    step = time.perf_counter()
+    similarity_findings, related = analyse_similarity(documents)
+    findings += similarity_findings
+    timings["doublons_versions"] = round(time.perf_counter() - step, 2)
+
+    step = time.perf_counter()
+    findings += analyse_contradictions(corpus, store.collection, related, progress)
+    timings["contradictions"] = round(time.perf_counter() - step, 2)
+
+    step = time.perf_counter()
+    findings += analyse_gaps(FeedbackStore.beside(settings.store.path), embedder)
+    timings["lacunes"] = round(time.perf_counter() - step, 2)
+
+    marks = state.marks()
+    for finding in findings:
+        # Last line of defence: no personal datum reaches a report in clear, whatever the analysis quoted.
+        finding.evidence = [mask(text) for text in finding.evidence]
+        finding.explanation = mask(finding.explanation)
+        if finding.id in marks:
+            finding.status = marks[finding.id]["status"]
+    findings.sort(key=lambda f: (-SEVERITY_WEIGHT[f.severity], list(TYPES).index(f.type), f.places[0].path))
+    timings["total"] = round(time.perf_counter() - started, 2)
+    report = Report(
+        generated_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        collection=collection_name,
+        documents=len(documents),
+        findings=findings,
+        timings=timings,
+    )
+    state.record_run(report.counts())
+    report.history = state.history()
+    (settings.store.path / REPORT_JSON).write_text(_json(report.to_dict()))
+    if settings.quality.exclude_sensitive:
+        _exclude_sensitive(settings, report)
+    return report
+
+
+def _exclude_sensitive(settings: Settings, report: Report) -> None:
+    with Manifest(settings.store.path / MANIFEST_FILE) as manifest:
+        records = {r.path: r for r in manifest.documents(report.collection).values()}
+        for finding in report.open_findings():
+            if finding.type == "sensitive" and finding.severity == "high":
+                for place in finding.places:
+                    record = records.get(place.path)
+                    if record:
+                        manifest.exclude(record.doc_id, record.path, reason="données personnelles sensibles")
+
+
+def _json(data: dict) -> str:
+    import json
+
+    return json.dumps(data, ensure_ascii=False, indent=1, default=str)
+
+
+def load_last_report(settings: Settings) -> dict | None:
+    import json
+
+    try:
+        return json.loads((settings.store.path / REPORT_JSON).read_text())
+    except (FileNotFoundError, ValueError):
+        return None
+
+
+def group_by_type(findings: list[Finding]) -> dict[str, list[Finding]]:
+    groups: dict[str, list[Finding]] = defaultdict(list)
+    for finding in findings:
+        groups[finding.type].append(finding)
+    return groups

@@ -1,0 +1,121 @@
+"""Personal data in documents: found, checked (checksums), counted and masked — never shown in clear."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from stdnum import iban as iban_number
+from stdnum.fr import nir as nir_number
+
+from sourcier.french import fold
+
+
+@dataclass(frozen=True)
+class Match:
+    kind: str  # nir, iban, phone, email, birth, health
+    start: int
+    end: int
+    masked: str
+
+
+_NIR = re.compile(
+    r"(?<![\dA-Z])[12]\s?\d{2}\s?(?:0[1-9]|1[0-2]|[2-9]\d)\s?(?:\d{2}|2[AB])\s?\d{3}\s?\d{3}\s?\d{2}(?!\d)"
+)
+_IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?:\s?[A-Z0-9]{4}){2,7}(?:\s?[A-Z0-9]{1,4})?\b")
+_PHONE = re.compile(r"(?<![\d+])(?:(?:\+|00)33\s?\(?0?\)?\s?[1-9]|0[1-9])(?:[\s.\-]?\d{2}){4}(?!\d)")
+_EMAIL = re.compile(r"\b[\w.+\-]+@[\w\-]+(?:\.[\w\-]+)+\b")
+_NAME = r"(?:M\.|Mme|Mlle|Monsieur|Madame)\s+[A-ZÉÈ][\w\-']+(?:\s+[A-ZÉÈ][\w\-']+)?"
+_BIRTH = re.compile(
+    rf"(?:{_NAME}[^.\n]{{0,60}}?)?\bné(?:e)?\s+le\s+\d{{1,2}}(?:er)?[\s/.\-]+(?:\d{{1,2}}|[a-zéû]+)[\s/.\-]+\d{{2,4}}",
+    re.IGNORECASE,
+)
+_PERSON = re.compile(_NAME)
+_HEALTH = re.compile(
+    r"\b(?:maladie|arrêt maladie|congé de maladie|handicap|invalidité|diagnostic|hospitalis\w+|dépression|"
+    r"cancer|grossesse|pathologie|traitement médical|médecin traitant|séropositi\w+|affection de longue durée|"
+    r"psychiatr\w+|addiction|alcoolisme)\b",
+    re.IGNORECASE,
+)
+LABELS = {
+    "nir": "numéro de sécurité sociale (NIR)",
+    "iban": "IBAN",
+    "phone": "numéro de téléphone",
+    "email": "adresse e-mail",
+    "birth": "date de naissance d'une personne",
+    "health": "information de santé sur une personne nommée",
+}
+SEVERITY = {"nir": "high", "iban": "high", "health": "high", "birth": "medium", "phone": "low", "email": "low"}
+
+
+def _keep_ends(value: str, head: int, tail: int) -> str:
+    """Keeps `head` and `tail` significant characters, stars in between (spaces kept for readability)."""
+    significant = [i for i, char in enumerate(value) if not char.isspace()]
+    keep = set(significant[:head] + (significant[-tail:] if tail else []))
+    return "".join(char if i in keep or char.isspace() else "•" for i, char in enumerate(value))
+
+
+def mask_value(kind: str, value: str) -> str:
+    if kind == "email":
+        local, _, domain = value.partition("@")
+        return f"{local[:1]}•••@{domain}"
+    if kind == "nir":
+        return _keep_ends(value, 1, 0)
+    if kind == "iban":
+        return _keep_ends(value, 4, 2)
+    if kind == "phone":
+        return _keep_ends(value, 2, 0)
+    if kind == "birth":
+        return re.sub(r"\d", "•", _PERSON.sub(lambda m: m.group().split()[0] + " •••", value))
+    return value
+
+
+def find_sensitive(text: str) -> list[Match]:
+    found: list[Match] = []
+    for match in _NIR.finditer(text):
+        if nir_number.is_valid(match.group()):
+            found.append(Match("nir", match.start(), match.end(), mask_value("nir", match.group())))
+    for match in _IBAN.finditer(text):
+        if iban_number.is_valid(match.group()):
+            found.append(Match("iban", match.start(), match.end(), mask_value("iban", match.group())))
+    taken = [(m.start, m.end) for m in found]
+    for match in _PHONE.finditer(text):
+        if not any(start <= match.start() < end for start, end in taken):
+            found.append(Match("phone", match.start(), match.end(), mask_value("phone", match.group())))
+    for match in _EMAIL.finditer(text):
+        found.append(Match("email", match.start(), match.end(), mask_value("email", match.group())))
+    for match in _BIRTH.finditer(text):
+        if _PERSON.search(match.group()) or _PERSON.search(text[max(0, match.start() - 80) : match.start()]):
+            found.append(Match("birth", match.start(), match.end(), mask_value("birth", match.group())))
+    for sentence in re.finditer(r"[^.!?\n]+", text):
+        piece = sentence.group()
+        health = _HEALTH.search(piece)
+        if health and _PERSON.search(piece):
+            start = sentence.start() + health.start()
+            found.append(Match("health", start, sentence.start() + health.end(), health.group()))
+    return sorted(found, key=lambda m: m.start)
+
+
+def mask(text: str) -> str:
+    """The text with every personal datum replaced by its masked form (health words stay: they are not identifiers,
+    but the names next to them are masked)."""
+    matches = [m for m in find_sensitive(text) if m.kind != "health"]
+    pieces, last = [], 0
+    for match in matches:
+        if match.start < last:
+            continue
+        pieces.append(text[last : match.start])
+        pieces.append(match.masked)
+        last = match.end
+    pieces.append(text[last:])
+    masked = "".join(pieces)
+    # Shapes that fail their checksum are not counted as findings, but are not shown in clear either.
+    masked = _NIR.sub(lambda m: mask_value("nir", m.group()), masked)
+    masked = _IBAN.sub(lambda m: mask_value("iban", m.group()), masked)
+    if any(m.kind == "health" for m in find_sensitive(text)):
+        masked = _PERSON.sub(lambda m: m.group().split()[0] + " •••", masked)
+    return masked
+
+
+def is_health_context(text: str) -> bool:
+    return bool(_HEALTH.search(fold(text)))

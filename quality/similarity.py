@@ -1,0 +1,168 @@
+"""Duplicates and successive versions, found with MinHash + LSH over character shingles of the normalised text.
+
+Character shingles of the text without spaces or punctuation make the signature blind to format: the same minutes as
+PDF and DOCX, or an Etalab guide whose PDF lost its spaces, hash alike. LSH gives candidate pairs in near-linear time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+
+from datasketch import MinHash, MinHashLSH
+
+from quality.facts import conflicting_facts, extract_facts
+from quality.findings import Finding, Place, excerpt
+from quality.inputs import DocumentView
+from sourcier.french import fold
+
+SHINGLE = 9
+PERMUTATIONS = 128
+CANDIDATE_THRESHOLD = 0.5  # LSH band setting: pairs above ~0.5 estimated Jaccard become candidates
+NEAR_DUPLICATE = 0.85
+_DATES = re.compile(r"\b\d{1,4}[\s/.\-_]\d{1,2}[\s/.\-_]\d{2,4}\b|\b(?:19|20)\d{2}\b|\bv\d+\b|\bversion\s*\d+\b")
+
+
+def normalised(text: str) -> str:
+    return re.sub(r"[^a-z0-9]", "", fold(text))
+
+
+def signature(text: str) -> MinHash:
+    compact = normalised(text)
+    shingles = {compact[i : i + SHINGLE] for i in range(max(1, len(compact) - SHINGLE + 1))}
+    minhash = MinHash(num_perm=PERMUTATIONS)
+    minhash.update_batch([s.encode() for s in shingles])
+    return minhash
+
+
+def title_key(title: str) -> str:
+    return re.sub(r"\s+", " ", _DATES.sub(" ", fold(title))).strip()
+
+
+@dataclass
+class Pair:
+    first: DocumentView
+    second: DocumentView
+    similarity: float
+    exact: bool
+
+
+def similar_pairs(documents: list[DocumentView]) -> list[Pair]:
+    texts = {d.doc_id: d.text for d in documents if d.chunks}
+    hashes = {doc_id: hashlib.sha256(normalised(text).encode()).hexdigest() for doc_id, text in texts.items()}
+    signatures = {doc_id: signature(text) for doc_id, text in texts.items()}
+    lsh = MinHashLSH(threshold=CANDIDATE_THRESHOLD, num_perm=PERMUTATIONS)
+    for doc_id, minhash in signatures.items():
+        lsh.insert(doc_id, minhash)
+    by_id = {d.doc_id: d for d in documents}
+    pairs, seen = [], set()
+    for doc_id, minhash in signatures.items():
+        for other in lsh.query(minhash):
+            key = tuple(sorted((doc_id, other)))
+            if other == doc_id or key in seen:
+                continue
+            seen.add(key)
+            similarity = float(minhash.jaccard(signatures[other]))
+            exact = hashes[doc_id] == hashes[other]
+            if exact or similarity >= CANDIDATE_THRESHOLD:
+                pairs.append(Pair(by_id[key[0]], by_id[key[1]], 1.0 if exact else similarity, exact))
+    return pairs
+
+
+def _canonical(documents: list[DocumentView]) -> DocumentView:
+    """The copy to keep: the most recent, then an editable format over PDF, then the longest text."""
+    editable = {"docx": 2, "odt": 2, "md": 1, "html": 1}
+    return max(
+        documents,
+        key=lambda d: (d.doc_date.toordinal() if d.doc_date else 0, editable.get(d.format, 0), len(d.text)),
+    )
+
+
+def _place(document: DocumentView) -> Place:
+    return Place(document.path, document.title, document.service)
+
+
+def _figure_changes(older: DocumentView, newer: DocumentView, limit: int = 6) -> list[dict]:
+    changes = []
+    for old, new in conflicting_facts(extract_facts(older.text), extract_facts(newer.text))[:limit]:
+        changes.append({"old": old.text, "new": new.text, "old_sentence": old.sentence, "new_sentence": new.sentence})
+    return changes
+
+
+def analyse_similarity(all_documents: list[DocumentView]) -> tuple[list[Finding], set[frozenset[str]]]:
+    """Duplicate groups and superseded versions; also returns the document pairs already explained (so that the
+    contradiction analysis does not report a version change a second time)."""
+    findings: list[Finding] = []
+    related: set[frozenset[str]] = set()
+    duplicates: dict[str, set[str]] = {}
+    by_id = {d.doc_id: d for d in all_documents}
+    for pair in similar_pairs([d for d in all_documents if d.chunks]):
+        a, b = pair.first, pair.second
+        related.add(frozenset((a.doc_id, b.doc_id)))
+        dated = a.doc_date and b.doc_date and a.doc_date != b.doc_date
+        same_title = title_key(a.title) == title_key(b.title)
+        if pair.exact or (pair.similarity >= NEAR_DUPLICATE and not (dated and _figure_changes(a, b))):
+            group = duplicates.get(a.doc_id) or duplicates.get(b.doc_id) or set()
+            group |= {a.doc_id, b.doc_id}
+            for member in group:
+                duplicates[member] = group
+        elif dated and (same_title or pair.similarity >= 0.6):
+            older, newer = sorted((a, b), key=lambda d: d.doc_date)
+            changes = _figure_changes(older, newer)
+            figures = "; ".join(f"{c['old']} → {c['new']}" for c in changes[:3])
+            findings.append(
+                Finding(
+                    "superseded",
+                    "high" if changes else "medium",
+                    [_place(older), _place(newer)],
+                    [f"{c['old_sentence']} ⟶ {c['new_sentence']}" for c in changes[:3]]
+                    or [excerpt(older.text), excerpt(newer.text)],
+                    f"« {older.title} » ({older.doc_date:%d/%m/%Y}) semble remplacé par « {newer.title} » "
+                    f"({newer.doc_date:%d/%m/%Y}), semblable à {pair.similarity:.0%}"
+                    + (f" ; chiffres modifiés : {figures}." if figures else "."),
+                    "Retirer l'ancienne version du corpus (ou l'exclure de la recherche) pour que seules les règles en "
+                    "vigueur soient citées.",
+                    key=f"{older.path}->{newer.path}",
+                    details={
+                        "older": older.path,
+                        "newer": newer.path,
+                        "similarity": round(pair.similarity, 3),
+                        "changes": changes,
+                    },
+                )
+            )
+    # Byte-identical files are duplicates even without any text (two scans of the same minutes).
+    by_file: dict[str, list[DocumentView]] = {}
+    for document in all_documents:
+        by_file.setdefault(document.file_hash, []).append(document)
+    for same_file in by_file.values():
+        if len(same_file) > 1:
+            group = set().union(*(duplicates.get(d.doc_id, set()) for d in same_file)) | {d.doc_id for d in same_file}
+            for member in group:
+                duplicates[member] = group
+            for first in same_file:
+                related.update(frozenset((first.doc_id, d.doc_id)) for d in same_file if d is not first)
+    for group in {frozenset(g) for g in duplicates.values()}:
+        members = sorted((by_id[doc_id] for doc_id in group), key=lambda d: d.path)
+        keep = _canonical(members)
+        formats = sorted({d.format for d in members})
+        exact = len({d.file_hash for d in members}) == 1 or (
+            all(d.chunks for d in members)
+            and len({hashlib.sha256(normalised(d.text).encode()).hexdigest() for d in members}) == 1
+        )
+        findings.append(
+            Finding(
+                "duplicate",
+                "medium",
+                [_place(d) for d in members],
+                [excerpt(members[0].text)],
+                f"{len(members)} documents {'au texte identique' if exact else 'presque identiques'}"
+                + (f" (formats : {', '.join(formats)})" if len(formats) > 1 else "")
+                + f". Copie à conserver : « {keep.path} ».",
+                "Supprimer ou exclure les autres copies : les doublons dispersent les réponses et se désynchronisent.",
+                key="duplicate",
+                details={"canonical": keep.path, "exact": exact, "formats": formats},
+            )
+        )
+    return findings, related

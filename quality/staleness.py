@@ -1,0 +1,76 @@
+"""Documents that show their age: an old latest date, amounts in francs, deadlines already past stated as future."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+
+from ingest.dates import find_date
+from quality.findings import Finding, Place, excerpt
+from quality.inputs import DocumentView
+
+_FRANCS = re.compile(r"\d[\d  .,]*\s*(?:francs?\b|FF\b|F\.?\s?F\b)", re.IGNORECASE)
+_DEADLINE = re.compile(
+    r"(?:avant le|au plus tard le|d'ici le|jusqu'au|à compter du|à partir du)\s+(\d{1,2}(?:er)?\s+\w+\s+\d{4}|"
+    r"\d{1,2}/\d{1,2}/\d{4})",
+    re.IGNORECASE,
+)
+_FUTURE = re.compile(
+    r"\b(?:sera|seront|devra|devront|pourra|pourront|aura|auront|interviendra|prendra|entrera|s'appliquera)\b",
+    re.IGNORECASE,
+)
+
+
+def analyse_staleness(document: DocumentView, today: date, max_age_years: int) -> list[Finding]:
+    findings = []
+    place = Place(document.path, document.title, document.service)
+    if document.doc_date and (today - document.doc_date).days > max_age_years * 365:
+        findings.append(
+            Finding(
+                "stale",
+                "low",
+                [place],
+                [],
+                f"Document daté du {document.doc_date:%d/%m/%Y}, il y a plus de {max_age_years} ans.",
+                "Vérifier qu'il est toujours à jour ; sinon le mettre à jour ou l'archiver hors du corpus.",
+                key="age",
+                details={"kind": "age", "date": document.doc_date.isoformat()},
+            )
+        )
+    for chunk in document.chunks:
+        francs = _FRANCS.search(chunk.text)
+        if francs:
+            findings.append(
+                Finding(
+                    "stale",
+                    "medium",
+                    [Place(document.path, document.title, document.service, chunk.page, chunk.section)],
+                    [excerpt(chunk.text, francs.start())],
+                    f"Montant exprimé en francs (« {francs.group().strip()} ») : texte antérieur à 2002.",
+                    "Mettre à jour le document (montants en euros, références en vigueur).",
+                    key="francs",
+                    details={"kind": "francs"},
+                )
+            )
+            break
+    for chunk in document.chunks:
+        for sentence in re.split(r"(?<=[.!?])\s+", chunk.text):
+            deadline = _DEADLINE.search(sentence)
+            if not deadline or not _FUTURE.search(sentence):
+                continue
+            when = find_date(deadline.group(1))
+            if when and when < today:
+                findings.append(
+                    Finding(
+                        "stale",
+                        "medium",
+                        [Place(document.path, document.title, document.service, chunk.page, chunk.section)],
+                        [excerpt(sentence)],
+                        f"Échéance du {when:%d/%m/%Y} présentée comme à venir alors qu'elle est passée.",
+                        "Mettre à jour le passage (nouvelle échéance ou formulation au passé).",
+                        key=f"deadline:{when.isoformat()}",
+                        details={"kind": "past_deadline", "date": when.isoformat()},
+                    )
+                )
+                return findings
+    return findings
