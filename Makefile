@@ -15,7 +15,7 @@ SETS ?= faq gennevilliers
 # Debian packages: Chromium for the browser test, Tesseract (French) for OCR of scanned documents.
 SYSTEM_PACKAGES := chromium chromium-driver tesseract-ocr tesseract-ocr-fra
 
-.PHONY: install system-packages run ingest app test bench eval lint clean
+.PHONY: install system-packages run ingest app test bench eval eval-quality lint clean
 
 install: $(STAMP)
 
@@ -63,6 +63,16 @@ eval: install
 	  $(SOURCIER) ingest --quiet; \
 	  $(SOURCIER) eval $(EVAL)/$$set/questions.jsonl $(if $(LLM),--llm) --output $(EVAL)/$$set/results.json; \
 	done
+
+# The quality report's precision/recall on a labelled dev set built from ../shared/corpora (OCR off: scans are
+# found either way, and OCR of 12 scans takes ~10 min here).
+eval-quality: install
+	rm -rf $(EVAL)/quality
+	$(SOURCIER) eval-prepare quality --out $(EVAL)/quality
+	export SOURCIER_CORPUS_DIR=$(EVAL)/quality/corpus SOURCIER_STORE__PATH=$(EVAL)/quality/vectorstore \
+	  SOURCIER_INGEST__OCR=false; \
+	$(SOURCIER) ingest --quiet --no-report && \
+	$(SOURCIER) quality-eval $(EVAL)/quality/labels.json --output $(EVAL)/quality/results.json
 
 lint: install
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .

@@ -318,9 +318,7 @@ class IngestionPipeline:
                 service=source.service,
                 doc_date=document.doc_date.isoformat() if document and document.doc_date else None,
                 reason=reason,
-                details=json.dumps(
-                    {"pages_without_text": document.pages_without_text, "ocr_pages": document.ocr_pages}
-                )
+                details=json.dumps({"pages_without_text": document.pages_without_text, "ocr_pages": document.ocr_pages})
                 if document
                 else None,
             ),

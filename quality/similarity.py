@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections import defaultdict
 from dataclasses import dataclass
 
 from datasketch import MinHash, MinHashLSH
@@ -28,10 +29,10 @@ def normalised(text: str) -> str:
     return re.sub(r"[^a-z0-9]", "", fold(text))
 
 
-def signature(text: str) -> MinHash:
+def signature(text: str, permutations: int = PERMUTATIONS) -> MinHash:
     compact = normalised(text)
     shingles = {compact[i : i + SHINGLE] for i in range(max(1, len(compact) - SHINGLE + 1))}
-    minhash = MinHash(num_perm=PERMUTATIONS)
+    minhash = MinHash(num_perm=permutations)
     minhash.update_batch([s.encode() for s in shingles])
     return minhash
 
@@ -90,59 +91,101 @@ def _figure_changes(older: DocumentView, newer: DocumentView, limit: int = 6) ->
     return changes
 
 
+def contained_pairs(documents: list[DocumentView], share: float = 0.8) -> list[tuple[DocumentView, DocumentView]]:
+    """(a, b) when most passages of `a` reappear in `b`: one page of a guide inside the guide's PDF export.
+    Chunk-level MinHash/LSH, so still near-linear."""
+    lsh = MinHashLSH(threshold=CANDIDATE_THRESHOLD, num_perm=64)
+    owner: dict[str, str] = {}
+    signatures: dict[str, MinHash] = {}
+    counted: dict[str, int] = defaultdict(int)
+    for document in documents:
+        for chunk in document.chunks:
+            if len(normalised(chunk.text)) < 200:
+                continue  # headings and scraps match everywhere
+            signatures[chunk.id] = signature(chunk.text, permutations=64)
+            owner[chunk.id] = document.doc_id
+            counted[document.doc_id] += 1
+            lsh.insert(chunk.id, signatures[chunk.id])
+    found: dict[tuple[str, str], set[str]] = defaultdict(set)
+    for chunk_id, minhash in signatures.items():
+        for other in lsh.query(minhash):
+            if owner[other] != owner[chunk_id]:
+                found[(owner[chunk_id], owner[other])].add(chunk_id)
+    by_id = {d.doc_id: d for d in documents}
+    return [
+        (by_id[a], by_id[b])
+        for (a, b), chunks in found.items()
+        if counted[a] >= 2 and len(chunks) / counted[a] >= share
+    ]
+
+
+def _superseded(older: DocumentView, newer: DocumentView, similarity: float) -> Finding:
+    changes = _figure_changes(older, newer)
+    figures = "; ".join(f"{c['old']} → {c['new']}" for c in changes[:3])
+    return Finding(
+        "superseded",
+        "high" if changes else "medium",
+        [_place(older), _place(newer)],
+        [f"{c['old_sentence']} ⟶ {c['new_sentence']}" for c in changes[:3]]
+        or [excerpt(older.text), excerpt(newer.text)],
+        f"« {older.title} » ({older.doc_date:%d/%m/%Y}) est remplacé par une version plus récente : "
+        f"« {newer.title} » ({newer.doc_date:%d/%m/%Y}), semblable à {similarity:.0%}"
+        + (f" ; chiffres modifiés : {figures}." if figures else " (modifications rédactionnelles)."),
+        "Retirer l'ancienne version du corpus (ou l'exclure de la recherche) pour que seules les règles en vigueur "
+        "soient citées.",
+        key=f"{older.path}->{newer.path}",
+        details={"older": older.path, "newer": newer.path, "similarity": round(similarity, 3), "changes": changes},
+    )
+
+
 def analyse_similarity(all_documents: list[DocumentView]) -> tuple[list[Finding], set[frozenset[str]]]:
     """Duplicate groups and superseded versions; also returns the document pairs already explained (so that the
-    contradiction analysis does not report a version change a second time)."""
+    contradiction analysis does not report a version change a second time).
+
+    Versions of one document (same subject, different dates) are chained by date and each one is reported as
+    superseded by the next, with the figures that changed between the two.
+    """
     findings: list[Finding] = []
     related: set[frozenset[str]] = set()
     duplicates: dict[str, set[str]] = {}
+    versions: dict[str, set[str]] = {}
     by_id = {d.doc_id: d for d in all_documents}
-    for pair in similar_pairs([d for d in all_documents if d.chunks]):
+    texts = [d for d in all_documents if d.chunks]
+
+    def join(groups: dict[str, set[str]], a: str, b: str) -> None:
+        group = groups.get(a, {a}) | groups.get(b, {b})
+        for member in group:
+            groups[member] = group
+
+    for pair in similar_pairs(texts):
         a, b = pair.first, pair.second
         related.add(frozenset((a.doc_id, b.doc_id)))
-        dated = a.doc_date and b.doc_date and a.doc_date != b.doc_date
+        dated = bool(a.doc_date and b.doc_date and a.doc_date != b.doc_date)
         same_title = title_key(a.title) == title_key(b.title)
-        if pair.exact or (pair.similarity >= NEAR_DUPLICATE and not (dated and _figure_changes(a, b))):
-            group = duplicates.get(a.doc_id) or duplicates.get(b.doc_id) or set()
-            group |= {a.doc_id, b.doc_id}
-            for member in group:
-                duplicates[member] = group
+        if pair.exact or (pair.similarity >= NEAR_DUPLICATE and not dated):
+            join(duplicates, a.doc_id, b.doc_id)
         elif dated and (same_title or pair.similarity >= 0.6):
-            older, newer = sorted((a, b), key=lambda d: d.doc_date)
-            changes = _figure_changes(older, newer)
-            figures = "; ".join(f"{c['old']} → {c['new']}" for c in changes[:3])
-            findings.append(
-                Finding(
-                    "superseded",
-                    "high" if changes else "medium",
-                    [_place(older), _place(newer)],
-                    [f"{c['old_sentence']} ⟶ {c['new_sentence']}" for c in changes[:3]]
-                    or [excerpt(older.text), excerpt(newer.text)],
-                    f"« {older.title} » ({older.doc_date:%d/%m/%Y}) semble remplacé par « {newer.title} » "
-                    f"({newer.doc_date:%d/%m/%Y}), semblable à {pair.similarity:.0%}"
-                    + (f" ; chiffres modifiés : {figures}." if figures else "."),
-                    "Retirer l'ancienne version du corpus (ou l'exclure de la recherche) pour que seules les règles en "
-                    "vigueur soient citées.",
-                    key=f"{older.path}->{newer.path}",
-                    details={
-                        "older": older.path,
-                        "newer": newer.path,
-                        "similarity": round(pair.similarity, 3),
-                        "changes": changes,
-                    },
-                )
-            )
+            join(versions, a.doc_id, b.doc_id)
+    for a, b in contained_pairs(texts):
+        if frozenset((a.doc_id, b.doc_id)) not in related:
+            related.add(frozenset((a.doc_id, b.doc_id)))
+            join(duplicates, a.doc_id, b.doc_id)
     # Byte-identical files are duplicates even without any text (two scans of the same minutes).
-    by_file: dict[str, list[DocumentView]] = {}
+    by_file: dict[str, list[DocumentView]] = defaultdict(list)
     for document in all_documents:
-        by_file.setdefault(document.file_hash, []).append(document)
+        by_file[document.file_hash].append(document)
     for same_file in by_file.values():
-        if len(same_file) > 1:
-            group = set().union(*(duplicates.get(d.doc_id, set()) for d in same_file)) | {d.doc_id for d in same_file}
-            for member in group:
-                duplicates[member] = group
-            for first in same_file:
-                related.update(frozenset((first.doc_id, d.doc_id)) for d in same_file if d is not first)
+        for other in same_file[1:]:
+            join(duplicates, same_file[0].doc_id, other.doc_id)
+            related.add(frozenset((same_file[0].doc_id, other.doc_id)))
+
+    for group in {frozenset(g) for g in versions.values()}:
+        chain = sorted((by_id[doc_id] for doc_id in group), key=lambda d: (d.doc_date, d.path))
+        for older, newer in zip(chain, chain[1:], strict=False):
+            if older.doc_date == newer.doc_date:
+                continue
+            similarity = float(signature(older.text).jaccard(signature(newer.text)))
+            findings.append(_superseded(older, newer, similarity))
     for group in {frozenset(g) for g in duplicates.values()}:
         members = sorted((by_id[doc_id] for doc_id in group), key=lambda d: d.path)
         keep = _canonical(members)
@@ -156,8 +199,9 @@ def analyse_similarity(all_documents: list[DocumentView]) -> tuple[list[Finding]
                 "duplicate",
                 "medium",
                 [_place(d) for d in members],
-                [excerpt(members[0].text)],
-                f"{len(members)} documents {'au texte identique' if exact else 'presque identiques'}"
+                [excerpt(members[0].text)] if members[0].chunks else [],
+                f"{len(members)} documents "
+                + ("identiques" if exact else "au contenu repris (copies, exports ou extraits)")
                 + (f" (formats : {', '.join(formats)})" if len(formats) > 1 else "")
                 + f". Copie à conserver : « {keep.path} ».",
                 "Supprimer ou exclure les autres copies : les doublons dispersent les réponses et se désynchronisent.",

@@ -24,6 +24,21 @@ def main(argv: list[str] | None = None) -> int:
     ingest.add_argument("paths", nargs="*", type=Path, help="fichiers ou dossiers du corpus (défaut : tout)")
     ingest.add_argument("--rebuild", action="store_true", help="reconstruire l'index depuis zéro")
     ingest.add_argument("--quiet", action="store_true", help="sans barre de progression")
+    ingest.add_argument("--no-report", action="store_true", help="ne pas recalculer le rapport de qualité ensuite")
+
+    report = commands.add_parser("report", help="rapport de qualité des documents")
+    report.add_argument("--format", choices=["html", "csv", "json"], default="html")
+    report.add_argument("--output", type=Path, help="fichier à écrire (défaut : vectorstore/qualite.<format>)")
+
+    quality_eval = commands.add_parser("quality-eval", help="précision/rappel du rapport de qualité sur un jeu annoté")
+    quality_eval.add_argument("labels", type=Path, help="labels.json écrit par « eval-prepare quality »")
+    quality_eval.add_argument("--shared", type=Path, default=Path("../shared/corpora"))
+    quality_eval.add_argument("--output", type=Path, help="écrire les résultats en JSON")
+
+    mark = commands.add_parser("mark", help="marquer un constat du rapport de qualité")
+    mark.add_argument("finding", help="identifiant du constat (12 caractères)")
+    mark.add_argument("status", choices=["nouveau", "vu", "corrige", "faux_positif"])
+    mark.add_argument("--note", help="commentaire")
 
     status = commands.add_parser("status", help="état de l'index")
     status.add_argument("--json", action="store_true")
@@ -45,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     prepare = commands.add_parser(
         "eval-prepare", help="convertir un jeu de ../shared/corpora (faq, gennevilliers, cdtn)"
     )
-    prepare.add_argument("dataset", choices=["faq", "gennevilliers", "cdtn"])
+    prepare.add_argument("dataset", choices=["faq", "gennevilliers", "cdtn", "quality"])
     prepare.add_argument("--shared", type=Path, default=Path("../shared/corpora"))
     prepare.add_argument("--out", type=Path, required=True)
 
@@ -59,6 +74,9 @@ def main(argv: list[str] | None = None) -> int:
         settings = load_settings(args.config)
         handlers = {
             "ingest": _ingest,
+            "report": _report,
+            "mark": _mark,
+            "quality-eval": _quality_eval,
             "status": _status,
             "models": _models,
             "ask": _ask,
@@ -81,14 +99,65 @@ def _ingest(settings: Settings, args) -> int:
     from sourcier.progress_bar import TerminalProgress
 
     bar = TerminalProgress(disabled=args.quiet)
+    pipeline = IngestionPipeline(settings, callbacks=[bar])
     try:
-        report = IngestionPipeline(settings, callbacks=[bar]).run(args.paths, rebuild=args.rebuild)
+        report = pipeline.run(args.paths, rebuild=args.rebuild)
     finally:
         bar.close()
     for file in report.problems:
         print(f"  [{LABELS[file.status]}] {file.path} — {file.reason}")
     print(report.summary())
     print(f"Rapport : {settings.store.path / 'last_ingestion.json'}")
+    if not args.no_report:
+        from quality.report import build_report
+
+        quality = build_report(settings, pipeline.embedder)
+        print(f"Qualité des documents : {len(quality.open_findings())} constat(s) ouvert(s) ; « sourcier report ».")
+    return EXIT_OK
+
+
+def _report(settings: Settings, args) -> int:
+    from quality.findings import TYPES
+    from quality.render import RENDERERS
+    from quality.report import build_report
+
+    report = build_report(settings, progress=lambda message: print(f"  {message}", file=sys.stderr))
+    output = args.output or settings.store.path / f"qualite.{args.format}"
+    output.write_text(RENDERERS[args.format](report), encoding="utf-8")
+    counts = report.counts()
+    print(f"{report.documents} documents, {counts['total']} constat(s) ouvert(s) en {report.timings['total']:.1f} s.")
+    for kind, count in sorted(counts["by_type"].items(), key=lambda item: -item[1]):
+        print(f"  {TYPES[kind]} : {count}")
+    print(f"Rapport écrit : {output}")
+    return EXIT_OK
+
+
+def _quality_eval(settings: Settings, args) -> int:
+    import json
+
+    from quality.evaluate import score, score_nli
+    from quality.report import build_report
+
+    report = build_report(settings)
+    results = score(report.to_dict(), json.loads(args.labels.read_text()))
+    results["nli_fr"] = score_nli(args.shared)
+    results["timings"] = report.timings
+    listed = results.pop("contradictions_listed")
+    for name, figures in results.items():
+        print(f"{name:<48} {json.dumps(figures, ensure_ascii=False)}")
+    print("Contradictions signalées :")
+    for item in listed:
+        print(f"  {' | '.join(item['places'])} — {item['what']}")
+    if args.output:
+        args.output.write_text(json.dumps({**results, "contradictions": listed}, ensure_ascii=False, indent=1))
+    return EXIT_OK
+
+
+def _mark(settings: Settings, args) -> int:
+    from quality.state import QualityState
+
+    QualityState(settings.store.path).mark(args.finding, args.status, args.note)
+    print(f"Constat {args.finding} : {args.status}.")
     return EXIT_OK
 
 
@@ -227,6 +296,12 @@ def _eval(settings: Settings, args) -> int:
 def _eval_prepare(settings: Settings, args) -> int:
     from rag.evaluate import PREPARERS
 
+    if args.dataset == "quality":
+        from quality.evaluate import prepare
+
+        prepare(args.shared, args.out)
+        print(f"Corpus : {args.out / 'corpus'}\nAnnotations : {args.out / 'labels.json'}")
+        return EXIT_OK
     questions = PREPARERS[args.dataset](args.shared, args.out)
     print(f"Corpus : {args.out / 'corpus'}\nQuestions : {questions}")
     print(

@@ -65,7 +65,7 @@ def test_off_topic_question_is_refused_without_calling_the_llm(demo):
     assert answer.abstained and answer.text == ABSTENTION
     assert answer.backend is None  # retrieval evidence was too weak: no generation
     assert answer.sources  # the closest documents are still shown
-    gaps = answerer.gaps.unanswered()
+    gaps = answerer.feedback.unanswered()
     assert gaps[0]["question"] == "Qui a gagné la coupe du monde de football en 1998 ?"
 
 

@@ -16,6 +16,7 @@ st.set_page_config(page_title="Sourcier", page_icon="📚", layout="wide")
 navigation = st.navigation(
     [
         st.Page("chat_page.py", title="Assistant", icon=":material/chat:", default=True),
+        st.Page("quality_page.py", title="Qualité des documents", icon=":material/fact_check:"),
         st.Page("admin_page.py", title="Administration", icon=":material/settings:"),
     ]
 )

@@ -1,0 +1,169 @@
+"""The document owners' page: what is wrong in the documents, with the evidence, ranked by the attention needed."""
+
+from __future__ import annotations
+
+import altair as alt
+import pandas as pd
+import streamlit as st
+
+from quality.findings import SEVERITIES, SEVERITY_WEIGHT, STATUSES, TYPES
+from quality.report import build_report, load_last_report
+from quality.state import QualityState
+from ui.common import embedder, escape_markdown, explain, settings
+
+STATUS_KEYS = list(STATUSES)
+
+
+def _recompute() -> None:
+    try:
+        with st.spinner("Analyse des documents…"):
+            build_report(settings(), embedder())
+    except Exception as error:
+        st.error(f"Le rapport n'a pas pu être calculé : {explain(error)}")
+
+
+def _charts(findings: list[dict], history: list[dict]) -> None:
+    if not findings:
+        return
+    frame = pd.DataFrame(
+        [{"type": f["type_label"], "service": s, "gravité": f["severity_label"]} for f in findings
+         for s in (f["places"][0]["service"] and [p["service"] for p in f["places"][:1]] or ["—"])]
+    )  # fmt: skip
+    left, right = st.columns(2)
+    left.altair_chart(
+        alt.Chart(frame, title="Constats par type")
+        .mark_bar()
+        .encode(x=alt.X("count():Q", title="constats"), y=alt.Y("type:N", sort="-x", title=None),
+                color=alt.Color("gravité:N", sort=list(SEVERITIES.values()))),
+        width="stretch",
+    )  # fmt: skip
+    right.altair_chart(
+        alt.Chart(frame, title="Constats par service")
+        .mark_bar()
+        .encode(x=alt.X("count():Q", title="constats"), y=alt.Y("service:N", sort="-x", title=None)),
+        width="stretch",
+    )  # fmt: skip
+    if len(history) >= 2:
+        rows = [{"date": h["at"][:16], "type": TYPES.get(t, t), "constats": n} for h in history
+                for t, n in h.get("by_type", {}).items()]  # fmt: skip
+        st.altair_chart(
+            alt.Chart(pd.DataFrame(rows), title="Évolution")
+            .mark_line(point=True)
+            .encode(x=alt.X("date:T", title=None), y="constats:Q", color="type:N"),
+            width="stretch",
+        )
+
+
+def _show_finding(finding: dict, state: QualityState) -> None:
+    places = " · ".join(
+        f"{p['title'] or p['path']}" + (f", page {p['page']}" if p.get("page") else "") for p in finding["places"]
+    )
+    label = f"{finding['severity_label'].upper()} · {finding['type_label']} — {places}"
+    with st.expander(label):
+        st.markdown(escape_markdown(finding["explanation"]))
+        for evidence in finding["evidence"]:
+            st.markdown(f"> {escape_markdown(evidence)}")
+        st.markdown(f"**Action proposée :** {escape_markdown(finding['action'])}")
+        st.caption(" · ".join(p["path"] for p in finding["places"]) + f" — constat {finding['id']}")
+        current = STATUS_KEYS.index(finding["status"]) if finding["status"] in STATUS_KEYS else 0
+        choice = st.radio(
+            "Statut",
+            STATUS_KEYS,
+            index=current,
+            format_func=STATUSES.get,
+            horizontal=True,
+            key=f"status-{finding['id']}",
+        )
+        if choice != finding["status"]:
+            state.mark(finding["id"], choice)
+            st.rerun()
+
+
+def render() -> None:
+    st.title("Qualité des documents")
+    config = settings()
+    report = load_last_report(config)
+    top = st.columns([3, 1])
+    top[0].caption(
+        "Ce que l'assistant révèle des documents : scans illisibles, doublons, versions périmées, contradictions, "
+        "données personnelles, questions restées sans réponse. Les données personnelles sont masquées."
+    )
+    if top[1].button("Recalculer le rapport", icon=":material/refresh:"):
+        _recompute()
+        st.rerun()
+    if report is None:
+        st.info("Aucun rapport pour l'instant : il est calculé après chaque ingestion, ou avec le bouton ci-dessus.")
+        return
+    state = QualityState(config.store.path)
+    marks = state.marks()
+    findings = report["findings"]
+    for finding in findings:  # marks made since the report was computed
+        finding["status"] = marks.get(finding["id"], {}).get("status", "nouveau")
+    open_findings = [f for f in findings if f["status"] != "faux_positif"]
+
+    metrics = st.columns(4)
+    metrics[0].metric("Documents analysés", report["documents"])
+    metrics[1].metric("Constats ouverts", len(open_findings))
+    metrics[2].metric("Gravité élevée", sum(f["severity"] == "high" for f in open_findings))
+    metrics[3].metric("Marqués faux positifs", len(findings) - len(open_findings))
+    st.caption(f"Rapport du {report['generated_at'][:16].replace('T', ' ')} (UTC), calculé en "
+               f"{report['timings'].get('total', 0):.1f} s.")  # fmt: skip
+    _charts(open_findings, report.get("history", []))
+
+    services = sorted({p["service"] for f in findings for p in f["places"] if p["service"]})
+    with st.sidebar:
+        mine = st.selectbox("Mon service", ["—", *services], key="owner_service",
+                            help="Vos documents apparaissent en premier.")  # fmt: skip
+    filters = st.columns(4)
+    chosen_services = filters[0].multiselect("Service", services, key="q_service")
+    chosen_types = filters[1].multiselect("Type", list(TYPES), format_func=TYPES.get, key="q_type")
+    chosen_severity = filters[2].multiselect("Gravité", list(SEVERITIES), format_func=SEVERITIES.get, key="q_sev")
+    show_dismissed = filters[3].checkbox("Afficher les faux positifs", key="q_dismissed")
+    document = st.text_input("Document (partie du nom)", key="q_document")
+
+    def kept(f: dict) -> bool:
+        services_of = {p["service"] for p in f["places"]}
+        return (
+            (show_dismissed or f["status"] != "faux_positif")
+            and (not chosen_services or services_of & set(chosen_services))
+            and (not chosen_types or f["type"] in chosen_types)
+            and (not chosen_severity or f["severity"] in chosen_severity)
+            and (not document or any(document.lower() in p["path"].lower() for p in f["places"]))
+        )
+
+    shown = sorted(
+        (f for f in findings if kept(f)),
+        key=lambda f: (mine not in {p["service"] for p in f["places"]}, -SEVERITY_WEIGHT[f["severity"]]),
+    )
+    st.subheader(f"Constats ({len(shown)})")
+    for finding in shown[:200]:
+        _show_finding(finding, state)
+    if len(shown) > 200:
+        st.caption(f"… {len(shown) - 200} autres : affinez les filtres ou téléchargez le rapport complet.")
+
+    st.subheader("Documents à traiter en priorité")
+    ranked = [d for d in report["ranked_documents"] if not chosen_services or d["service"] in chosen_services]
+    st.dataframe(
+        [{"Document": d["path"], "Service": d["service"], "Constats": d["findings"], "Score": d["score"],
+          "Types": ", ".join(d["types"])} for d in ranked[:100]],
+        hide_index=True, width="stretch",
+    )  # fmt: skip
+    _downloads()
+
+
+def _downloads() -> None:
+    from quality.render import to_csv, to_html
+
+    config = settings()
+
+    def latest():
+        return build_report(config, embedder())
+
+    left, right = st.columns(2)
+    left.download_button("Télécharger le rapport (HTML)", data=lambda: to_html(latest()), file_name="qualite.html",
+                         mime="text/html", icon=":material/download:")  # fmt: skip
+    right.download_button("Télécharger les constats (CSV)", data=lambda: to_csv(latest()), file_name="qualite.csv",
+                          mime="text/csv", icon=":material/download:")  # fmt: skip
+
+
+render()
