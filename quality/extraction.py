@@ -107,20 +107,25 @@ def analyse_extraction(document: DocumentView) -> list[Finding]:
         for reason in garbled_reasons("\n".join(texts)):
             garbled[reason].append(page)
             samples.setdefault(reason, texts[0])
-    for reason, pages in garbled.items():
-        numbered = [p for p in pages if p]
-        where = f" (pages {', '.join(map(str, numbered[:15]))}{'…' if len(numbered) > 15 else ''})" if numbered else ""
+    if garbled:
+        described = []
+        for reason, pages in garbled.items():
+            numbered = [p for p in pages if p]
+            shown = ", ".join(map(str, numbered[:15])) + ("…" if len(numbered) > 15 else "")
+            described.append(reason + (f" (pages {shown})" if numbered else ""))
+        affected = {page for pages in garbled.values() for page in pages}
+        first_page = min((p for p in affected if p), default=None)
         findings.append(
             Finding(
                 "extraction",
-                "high" if len(pages) >= max(1, len(by_page) // 2) else "medium",
-                [Place(document.path, document.title, document.service, numbered[0] if numbered else None)],
-                [excerpt(samples[reason])],
-                f"Texte mal extrait : {reason}{where}. Les réponses citant ce document seront peu fiables.",
+                "high" if len(affected) >= max(1, len(by_page) // 2) else "medium",
+                [Place(document.path, document.title, document.service, first_page)],
+                [excerpt(samples[reason]) for reason in list(garbled)[:2]],
+                f"Texte mal extrait : {' ; '.join(described)}. Les réponses citant ce document seront peu fiables.",
                 "Régénérer le PDF depuis le fichier source (export « PDF/A » du traitement de texte) ou déposer "
                 "le fichier source.",
-                key=f"garbled:{reason}",
-                details={"kind": "garbled", "pages": numbered},
+                key="garbled",
+                details={"kind": "garbled", "reasons": list(garbled), "pages": sorted(p for p in affected if p)},
             )
         )
     return findings

@@ -118,17 +118,18 @@ def extract_facts(text: str) -> list[Fact]:
 
 
 def conflicting_facts(first: list[Fact], second: list[Fact]) -> list[tuple[Fact, Fact]]:
-    """Pairs about the same subject with different figures — unless each text also states the other figure
-    (then they list the same options rather than disagree)."""
-    values_first = {(fact.unit, fact.value) for fact in first}
-    values_second = {(fact.unit, fact.value) for fact in second}
+    """Pairs about the same subject with different figures — unless each text also states the other figure in the
+    same role (then they list the same options rather than disagree). « 1 jour fixe » inside « ne peut excéder 2 jours
+    dont 1 jour fixe » is not the same role as « limité à 1 jour »: the kind of limit is part of the role."""
+    stated_first = {(fact.unit, fact.value, fact.bound) for fact in first}
+    stated_second = {(fact.unit, fact.value, fact.bound) for fact in second}
     pairs = []
     seen = set()
     for a in first:
-        if (a.unit, a.value) in values_second:
+        if (a.unit, a.value, a.bound) in stated_second:
             continue
         for b in second:
-            if b.value == a.value or (b.unit, b.value) in values_first:
+            if b.value == a.value or (b.unit, b.value, b.bound) in stated_first:
                 continue
             if a.same_subject(b) and (a.value, b.value, a.unit) not in seen:
                 seen.add((a.value, b.value, a.unit))

@@ -37,6 +37,8 @@ _HEALTH = re.compile(
     r"psychiatr\w+|addiction|alcoolisme)\b",
     re.IGNORECASE,
 )
+# Sentences, without cutting after « M. » or « Mme. »: the name belongs to the sentence it starts.
+_SENTENCES = re.compile(r"(?:\b(?:M|Mme|Mlle|Dr)\.|[^.!?\n])+")
 LABELS = {
     "nir": "numéro de sécurité sociale (NIR)",
     "iban": "IBAN",
@@ -87,7 +89,7 @@ def find_sensitive(text: str) -> list[Match]:
     for match in _BIRTH.finditer(text):
         if _PERSON.search(match.group()) or _PERSON.search(text[max(0, match.start() - 80) : match.start()]):
             found.append(Match("birth", match.start(), match.end(), mask_value("birth", match.group())))
-    for sentence in re.finditer(r"[^.!?\n]+", text):
+    for sentence in _SENTENCES.finditer(text):
         piece = sentence.group()
         health = _HEALTH.search(piece)
         if health and _PERSON.search(piece):

@@ -85,10 +85,23 @@ def _place(document: DocumentView) -> Place:
 
 
 def _figure_changes(older: DocumentView, newer: DocumentView, limit: int = 6) -> list[dict]:
-    changes = []
-    for old, new in conflicting_facts(extract_facts(older.text), extract_facts(newer.text))[:limit]:
-        changes.append({"old": old.text, "new": new.text, "old_sentence": old.sentence, "new_sentence": new.sentence})
-    return changes
+    """Figures that changed between two versions: replaced ones first, then added and removed ones."""
+    old_facts, new_facts = extract_facts(older.text), extract_facts(newer.text)
+    changes = [
+        {"old": old.text, "new": new.text, "old_sentence": old.sentence, "new_sentence": new.sentence}
+        for old, new in conflicting_facts(old_facts, new_facts)
+    ]
+    old_values = {(f.unit, f.value) for f in old_facts}
+    new_values = {(f.unit, f.value) for f in new_facts}
+    for fact in new_facts:
+        if (fact.unit, fact.value) not in old_values:
+            old_values.add((fact.unit, fact.value))  # once per figure
+            changes.append({"old": "—", "new": fact.text, "old_sentence": "(absent)", "new_sentence": fact.sentence})
+    for fact in old_facts:
+        if (fact.unit, fact.value) not in new_values:
+            new_values.add((fact.unit, fact.value))
+            changes.append({"old": fact.text, "new": "—", "old_sentence": fact.sentence, "new_sentence": "(retiré)"})
+    return changes[:limit]
 
 
 def contained_pairs(documents: list[DocumentView], share: float = 0.8) -> list[tuple[DocumentView, DocumentView]]:
