@@ -6,6 +6,7 @@ Candidate pairs come from a k-nearest-neighbour query per chunk (HNSW: near-line
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 from quality.facts import conflicting_facts, extract_facts, opposite_statements
@@ -16,6 +17,22 @@ from sourcier.french import content_terms
 NEIGHBOURS = 6
 MIN_COSINE = 0.86
 MIN_LEXICAL = 0.2
+
+
+_PROPER = re.compile(r"(?<![.!?]\s)(?<!^)\b([A-ZÉÈÀ][a-zéèêëàâîïôöûüç]+(?:[\s-][A-ZÉÈÀ][a-zéèêëàâîïôöûüç]+)*)")
+_NOT_NAMES = {"Le", "La", "Les", "Un", "Une", "Des", "Il", "Elle", "Ils", "Elles", "Ce", "Cette", "Ces", "Pour", "Dans",
+              "En", "Au", "Aux", "Si", "Lorsque", "Article", "Loi", "Décret", "Code"}  # fmt: skip
+
+
+def _names(sentence: str) -> set[str]:
+    return {name for name in _PROPER.findall(sentence) if name not in _NOT_NAMES}
+
+
+def _name_different_things(first: str, second: str) -> bool:
+    """« L'aide de la CAF de l'Ain est de 160 € » and « L'aide de la CAF de l'Ardèche est de 300 € » do not
+    disagree: each sentence names something the other does not."""
+    a, b = _names(first), _names(second)
+    return bool(a - b) and bool(b - a)
 
 
 def candidate_pairs(corpus: CorpusView, collection, batch: int = 256) -> list[tuple[str, str, float]]:
@@ -70,6 +87,7 @@ def analyse_contradictions(
         disagreements = [
             (a.sentence, b.sentence, f"{a.text} ≠ {b.text}", f"{a.unit}:{a.value:g}/{b.value:g}")
             for a, b in conflicting_facts(facts(first_id), facts(second_id))
+            if not _name_different_things(a.sentence, b.sentence)
         ]
         disagreements += [
             (a, b, "autorisé/obligatoire ≠ interdit/facultatif", f"polarity:{a[:40]}")

@@ -12,7 +12,6 @@ import html
 import json
 import re
 import shutil
-from itertools import combinations
 from pathlib import Path
 
 from quality.facts import conflicting_facts, extract_facts, opposite_statements
@@ -39,7 +38,11 @@ PUTANGES_TEXT = [
 ]
 CGCT_ARTICLES = 15
 AIDS = 12
-_FIGURE = re.compile(r"(\d[\d  .,]*)\s*(€|euros?|%|jours?|mois|ans?|habitants|heures?|semaines?)\b", re.IGNORECASE)
+_FIGURE = re.compile(
+    r"(\d[\d  .,]*|\b(?:un|une|deux|trois|quatre|cinq|six|sept|huit|neuf|dix|douze|quinze|vingt|trente|cent))\s*"
+    r"(€|euros?|%|jours?|mois|ans?|années?|habitants|heures?|semaines?|membres|conseillers|agents)\b",
+    re.IGNORECASE,
+)
 
 
 def _flat(path: str) -> str:
@@ -56,13 +59,15 @@ def _aid_markdown(yml: str) -> tuple[str, str]:
 
     data = yaml.safe_load(yml)
     label = data.get("label", "")
+    institution = " ".join(part.upper() if part == "caf" else part.capitalize()
+                           for part in str(data.get("institution", "")).split("_"))  # fmt: skip
     description = re.sub(r"<[^>]+>", " ", html.unescape(str(data.get("description", ""))))
     conditions = " ".join(re.sub(r"<[^>]+>", " ", html.unescape(str(c))) for c in data.get("conditions", []) or [])
     amount = data.get("montant")
     unit = data.get("unit", "€")
     text = f"# {label}\n\n"
     if amount is not None:
-        text += f"Le montant de l'aide « {label} » est de {amount} {unit}.\n\n"
+        text += f"Le montant de l'aide « {label} » de {institution} est de {amount} {unit}.\n\n"
     text += f"{description.strip()}\n\n{conditions.strip()}\n"
     return label, text
 
@@ -122,6 +127,8 @@ def prepare(shared: Path, out: Path) -> Path:
             if convert:
                 _, text = convert(text)
                 name = file.stem + ".md"
+                if previous and text == previous[1]:
+                    continue  # the change was in a field the fiche does not show: not a new version of the text
             relative = f"{folder}/{name}"
             (corpus / relative).parent.mkdir(parents=True, exist_ok=True)
             (corpus / relative).write_text(text, encoding="utf-8")
@@ -159,13 +166,15 @@ def score(report: dict, labels: dict) -> dict:
                if f["type"] == "extraction" and f["details"].get("kind") == "garbled"}  # fmt: skip
     results["garbled"] = _prf(len(garbled & set(labels["garbled"])), len(garbled), len(labels["garbled"]))
 
-    def pairs(groups) -> set[frozenset]:
-        return {frozenset(p) for group in groups for p in combinations(sorted(group), 2)}
-
-    expected_dups = pairs(labels["duplicate_groups"])
-    predicted_dups = pairs([[p["path"] for p in f["places"]] for f in findings if f["type"] == "duplicate"])
-    results["duplicate_pairs"] = _prf(len(expected_dups & predicted_dups), len(predicted_dups), len(expected_dups))
-
+    # A duplicate finding is right when all its documents belong to one labelled group; a labelled document is
+    # found when a right finding puts it with another member of its group.
+    groups = [set(group) for group in labels["duplicate_groups"]]
+    predicted = [{p["path"] for p in f["places"]} for f in findings if f["type"] == "duplicate"]
+    right = [members for members in predicted if any(members <= group for group in groups)]
+    labelled = set().union(*groups)
+    found_docs = set().union(*right) & labelled if right else set()
+    results["duplicate_groups"] = _prf(len(right), len(predicted), len(groups))
+    results["duplicate_groups"]["recall_documents"] = round(len(found_docs) / len(labelled), 3)
     shown: dict[frozenset, bool] = {}
     for f in findings:
         if f["type"] == "superseded":

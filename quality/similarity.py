@@ -10,6 +10,7 @@ import hashlib
 import re
 from collections import defaultdict
 from dataclasses import dataclass
+from itertools import combinations
 
 from datasketch import MinHash, MinHashLSH
 
@@ -22,6 +23,7 @@ SHINGLE = 9
 PERMUTATIONS = 128
 CANDIDATE_THRESHOLD = 0.5  # LSH band setting: pairs above ~0.5 estimated Jaccard become candidates
 NEAR_DUPLICATE = 0.85
+MIN_VERSION_SIMILARITY = 0.25  # with the same title and folder: rewritten versions still share a quarter of shingles
 _DATES = re.compile(r"\b\d{1,4}[\s/.\-_]\d{1,2}[\s/.\-_]\d{2,4}\b|\b(?:19|20)\d{2}\b|\bv\d+\b|\bversion\s*\d+\b")
 
 
@@ -179,6 +181,16 @@ def analyse_similarity(all_documents: list[DocumentView]) -> tuple[list[Finding]
             join(duplicates, a.doc_id, b.doc_id)
         elif dated and (same_title or pair.similarity >= 0.6):
             join(versions, a.doc_id, b.doc_id)
+    # Same title in the same folder, different dates: versions even when rewritten beyond the MinHash threshold.
+    by_title: dict[tuple[str, str], list[DocumentView]] = defaultdict(list)
+    for document in texts:
+        if document.doc_date:
+            by_title[(document.path.rpartition("/")[0], title_key(document.title))].append(document)
+    for same in by_title.values():
+        for a, b in combinations(same, 2):
+            if a.doc_date != b.doc_date and signature(a.text).jaccard(signature(b.text)) >= MIN_VERSION_SIMILARITY:
+                join(versions, a.doc_id, b.doc_id)
+                related.add(frozenset((a.doc_id, b.doc_id)))
     for a, b in contained_pairs(texts):
         if frozenset((a.doc_id, b.doc_id)) not in related:
             related.add(frozenset((a.doc_id, b.doc_id)))
@@ -193,6 +205,7 @@ def analyse_similarity(all_documents: list[DocumentView]) -> tuple[list[Finding]
             related.add(frozenset((same_file[0].doc_id, other.doc_id)))
 
     for group in {frozenset(g) for g in versions.values()}:
+        related.update(frozenset(pair) for pair in combinations(group, 2))  # v1 vs v5 is a version change too
         chain = sorted((by_id[doc_id] for doc_id in group), key=lambda d: (d.doc_date, d.path))
         for older, newer in zip(chain, chain[1:], strict=False):
             if older.doc_date == newer.doc_date:
