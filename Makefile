@@ -53,6 +53,7 @@ test: install system-packages
 bench: install
 	$(PY) -m tests.bench.ingestion
 	$(PY) -m tests.bench.retrieval
+	$(PY) -m tests.bench.quality
 
 # Retrieval and abstention on the dev sets (add LLM=1 for answers too: slow on 2 cores).
 eval: install

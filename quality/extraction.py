@@ -14,6 +14,11 @@ _WORD = re.compile(r"[A-Za-zÀ-ÿ]+")
 NEAR_EMPTY_CHARS = 300
 
 
+def _mostly_table(text: str) -> bool:
+    lines = [line for line in text.splitlines() if line.strip()]
+    return len(lines) >= 3 and sum(" | " in line for line in lines) / len(lines) >= 0.8
+
+
 def garbled_reasons(text: str) -> list[str]:
     """Why a text looks badly extracted ([] when it reads normally)."""
     reasons = []
@@ -101,6 +106,22 @@ def analyse_extraction(document: DocumentView) -> list[Finding]:
     by_page: dict[int | None, list[str]] = defaultdict(list)
     for chunk in document.chunks:
         by_page[chunk.page].append(chunk.text)
+    table_pages = [page for page, texts in by_page.items() if page and _mostly_table("\n".join(texts))]
+    if table_pages and len(table_pages) < len(by_page):
+        findings.append(
+            Finding(
+                "extraction",
+                "low",
+                [Place(document.path, document.title, document.service, table_pages[0])],
+                [],
+                f"{len(table_pages)} page(s) composée(s) uniquement de tableaux : pages "
+                f"{', '.join(map(str, sorted(table_pages)[:15]))}. Les réponses sur ces chiffres citent des cellules "
+                "sans leur contexte.",
+                "Ajouter une phrase d'explication autour des tableaux importants (ce qu'ils donnent, pour qui).",
+                key="table_pages",
+                details={"kind": "table_pages", "pages": sorted(table_pages)},
+            )
+        )
     garbled: dict[str, list[int | None]] = defaultdict(list)
     samples: dict[str, str] = {}
     for page, texts in by_page.items():

@@ -72,6 +72,21 @@ def test_text_without_spaces_is_recognised_as_garbled():
     assert garbled_reasons(" ".join(fiche.split())[:3000].replace("<", " ")) == []
 
 
+def test_a_page_of_tables_only_is_flagged_and_a_page_with_text_is_not():
+    from quality.extraction import analyse_extraction
+    from quality.inputs import ChunkView, DocumentView
+
+    tables = "Tarif | Montant\nCantine | 3,20 €\nGarderie | 1,10 €\nÉtude | 2,00 €"
+    prose = "Les tarifs municipaux sont votés chaque année par le conseil municipal. " * 10
+    document = DocumentView("d", "finances/tarifs.pdf", "Tarifs", "finances", "pdf", "indexed", None, 2, "v", "h", None)
+    document.chunks = [
+        ChunkView("d:v:0", "d", prose, 1, None, False, 0),
+        ChunkView("d:v:1", "d", tables, 2, None, False, 1),
+    ]
+    kinds = {f.details["kind"]: f for f in analyse_extraction(document)}
+    assert kinds["table_pages"].details["pages"] == [2]
+
+
 # --- integration: the report on real documents -----------------------------------------------------------
 
 
