@@ -103,11 +103,11 @@ def analyse_contradictions(
         ]
         if doc_a.doc_id != doc_b.doc_id:
             where, severity = "entre deux documents", "high"
-        elif first.section != second.section:
+        elif first.section and second.section and first.section != second.section:
             # Two sections of one text often describe two cases (fonctionnaire / contractuel): worth a look only.
             where, severity = "entre deux sections du même document", "low"
         else:
-            where, severity = "dans le même passage", "medium"
+            where, severity = "dans le même document", "medium"
         finding = Finding(
             "contradiction",
             severity,

@@ -39,6 +39,13 @@ def signature(text: str, permutations: int = PERMUTATIONS) -> MinHash:
     return minhash
 
 
+_REFERENCE = re.compile(r"\b[a-z]{1,3}\d{2,}(?:-\d+)*\b")
+
+
+def _folder(document: DocumentView) -> str:
+    return document.path.rpartition("/")[0]
+
+
 def title_key(title: str) -> str:
     return re.sub(r"\s+", " ", _DATES.sub(" ", fold(title))).strip()
 
@@ -92,9 +99,10 @@ def _figure_changes(older: DocumentView, newer: DocumentView, limit: int = 6) ->
     changes = [
         {"old": old.text, "new": new.text, "old_sentence": old.sentence, "new_sentence": new.sentence}
         for old, new in conflicting_facts(old_facts, new_facts)
-    ]
-    old_values = {(f.unit, f.value) for f in old_facts}
-    new_values = {(f.unit, f.value) for f in new_facts}
+    ]  # replaced figures, then those only added or only removed
+    replaced = conflicting_facts(old_facts, new_facts)
+    old_values = {(f.unit, f.value) for f in old_facts} | {(b.unit, b.value) for _, b in replaced}
+    new_values = {(f.unit, f.value) for f in new_facts} | {(a.unit, a.value) for a, _ in replaced}
     for fact in new_facts:
         if (fact.unit, fact.value) not in old_values:
             old_values.add((fact.unit, fact.value))  # once per figure
@@ -179,16 +187,22 @@ def analyse_similarity(all_documents: list[DocumentView]) -> tuple[list[Finding]
         same_title = title_key(a.title) == title_key(b.title)
         if pair.exact or (pair.similarity >= NEAR_DUPLICATE and not dated):
             join(duplicates, a.doc_id, b.doc_id)
-        elif dated and (same_title or pair.similarity >= 0.6):
+        elif dated and (
+            pair.similarity >= NEAR_DUPLICATE or (_folder(a) == _folder(b) and (same_title or pair.similarity >= 0.6))
+        ):
             join(versions, a.doc_id, b.doc_id)
     # Same title in the same folder, different dates: versions even when rewritten beyond the MinHash threshold.
     by_title: dict[tuple[str, str], list[DocumentView]] = defaultdict(list)
     for document in texts:
         if document.doc_date:
-            by_title[(document.path.rpartition("/")[0], title_key(document.title))].append(document)
-    for same in by_title.values():
+            by_title[(_folder(document), title_key(document.title))].append(document)
+    for (_, title), same in by_title.items():
+        # A title carrying a reference (« Article L2113-4 », « F1965 ») names one document whatever its rewrites.
+        identified = bool(_REFERENCE.search(title))
         for a, b in combinations(same, 2):
-            if a.doc_date != b.doc_date and signature(a.text).jaccard(signature(b.text)) >= MIN_VERSION_SIMILARITY:
+            if a.doc_date != b.doc_date and (
+                identified or signature(a.text).jaccard(signature(b.text)) >= MIN_VERSION_SIMILARITY
+            ):
                 join(versions, a.doc_id, b.doc_id)
                 related.add(frozenset((a.doc_id, b.doc_id)))
     for a, b in contained_pairs(texts):
