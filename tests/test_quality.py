@@ -190,6 +190,22 @@ def test_personal_data_is_counted_and_masked_everywhere(analysed):
         assert VALID_NIR.replace(" ", "") not in rendered and "Petit" not in rendered
 
 
+def test_a_setting_takes_documents_with_sensitive_data_out_of_retrieval(analysed, embedder):
+    from ingest.manifest import Manifest
+    from ingest.pipeline import MANIFEST_FILE
+
+    settings, _ = analysed
+    strict = settings.model_copy(deep=True)
+    strict.quality.exclude_sensitive = True
+    build_report(strict, embedder)
+    with Manifest(settings.store.path / MANIFEST_FILE) as manifest:
+        excluded = {entry["path"]: entry for entry in manifest.excluded().values()}
+        assert set(excluded) == {"rh/dossier-agent.txt"}
+        assert excluded["rh/dossier-agent.txt"]["reason"] == "données personnelles sensibles"
+        for doc_id in list(manifest.excluded()):
+            manifest.include(doc_id)
+
+
 def test_text_addressed_to_an_ai_is_flagged(analysed):
     _, report = analysed
     (finding,) = [f for f in by_type(report, "injection")]
