@@ -11,7 +11,7 @@ from quality.inputs import DocumentView
 _MOJIBAKE = re.compile(r"Ã[\x80-\xbf©¨ ª§®¹´¢¼]|â€[™œ\x9d“”˜¦]|Â[  «»°]|\ufffd|ï¿½")
 _LETTER_SPACED = re.compile(r"(?:\b\w\s){6,}\w\b")
 _WORD = re.compile(r"[A-Za-zÀ-ÿ]+")
-NEAR_EMPTY_CHARS = 300
+NEAR_EMPTY_CHARS = 150  # a short legal article is a document; a cover page alone is not
 
 
 def _mostly_table(text: str) -> bool:

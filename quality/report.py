@@ -33,7 +33,7 @@ from sourcier.settings import Settings
 log = logging.getLogger(__name__)
 REPORT_JSON = "quality_report.json"
 # Bump when a per-document analysis changes: cached results of the older analysis are then recomputed.
-DOCUMENT_ANALYSES = "extraction-sensitive-injection-stale:2"
+DOCUMENT_ANALYSES = "extraction-sensitive-injection-stale:3"
 
 
 @dataclass

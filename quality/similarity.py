@@ -23,6 +23,7 @@ SHINGLE = 9
 PERMUTATIONS = 128
 CANDIDATE_THRESHOLD = 0.5  # LSH band setting: pairs above ~0.5 estimated Jaccard become candidates
 NEAR_DUPLICATE = 0.85
+BOILERPLATE = 20
 MIN_VERSION_SIMILARITY = 0.25  # with the same title and folder: rewritten versions still share a quarter of shingles
 _DATES = re.compile(r"\b\d{1,4}[\s/.\-_]\d{1,2}[\s/.\-_]\d{2,4}\b|\b(?:19|20)\d{2}\b|\bv\d+\b|\bversion\s*\d+\b")
 
@@ -31,10 +32,15 @@ def normalised(text: str) -> str:
     return re.sub(r"[^a-z0-9]", "", fold(text))
 
 
+def _hash32(data: bytes) -> int:
+    # Signatures live for one run only, so Python's own (per-process salted) hash will do, ~10× faster than sha1.
+    return hash(data) & 0xFFFFFFFF
+
+
 def signature(text: str, permutations: int = PERMUTATIONS) -> MinHash:
     compact = normalised(text)
     shingles = {compact[i : i + SHINGLE] for i in range(max(1, len(compact) - SHINGLE + 1))}
-    minhash = MinHash(num_perm=permutations)
+    minhash = MinHash(num_perm=permutations, hashfunc=_hash32)
     minhash.update_batch([s.encode() for s in shingles])
     return minhash
 
@@ -58,10 +64,21 @@ class Pair:
     exact: bool
 
 
-def similar_pairs(documents: list[DocumentView]) -> list[Pair]:
+class Signatures(dict):
+    """Each document's MinHash, computed once per analysis."""
+
+    def of(self, document: DocumentView) -> MinHash:
+        if document.doc_id not in self:
+            self[document.doc_id] = signature(document.text)
+        return self[document.doc_id]
+
+
+def similar_pairs(documents: list[DocumentView], cache: Signatures | None = None) -> list[Pair]:
+    cache = Signatures() if cache is None else cache
+    by_doc = {d.doc_id: d for d in documents}
     texts = {d.doc_id: d.text for d in documents if d.chunks}
     hashes = {doc_id: hashlib.sha256(normalised(text).encode()).hexdigest() for doc_id, text in texts.items()}
-    signatures = {doc_id: signature(text) for doc_id, text in texts.items()}
+    signatures = {doc_id: cache.of(by_doc[doc_id]) for doc_id in texts}
     lsh = MinHashLSH(threshold=CANDIDATE_THRESHOLD, num_perm=PERMUTATIONS)
     for doc_id, minhash in signatures.items():
         lsh.insert(doc_id, minhash)
@@ -131,7 +148,10 @@ def contained_pairs(documents: list[DocumentView], share: float = 0.8) -> list[t
             lsh.insert(chunk.id, signatures[chunk.id])
     found: dict[tuple[str, str], set[str]] = defaultdict(set)
     for chunk_id, minhash in signatures.items():
-        for other in lsh.query(minhash):
+        matches = lsh.query(minhash)
+        if len(matches) > BOILERPLATE:
+            continue  # a passage found in many documents is boilerplate, not a sign that one copies another
+        for other in matches:
             if owner[other] != owner[chunk_id]:
                 found[(owner[chunk_id], owner[other])].add(chunk_id)
     by_id = {d.doc_id: d for d in documents}
@@ -180,7 +200,8 @@ def analyse_similarity(all_documents: list[DocumentView]) -> tuple[list[Finding]
         for member in group:
             groups[member] = group
 
-    for pair in similar_pairs(texts):
+    cache = Signatures()
+    for pair in similar_pairs(texts, cache):
         a, b = pair.first, pair.second
         related.add(frozenset((a.doc_id, b.doc_id)))
         dated = bool(a.doc_date and b.doc_date and a.doc_date != b.doc_date)
@@ -200,9 +221,7 @@ def analyse_similarity(all_documents: list[DocumentView]) -> tuple[list[Finding]
         # A title carrying a reference (« Article L2113-4 », « F1965 ») names one document whatever its rewrites.
         identified = bool(_REFERENCE.search(title))
         for a, b in combinations(same, 2):
-            if a.doc_date != b.doc_date and (
-                identified or signature(a.text).jaccard(signature(b.text)) >= MIN_VERSION_SIMILARITY
-            ):
+            if a.doc_date != b.doc_date and (identified or cache.of(a).jaccard(cache.of(b)) >= MIN_VERSION_SIMILARITY):
                 join(versions, a.doc_id, b.doc_id)
                 related.add(frozenset((a.doc_id, b.doc_id)))
     for a, b in contained_pairs(texts):
@@ -224,7 +243,7 @@ def analyse_similarity(all_documents: list[DocumentView]) -> tuple[list[Finding]
         for older, newer in zip(chain, chain[1:], strict=False):
             if older.doc_date == newer.doc_date:
                 continue
-            similarity = float(signature(older.text).jaccard(signature(newer.text)))
+            similarity = float(cache.of(older).jaccard(cache.of(newer)))
             findings.append(_superseded(older, newer, similarity))
     for group in {frozenset(g) for g in duplicates.values()}:
         members = sorted((by_id[doc_id] for doc_id in group), key=lambda d: d.path)

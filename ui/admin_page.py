@@ -71,7 +71,9 @@ def show_ingestion() -> None:
     config = settings()
     running = background.is_running(config)
     progress = background.progress(config)
-    if running and progress:
+    if running and progress and progress.finished:
+        st.info("Ingestion terminée ; calcul du rapport de qualité des documents…")
+    elif running and progress:
         share = progress.files_done / progress.files_total if progress.files_total else 0.0
         st.progress(
             share,
