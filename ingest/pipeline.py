@@ -238,11 +238,12 @@ class IngestionPipeline:
             return
         pending.document = document
         if not document.blocks:
-            reason = (
-                "Aucun texte lisible, même par OCR : document vide ou image illisible."
-                if self._ocr_now_possible
-                else "Aucun texte extractible (document scanné ?) : installez Tesseract (tesseract-ocr-fra) pour l'OCR."
-            )
+            if self._ocr_now_possible:
+                reason = "Aucun texte lisible, même par OCR : document vide ou image illisible."
+            elif not self.settings.ingest.ocr:
+                reason = "Aucun texte extractible (document scanné ?) et OCR désactivé (réglage ingest.ocr)."
+            else:
+                reason = "Aucun texte extractible (document scanné ?) : installez Tesseract (tesseract-ocr-fra)."
             run.store.delete_document(source.doc_id)
             self._record(run, pending, outcome.NO_TEXT, document, None, 0, reason)
             run.report.files.append(

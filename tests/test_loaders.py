@@ -32,8 +32,8 @@ def test_pdf_blocks_know_their_page():
     assert str(document.doc_date) == "2019-09-09"
 
 
-def test_scanned_pdf_has_no_text_but_its_pages_are_counted():
-    document = load(source(PUTANGES / "2024" / "pv-de-la-seance-du-19-02-2024.pdf"))
+def test_scanned_pdf_without_ocr_has_no_text_but_its_pages_are_counted():
+    document = load(source(PUTANGES / "2024" / "pv-de-la-seance-du-19-02-2024.pdf"), ocr_enabled=False)
     assert document.blocks == []
     assert document.pages == 2
     assert document.pages_without_text == [1, 2]

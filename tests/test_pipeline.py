@@ -92,6 +92,7 @@ def test_incremental_add_change_delete(tmp_path, embedder, monkeypatch):
 
 def test_bad_inputs_are_reported_and_the_rest_is_indexed(tmp_path, embedder):
     settings = make_settings(tmp_path)
+    settings.ingest.ocr = False  # a scan then stays without text (OCR has its own test in test_quality)
     corpus = settings.corpus_dir
     copy_into(corpus, "conseil-municipal", PDF_A, PUTANGES / "2024" / "pv-de-la-seance-du-19-02-2024.pdf")
     copy_into(corpus, "rh", COURRIERS / "latest" / "entretien_prealable_au_licenciement_personnel.docx")
