@@ -79,4 +79,5 @@ lint: install
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
 
 clean:
-	rm -rf $(VENV) models vectorstore/chroma vectorstore/*.sqlite3 vectorstore/*.json
+	rm -rf $(VENV) models vectorstore/chroma vectorstore/*.sqlite3* vectorstore/*.json vectorstore/*.pkl \
+		vectorstore/*.log vectorstore/qualite.*

@@ -111,8 +111,13 @@ def _ingest(settings: Settings, args) -> int:
     if not args.no_report:
         from quality.report import build_report
 
-        quality = build_report(settings, pipeline.embedder)
-        print(f"Qualité des documents : {len(quality.open_findings())} constat(s) ouvert(s) ; « sourcier report ».")
+        try:
+            quality = build_report(settings, pipeline.embedder)
+        except Exception as exc:  # the index is done and sound: a failing report must not fail the ingestion
+            logging.getLogger(__name__).exception("quality report failed")
+            print(f"Rapport de qualité non calculé ({exc}) ; l'index est à jour. Relancez « sourcier report ».")
+        else:
+            print(f"Qualité des documents : {len(quality.open_findings())} constat(s) ouvert(s) ; « sourcier report ».")
     return EXIT_OK
 
 

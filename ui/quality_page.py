@@ -26,9 +26,11 @@ def _charts(findings: list[dict], history: list[dict]) -> None:
     if not findings:
         return
     frame = pd.DataFrame(
-        [{"type": f["type_label"], "service": s, "gravité": f["severity_label"]} for f in findings
-         for s in (f["places"][0]["service"] and [p["service"] for p in f["places"][:1]] or ["—"])]
-    )  # fmt: skip
+        [
+            {"type": f["type_label"], "service": f["places"][0]["service"] or "—", "gravité": f["severity_label"]}
+            for f in findings
+        ]
+    )
     left, right = st.columns(2)
     left.altair_chart(
         alt.Chart(frame, title="Constats par type")
