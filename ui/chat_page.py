@@ -141,7 +141,8 @@ def show_turn(index: int, turn: dict) -> None:
         for source in answer.sources:
             if source.number in cited:
                 show_source(source, claims_by_source[source.number], key=f"{index}-{source.number}")
-        others = dict.fromkeys(s.title or s.path for s in answer.sources if s.number not in cited)
+        cited_titles = {s.title or s.path for s in answer.sources if s.number in cited}
+        others = dict.fromkeys(s.title or s.path for s in answer.sources if (s.title or s.path) not in cited_titles)
         if others:
             st.caption("Autres documents consultés : " + " ; ".join(others))
         show_feedback(index, turn)
