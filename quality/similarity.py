@@ -24,6 +24,7 @@ SHINGLE = 9
 PERMUTATIONS = 128
 CANDIDATE_THRESHOLD = 0.5  # LSH band setting: pairs above ~0.5 estimated Jaccard become candidates
 NEAR_DUPLICATE = 0.85
+PASSAGE_THRESHOLD = 0.3
 BOILERPLATE = 20
 MIN_VERSION_SIMILARITY = 0.25  # with the same title and folder: rewritten versions still share a quarter of shingles
 _DATES = re.compile(r"\b\d{1,4}[\s/.\-_]\d{1,2}[\s/.\-_]\d{2,4}\b|\b(?:19|20)\d{2}\b|\bv\d+\b|\bversion\s*\d+\b")
@@ -136,7 +137,8 @@ def _figure_changes(older: DocumentView, newer: DocumentView, limit: int = 6) ->
 def contained_pairs(documents: list[DocumentView], share: float = 0.8) -> list[tuple[DocumentView, DocumentView]]:
     """(a, b) when most passages of `a` reappear in `b`: one page of a guide inside the guide's PDF export.
     Chunk-level MinHash/LSH, so still near-linear."""
-    lsh = MinHashLSH(threshold=CANDIDATE_THRESHOLD, num_perm=64)
+    # Passages of two formats are cut at different places: a passage overlaps its counterpart by half or less.
+    lsh = MinHashLSH(threshold=PASSAGE_THRESHOLD, num_perm=64)
     owner: dict[str, str] = {}
     signatures: dict[str, MinHash] = {}
     counted: dict[str, int] = defaultdict(int)
