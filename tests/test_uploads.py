@@ -1,0 +1,53 @@
+"""Uploads from the admin page: what is written, where, and what is refused (and that nothing leaves the corpus)."""
+
+import pytest
+
+from ingest.uploads import UploadRejected, save_upload
+from tests.conftest import make_settings
+
+
+@pytest.fixture
+def settings(tmp_path):
+    settings = make_settings(tmp_path)
+    settings.corpus_dir.mkdir(parents=True)
+    return settings
+
+
+def test_a_file_lands_in_its_service_folder_with_a_clean_name(settings):
+    path = save_upload(settings, "État civil", "Procédure mariage (v2).docx", b"PK\x03\x04 data")
+    assert path == settings.corpus_dir.resolve() / "État civil" / "Procédure mariage (v2).docx"
+    assert path.read_bytes() == b"PK\x03\x04 data"
+    assert not list(path.parent.glob(".*.part"))
+
+
+@pytest.mark.parametrize("name", ["../../etc/cron.d/evil.md", "..\\..\\evil.md", "/etc/evil.md", "sub/../../evil.md"])
+def test_no_name_can_leave_the_corpus(settings, name):
+    path = save_upload(settings, "../rh", name, b"# titre")
+    assert settings.corpus_dir.resolve() in path.parents
+    assert path.parent.name == "rh" and path.name == "evil.md"
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "message"),
+    [
+        ("virus.exe", b"MZ", "non pris en charge"),
+        ("sans-extension", b"x", "sans extension"),
+        ("vide.pdf", b"", "vide"),
+        ("..", b"x", "non pris en charge"),
+    ],
+)
+def test_bad_uploads_are_refused_with_a_reason(settings, name, data, message):
+    with pytest.raises(UploadRejected, match=message):
+        save_upload(settings, "rh", name, data)
+    assert not any(settings.corpus_dir.rglob("*.*"))
+
+
+def test_size_limit_and_existing_files(settings):
+    settings.ui.upload_max_mb = 0.001
+    with pytest.raises(UploadRejected, match="taille maximale"):
+        save_upload(settings, "rh", "gros.txt", b"x" * 2000)
+    settings.ui.upload_max_mb = 50
+    save_upload(settings, "rh", "note.txt", b"v1")
+    with pytest.raises(UploadRejected, match="existe déjà"):
+        save_upload(settings, "rh", "note.txt", b"v2")
+    assert save_upload(settings, "rh", "note.txt", b"v2", replace=True).read_bytes() == b"v2"
