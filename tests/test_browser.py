@@ -120,5 +120,11 @@ def test_question_answered_with_sources_in_a_real_browser(app_url, page):
     with contextlib.suppress(PlaywrightTimeout):  # a screenshot mid-way when the run is slow enough to catch
         page.get_by_text(re.compile(r"Ingestion en cours — (indexation|finalisation)")).wait_for(timeout=60_000)
     page.screenshot(path=str(ARTIFACTS / "admin.png"), full_page=True)
-    page.get_by_text("Ingestion terminée").wait_for(timeout=300_000)
+    page.get_by_text("Ingestion terminée :").wait_for(timeout=300_000)  # the quality report comes right after
     assert page.get_by_text("Extraits indexés", exact=True).is_visible()
+
+    page.get_by_role("link", name="Qualité des documents").click()
+    page.get_by_text("Constats ouverts").wait_for(timeout=60_000)
+    page.get_by_text("Constats par type").first.wait_for(timeout=30_000)
+    page.screenshot(path=str(ARTIFACTS / "quality.png"), full_page=True)
+    assert "Traceback" not in page.content()

@@ -186,9 +186,15 @@ def show_documents() -> None:
         for record in documents.values()
     ]
     columns = st.columns(3)
-    services = columns[0].multiselect("Service", sorted({r["Service"] for r in rows}), key="filter_service")
-    formats = columns[1].multiselect("Format", sorted({r["Format"] for r in rows}), key="filter_format")
-    states = columns[2].multiselect("État", sorted({r["État"] for r in rows} | {"exclu"}), key="filter_state")
+    services = columns[0].multiselect(
+        "Service", sorted({r["Service"] for r in rows}), key="filter_service", placeholder="Tous"
+    )
+    formats = columns[1].multiselect(
+        "Format", sorted({r["Format"] for r in rows}), key="filter_format", placeholder="Tous"
+    )
+    states = columns[2].multiselect(
+        "État", sorted({r["État"] for r in rows} | {"exclu"}), key="filter_state", placeholder="Tous"
+    )
     shown = [
         r
         for r in rows

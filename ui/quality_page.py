@@ -35,8 +35,14 @@ def _charts(findings: list[dict], history: list[dict]) -> None:
     left.altair_chart(
         alt.Chart(frame, title="Constats par type")
         .mark_bar()
-        .encode(x=alt.X("count():Q", title="constats"), y=alt.Y("type:N", sort="-x", title=None),
-                color=alt.Color("gravité:N", sort=list(SEVERITIES.values()))),
+        .encode(
+            x=alt.X("count():Q", title="constats"),
+            y=alt.Y("type:N", sort="-x", title=None, axis=alt.Axis(labelLimit=220)),
+            color=alt.Color(
+                "gravité:N",
+                scale=alt.Scale(domain=list(SEVERITIES.values()), range=["#c9191e", "#e0861b", "#9a9a9a"]),
+            ),
+        ),
         width="stretch",
     )  # fmt: skip
     right.altair_chart(
@@ -117,9 +123,11 @@ def render() -> None:
         mine = st.selectbox("Mon service", ["—", *services], key="owner_service",
                             help="Vos documents apparaissent en premier.")  # fmt: skip
     filters = st.columns(4)
-    chosen_services = filters[0].multiselect("Service", services, key="q_service")
-    chosen_types = filters[1].multiselect("Type", list(TYPES), format_func=TYPES.get, key="q_type")
-    chosen_severity = filters[2].multiselect("Gravité", list(SEVERITIES), format_func=SEVERITIES.get, key="q_sev")
+    chosen_services = filters[0].multiselect("Service", services, key="q_service", placeholder="Tous")
+    chosen_types = filters[1].multiselect("Type", list(TYPES), format_func=TYPES.get, key="q_type", placeholder="Tous")
+    chosen_severity = filters[2].multiselect(
+        "Gravité", list(SEVERITIES), format_func=SEVERITIES.get, key="q_sev", placeholder="Tous"
+    )
     show_dismissed = filters[3].checkbox("Afficher les faux positifs", key="q_dismissed")
     document = st.text_input("Document (partie du nom)", key="q_document")
 
