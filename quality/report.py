@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -193,10 +193,3 @@ def load_last_report(settings: Settings) -> dict | None:
         return json.loads((settings.store.path / REPORT_JSON).read_text())
     except (FileNotFoundError, ValueError):
         return None
-
-
-def group_by_type(findings: list[Finding]) -> dict[str, list[Finding]]:
-    groups: dict[str, list[Finding]] = defaultdict(list)
-    for finding in findings:
-        groups[finding.type].append(finding)
-    return groups

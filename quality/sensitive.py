@@ -8,8 +8,6 @@ from dataclasses import dataclass
 from stdnum import iban as iban_number
 from stdnum.fr import nir as nir_number
 
-from sourcier.french import fold
-
 
 @dataclass(frozen=True)
 class Match:
@@ -101,7 +99,8 @@ def find_sensitive(text: str) -> list[Match]:
 def mask(text: str) -> str:
     """The text with every personal datum replaced by its masked form (health words stay: they are not identifiers,
     but the names next to them are masked)."""
-    matches = [m for m in find_sensitive(text) if m.kind != "health"]
+    found = find_sensitive(text)
+    matches = [m for m in found if m.kind != "health"]
     pieces, last = [], 0
     for match in matches:
         if match.start < last:
@@ -114,10 +113,6 @@ def mask(text: str) -> str:
     # Shapes that fail their checksum are not counted as findings, but are not shown in clear either.
     masked = _NIR.sub(lambda m: mask_value("nir", m.group()), masked)
     masked = _IBAN.sub(lambda m: mask_value("iban", m.group()), masked)
-    if any(m.kind == "health" for m in find_sensitive(text)):
+    if any(m.kind == "health" for m in found):
         masked = _PERSON.sub(lambda m: m.group().split()[0] + " •••", masked)
     return masked
-
-
-def is_health_context(text: str) -> bool:
-    return bool(_HEALTH.search(fold(text)))
