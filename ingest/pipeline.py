@@ -66,6 +66,10 @@ class _Run:
     progress: Progress
 
 
+def _ocr_tried(record: DocumentRecord) -> bool:
+    return bool(record.details and json.loads(record.details).get("ocr_tried"))
+
+
 class IngestionPipeline:
     def __init__(
         self,
@@ -169,7 +173,7 @@ class IngestionPipeline:
             if same and self._consistent(previous, held):
                 retry = (
                     previous.status == outcome.UNSUPPORTED and source.extension in self.settings.ingest.extensions
-                ) or (previous.status == outcome.NO_TEXT and self._ocr_now_possible)
+                ) or (previous.status == outcome.NO_TEXT and self._ocr_now_possible and not _ocr_tried(previous))
                 if not retry:
                     report.files.append(
                         FileReport(
@@ -319,7 +323,13 @@ class IngestionPipeline:
                 service=source.service,
                 doc_date=document.doc_date.isoformat() if document and document.doc_date else None,
                 reason=reason,
-                details=json.dumps({"pages_without_text": document.pages_without_text, "ocr_pages": document.ocr_pages})
+                details=json.dumps(
+                    {
+                        "pages_without_text": document.pages_without_text,
+                        "ocr_pages": document.ocr_pages,
+                        "ocr_tried": self._ocr_now_possible and document.format == "pdf",
+                    }
+                )
                 if document
                 else None,
             ),

@@ -49,18 +49,19 @@ class DocumentView:
 @dataclass
 class CorpusView:
     collection: str
+    store: ChunkStore
     documents: dict[str, DocumentView]  # by doc_id
     chunk_ids: list[str]
     vectors: np.ndarray  # aligned with chunk_ids
     chunks: dict[str, ChunkView]
 
 
-def read_corpus(settings: Settings, store: ChunkStore | None = None, page_size: int = 2000) -> CorpusView:
+def read_corpus(settings: Settings, page_size: int = 2000) -> CorpusView:
     with Manifest(settings.store.path / MANIFEST_FILE) as manifest:
         collection = manifest.active_collection(settings.store.collection)
         records = manifest.documents(collection)
         excluded = manifest.excluded()
-    store = store or ChunkStore.open(settings.store, settings.embedding.model, collection)
+    store = ChunkStore.open(settings.store, settings.embedding.model, collection)
     documents = {
         record.doc_id: DocumentView(
             doc_id=record.doc_id,
@@ -107,4 +108,4 @@ def read_corpus(settings: Settings, store: ChunkStore | None = None, page_size: 
     for document in documents.values():
         document.chunks.sort(key=lambda chunk: chunk.index)
     matrix = np.vstack(vectors) if vectors else np.zeros((0, 384), dtype=np.float32)
-    return CorpusView(collection, documents, chunk_ids, matrix, chunks)
+    return CorpusView(collection, store, documents, chunk_ids, matrix, chunks)

@@ -6,6 +6,7 @@ ones (duplicates and versions by MinHash/LSH, contradictions by nearest neighbou
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections import Counter
@@ -16,7 +17,6 @@ from datetime import UTC, date, datetime
 from ingest.embed import Embedder
 from ingest.manifest import Manifest
 from ingest.pipeline import MANIFEST_FILE
-from ingest.store import ChunkStore
 from quality.contradictions import analyse_contradictions
 from quality.documents import analyse_injection, analyse_sensitive
 from quality.extraction import analyse_extraction
@@ -104,10 +104,7 @@ def build_report(
     timings: dict[str, float] = {}
     started = time.perf_counter()
     state = QualityState(settings.store.path)
-    with Manifest(settings.store.path / MANIFEST_FILE) as manifest:
-        collection_name = manifest.active_collection(settings.store.collection)
-    store = ChunkStore.open(settings.store, settings.embedding.model, collection_name)
-    corpus = read_corpus(settings, store)
+    corpus = read_corpus(settings)
     documents = list(corpus.documents.values())
     timings["lecture"] = round(time.perf_counter() - started, 2)
     progress(f"{len(documents)} documents, {len(corpus.chunk_ids)} passages lus")
@@ -138,7 +135,7 @@ def build_report(
     timings["doublons_versions"] = round(time.perf_counter() - step, 2)
 
     step = time.perf_counter()
-    findings += analyse_contradictions(corpus, store.collection, related, progress)
+    findings += analyse_contradictions(corpus, corpus.store.collection, related, progress)
     timings["contradictions"] = round(time.perf_counter() - step, 2)
 
     step = time.perf_counter()
@@ -156,7 +153,7 @@ def build_report(
     timings["total"] = round(time.perf_counter() - started, 2)
     report = Report(
         generated_at=datetime.now(UTC).isoformat(timespec="seconds"),
-        collection=collection_name,
+        collection=corpus.collection,
         documents=len(documents),
         findings=findings,
         timings=timings,
@@ -181,14 +178,10 @@ def _exclude_sensitive(settings: Settings, report: Report) -> None:
 
 
 def _json(data: dict) -> str:
-    import json
-
     return json.dumps(data, ensure_ascii=False, indent=1, default=str)
 
 
 def load_last_report(settings: Settings) -> dict | None:
-    import json
-
     try:
         return json.loads((settings.store.path / REPORT_JSON).read_text())
     except (FileNotFoundError, ValueError):

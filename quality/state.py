@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from datetime import UTC, datetime
 from pathlib import Path
 
+from ingest.manifest import now
 from quality.findings import STATUSES, Finding, Place
 
 STATE_FILE = "quality.sqlite3"
@@ -19,10 +19,6 @@ CREATE TABLE IF NOT EXISTS document_cache (
     PRIMARY KEY (doc_id, version)
 );
 """
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 class QualityState:
@@ -48,7 +44,7 @@ class QualityState:
             else:
                 db.execute(
                     "INSERT OR REPLACE INTO marks(id, status, note, marked_at) VALUES(?,?,?,?)",
-                    (finding_id, status, note, _now()),
+                    (finding_id, status, note, now()),
                 )
 
     def marks(self) -> dict[str, dict]:
@@ -59,7 +55,7 @@ class QualityState:
 
     def record_run(self, counts: dict) -> None:
         with self._connect() as db:
-            db.execute("INSERT OR REPLACE INTO runs(at, counts) VALUES(?, ?)", (_now(), json.dumps(counts)))
+            db.execute("INSERT OR REPLACE INTO runs(at, counts) VALUES(?, ?)", (now(), json.dumps(counts)))
 
     def history(self) -> list[dict]:
         with self._connect() as db:

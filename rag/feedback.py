@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from datetime import UTC, datetime
 from pathlib import Path
+
+from ingest.manifest import now
 
 FEEDBACK_FILE = "feedback.sqlite3"
 
@@ -33,10 +34,6 @@ CREATE TABLE IF NOT EXISTS feedback (
 """
 
 
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
-
-
 class FeedbackStore:
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -57,7 +54,7 @@ class FeedbackStore:
         with self._connect() as db:
             db.execute(
                 "INSERT INTO unanswered(asked_at, question, standalone_question, reason, closest) VALUES(?,?,?,?,?)",
-                (_now(), question, standalone, reason, json.dumps(closest, ensure_ascii=False)),
+                (now(), question, standalone, reason, json.dumps(closest, ensure_ascii=False)),
             )
 
     def unanswered(self) -> list[dict]:
@@ -82,7 +79,7 @@ class FeedbackStore:
                 "INSERT INTO feedback(given_at, rating, comment, question, answer, cited_chunks, backend, model) "
                 "VALUES(?,?,?,?,?,?,?,?)",
                 (
-                    _now(),
+                    now(),
                     rating,
                     (comment or "").strip() or None,
                     question,

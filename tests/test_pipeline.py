@@ -176,3 +176,21 @@ def test_new_chunking_settings_redo_the_chunks(tmp_path, embedder):
     chunks = chunks_by_source(settings, embedder)["elections/F1965.html"]
     assert len({c["version"] for c in chunks}) == 1 and len(chunks) == second.total_chunks > first.total_chunks
     assert all(len(c) <= 600 for c in ChunkStore.open(settings.store, embedder.name).collection.get()["documents"])
+
+
+def test_a_scan_that_ocr_cannot_read_is_not_read_again_on_the_next_run(tmp_path, embedder):
+    from pypdf import PdfWriter
+
+    from ingest import ocr
+
+    assert ocr.available(), "Tesseract (tesseract-ocr-fra) absent : `make system-packages` l'installe."
+    settings = make_settings(tmp_path)
+    (settings.corpus_dir / "archives").mkdir(parents=True)
+    writer = PdfWriter()
+    writer.add_blank_page(width=595, height=842)  # an image-only page with nothing on it
+    with (settings.corpus_dir / "archives" / "blanc.pdf").open("wb") as handle:
+        writer.write(handle)
+    first = IngestionPipeline(settings, embedder=embedder).run()
+    assert first.files[0].status == "no_text" and "même par OCR" in first.files[0].reason
+    second = IngestionPipeline(settings, embedder=embedder).run()
+    assert second.files[0].status == "unchanged"

@@ -7,7 +7,7 @@ import itertools
 import streamlit as st
 
 from rag.chain import Answer, Source
-from rag.citations import supporting_sentences
+from rag.citations import split_sentences, supporting_sentences
 from ui.common import (
     answerer,
     corpus_file,
@@ -93,8 +93,6 @@ def show_source(source: Source, claims: list[str], key: str) -> None:
 
 
 def _excerpt_markdown(excerpt: str, highlighted: set[str]) -> str:
-    from rag.citations import split_sentences
-
     parts = []
     for sentence in split_sentences(excerpt):
         text = escape_markdown(sentence)
@@ -174,7 +172,7 @@ def show_feedback(index: int, turn: dict) -> None:
             st.success("Merci, votre commentaire est transmis.")
 
 
-def ask(question: str, services: list[str]) -> None:
+def ask(question: str, services: list[str], collection: str) -> None:
     turns = st.session_state[TURNS]
     history = [(t["answer"].question, t["answer"].text) for t in turns if not t.get("error")]
     where = {"service": {"$in": services}} if services else None
@@ -183,7 +181,7 @@ def ask(question: str, services: list[str]) -> None:
     result: dict = {}
     with st.chat_message("assistant"):
         try:
-            events = answerer().stream(question, history, where)
+            events = answerer(collection).stream(question, history, where)
             # Finding the passages and reading them takes the model a while on a CPU: say so until it writes.
             with st.spinner("Je cherche dans les documents et je lis les passages pertinents…"):
                 first = next(events)
@@ -206,7 +204,7 @@ def ask(question: str, services: list[str]) -> None:
 def render() -> None:
     st.session_state.setdefault(TURNS, [])
     try:
-        _, documents, excluded = manifest_documents()
+        collection, documents, excluded = manifest_documents()
     except Exception as error:
         st.error(f"L'index est inaccessible : {explain(error)}")
         st.stop()
@@ -247,7 +245,7 @@ def render() -> None:
 
     question = st.chat_input("Posez votre question…") or st.session_state.pop("pending_question", None)
     if question and question.strip():
-        ask(question.strip(), chosen)
+        ask(question.strip(), chosen, collection)
 
 
 render()

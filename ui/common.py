@@ -42,10 +42,9 @@ def _answerer(collection: str, lexical_stamp: float) -> Answerer:
     return Answerer.from_settings(settings(), embedder(), backend=llm_backend)
 
 
-def answerer() -> Answerer:
+def answerer(collection: str) -> Answerer:
     """Rebuilt only when an ingestion changed the index (new collection or new lexical index)."""
     config = settings()
-    collection = manifest_documents()[0]
     lexical = LexicalIndex.path_for(config.store.path, collection)
     return _answerer(collection, lexical.stat().st_mtime if lexical.exists() else 0.0)
 
