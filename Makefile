@@ -15,7 +15,7 @@ SETS ?= faq gennevilliers
 # Debian packages: Chromium for the browser test, Tesseract (French) for OCR of scanned documents.
 SYSTEM_PACKAGES := chromium chromium-driver tesseract-ocr tesseract-ocr-fra
 
-.PHONY: install system-packages run ingest app test bench eval eval-quality lint clean
+.PHONY: install system-packages run ingest app test test-fast bench eval eval-quality lint clean
 
 install: $(STAMP)
 
@@ -49,6 +49,10 @@ run: ingest app
 
 test: install system-packages
 	$(PY) -m pytest -q
+
+# Sourcier's own logic with test doubles of the real contracts (no model, no server): under a minute.
+test-fast: install
+	$(PY) -m pytest -q tests/unit
 
 bench: install
 	$(PY) -m tests.bench.ingestion

@@ -9,53 +9,56 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ingest.lock import IngestionLock
-from ingest.pipeline import PROGRESS_FILE
-from ingest.progress import Progress, ProgressFile, read_progress
+from ingest.progress import Phase, Progress, ProgressFile, read_progress
+from sourcier.errors import IngestionRunningError
+from sourcier.layout import StoreLayout
 from sourcier.settings import Settings
 
-LOG_FILE = "ingestion.log"
 # Started from this process and maybe not holding the lock yet (Python and the models take seconds to load).
 _children: dict[Path, subprocess.Popen] = {}
 
 
-class IngestionAlreadyRunning(RuntimeError):
-    pass
-
-
 def is_running(settings: Settings) -> bool:
-    if IngestionLock(settings.store.path).is_held():
+    if IngestionLock(StoreLayout(settings.store.path).lock).is_held():
         return True
     child = _children.get(settings.store.path.resolve())
     return child is not None and child.poll() is None
 
 
 def start(settings: Settings, paths: Sequence[Path] = (), rebuild: bool = False) -> subprocess.Popen:
-    """Launch `sourcier ingest` detached from the caller; the ingestion lock still guarantees one at a time."""
+    """Launch `sourcier ingest` detached from the caller; the ingestion lock still guarantees one at a time.
+
+    The child receives the caller's settings (JSON on its stdin, so that no secret lands in a file or in `ps`):
+    it ingests into exactly the index the caller reads, whatever its own environment says.
+    """
     if is_running(settings):
-        raise IngestionAlreadyRunning("Une ingestion est déjà en cours.")
-    store_dir = settings.store.path
-    store_dir.mkdir(parents=True, exist_ok=True)
-    command = [sys.executable, "-m", "sourcier.cli", "ingest", "--quiet", *map(str, paths)]
+        raise IngestionRunningError("Une ingestion est déjà en cours : attendez qu'elle se termine.")
+    layout = StoreLayout(settings.store.path).ensure()
+    command = [sys.executable, "-m", "ui.cli", "--settings-stdin", "ingest", "--quiet", *map(str, paths)]
     if rebuild:
         command.append("--rebuild")
-    ProgressFile(store_dir / PROGRESS_FILE)(Progress(phase="démarrage"))  # the last run's outcome is now stale
-    with (store_dir / LOG_FILE).open("w") as log:
-        child = _children[store_dir.resolve()] = subprocess.Popen(
+    ProgressFile(layout.progress)(Progress(phase=Phase.STARTING))  # the last run's outcome is now stale
+    with layout.ingestion_log.open("w") as log:
+        child = _children[layout.root.resolve()] = subprocess.Popen(
             command,
             stdout=log,
             stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
+            stdin=subprocess.PIPE,
             start_new_session=True,  # not killed with the page's script run
-        )  # same environment and working directory: the child reads the same settings
+        )
+    assert child.stdin is not None
+    child.stdin.write(settings.model_dump_json().encode())
+    child.stdin.close()
     return child
 
 
 def progress(settings: Settings) -> Progress | None:
-    return read_progress(settings.store.path / PROGRESS_FILE)
+    return read_progress(StoreLayout(settings.store.path).progress)
 
 
 def last_log(settings: Settings, lines: int = 20) -> str:
     try:
-        return "\n".join((settings.store.path / LOG_FILE).read_text(errors="replace").splitlines()[-lines:])
+        text = StoreLayout(settings.store.path).ingestion_log.read_text(errors="replace")
     except FileNotFoundError:
         return ""
+    return "\n".join(text.splitlines()[-lines:])

@@ -3,12 +3,27 @@
 from __future__ import annotations
 
 import threading
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 from langchain_core.embeddings import Embeddings
 
-from sourcier.models import ModelInfo, resolve_embedding_model
+from sourcier.models.embedding import ModelInfo, embedding_model_id, resolve_embedding_model
 from sourcier.settings import EmbeddingSettings
+
+
+@runtime_checkable
+class TextEmbedder(Protocol):
+    """What ingestion, retrieval and the report need of an embedding model (normalised vectors)."""
+
+    @property
+    def name(self) -> str: ...
+
+    def embed_passages(self, texts: list[str]) -> np.ndarray: ...
+
+    def embed_queries(self, texts: list[str]) -> np.ndarray: ...
+
+    def embed_query(self, text: str) -> list[float]: ...
 
 
 class Embedder(Embeddings):
@@ -28,7 +43,8 @@ class Embedder(Embeddings):
 
     @property
     def name(self) -> str:
-        return self.settings.model if self._info is None else self._info.name
+        """What the index records: the same before and after the model is loaded."""
+        return embedding_model_id(self.settings)
 
     @property
     def model(self):

@@ -6,14 +6,21 @@ exactly as in Chroma, *before* ranking, so that access control can rely on them.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import pickle
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import bm25s
 import numpy as np
 
 from sourcier.french import content_terms
+
+if TYPE_CHECKING:
+    from ingest.store import VectorStore
+
+_PAGE = 5000
 
 # bm25s logs each index build at DEBUG through its own handler: not for users' terminals.
 logging.getLogger("bm25s").setLevel(logging.WARNING)
@@ -33,10 +40,6 @@ class LexicalIndex:
 
     # --- persistence ----------------------------------------------------------------------------------
 
-    @staticmethod
-    def path_for(store_dir: Path, collection: str) -> Path:
-        return store_dir / f"lexical-{collection}.pkl"
-
     @classmethod
     def load(cls, path: Path) -> LexicalIndex:
         if not path.exists():
@@ -51,18 +54,21 @@ class LexicalIndex:
         temporary.replace(path)
 
     @classmethod
-    def sync(cls, path: Path, collection) -> LexicalIndex:
-        """Bring the saved index in line with a Chroma collection: drop gone chunks, tokenise new ones."""
+    def sync(cls, path: Path, store: VectorStore) -> LexicalIndex:
+        """Bring the saved index in line with a store: drop gone chunks, tokenise new ones."""
         entries = cls.load(path).entries
-        held = collection.get(include=["metadatas"])
-        current = dict(zip(held["ids"], held["metadatas"], strict=True))
+        current: dict[str, dict] = {}
+        for start in itertools.count(0, _PAGE):
+            page = store.get(limit=_PAGE, offset=start)
+            current.update((chunk.id, chunk.metadata) for chunk in page)
+            if len(page) < _PAGE:
+                break
         entries = {i: entry for i, entry in entries.items() if i in current}
         missing = [i for i in current if i not in entries]
         for start in range(0, len(missing), 1000):
-            page = collection.get(ids=missing[start : start + 1000], include=["documents", "metadatas"])
-            for chunk_id, text, metadata in zip(page["ids"], page["documents"], page["metadatas"], strict=True):
-                context = f"{metadata.get('title', '')} {metadata.get('section', '')}"
-                entries[chunk_id] = (content_terms(f"{context}\n{text}"), metadata)
+            for chunk in store.get(ids=missing[start : start + 1000]):
+                context = f"{chunk.metadata.get('title', '')} {chunk.metadata.get('section', '')}"
+                entries[chunk.id] = (content_terms(f"{context}\n{chunk.text}"), chunk.metadata)
         index = cls(entries)
         index.save(path)
         return index

@@ -6,17 +6,13 @@ import fcntl
 import os
 from pathlib import Path
 
-from sourcier.errors import SourcierError
-
-
-class IngestionRunningError(SourcierError):
-    pass
+from sourcier.errors import IngestionRunningError
 
 
 class IngestionLock:
-    def __init__(self, store_dir: Path) -> None:
-        store_dir.mkdir(parents=True, exist_ok=True)
-        self.path = store_dir / "ingestion.lock"
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
         self._handle = None
 
     def __enter__(self) -> IngestionLock:

@@ -9,8 +9,9 @@ from __future__ import annotations
 import json
 import sqlite3
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
 from pathlib import Path
+
+from sourcier.clock import now
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -65,10 +66,6 @@ class DocumentRecord:
     reason: str | None = None
     updated_at: str = ""
     details: str | None = None  # JSON: pages without text, pages read by OCR
-
-
-def now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 class Manifest:

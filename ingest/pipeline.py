@@ -15,44 +15,36 @@ import contextlib
 import json
 import time
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from ingest import ocr
-from ingest import report as outcome
 from ingest.discover import discover, in_scope
-from ingest.documents import Chunk, LoadedDocument, SourceFile
-from ingest.embed import Embedder
+from ingest.documents import LoadedDocument
+from ingest.embed import Embedder, TextEmbedder
 from ingest.lexical import LexicalIndex
-from ingest.loaders import load
+from ingest.loaders import LoadOptions, load
 from ingest.lock import IngestionLock
-from ingest.manifest import DocumentRecord, Manifest, now
-from ingest.progress import Progress, ProgressCallback, ProgressFile
-from ingest.report import FileReport, IngestionReport
+from ingest.manifest import DocumentRecord, Manifest
+from ingest.plan import Pending, plan_run
+from ingest.progress import Phase, Progress, ProgressCallback, ProgressFile
+from ingest.report import DocumentStatus, FileReport, IngestionReport
 from ingest.split import Splitter
-from ingest.store import ChunkStore
+from ingest.store import ChromaStore, VectorStore
+from sourcier.clock import now
 from sourcier.errors import DocumentError, UnsupportedFormatError
-from sourcier.hashing import sha256_bytes, sha256_file
+from sourcier.hashing import sha256_file
+from sourcier.layout import StoreLayout
 from sourcier.settings import Settings
 
-REPORT_FILE = "last_ingestion.json"
-PROGRESS_FILE = "ingestion_progress.json"
-MANIFEST_FILE = "manifest.sqlite3"
 # Chunks of several small documents are embedded together: batching is what makes the CPU efficient.
 EMBEDDING_WINDOW = 64
 
-
-@dataclass
-class _Pending:
-    source: SourceFile
-    file_hash: str
-    version: str  # file content + chunking settings: the identity of the chunks made from it
-    previous: DocumentRecord | None
-    document: LoadedDocument | None = None
-    chunks: Sequence[Chunk] = ()
+# Opens the collection a run writes to (the live one, or a new one for a rebuild).
+StoreOpener = Callable[[str], VectorStore]
 
 
 @dataclass
@@ -60,36 +52,36 @@ class _Run:
     """What every stage of one run writes to."""
 
     manifest: Manifest
-    store: ChunkStore
-    collection: str
+    store: VectorStore
     report: IngestionReport
     progress: Progress
-
-
-def _ocr_tried(record: DocumentRecord) -> bool:
-    return bool(record.details and json.loads(record.details).get("ocr_tried"))
 
 
 class IngestionPipeline:
     def __init__(
         self,
         settings: Settings,
-        embedder: Embedder | None = None,
+        embedder: TextEmbedder | None = None,
         callbacks: Iterable[ProgressCallback] = (),
+        open_store: StoreOpener | None = None,
     ) -> None:
         self.settings = settings
-        self.store_dir = settings.store.path
+        self.layout = StoreLayout(settings.store.path)
         self.embedder = embedder or Embedder(settings.embedding)
         self.splitter = Splitter(settings.chunking)
-        self.callbacks = [ProgressFile(self.store_dir / PROGRESS_FILE), *callbacks]
+        self.callbacks = [ProgressFile(self.layout.progress), *callbacks]
+        self._open_store = open_store or (
+            lambda collection: ChromaStore.open(settings.store, self.embedder.name, collection)
+        )
         self._held: dict = {}
         self._chunking = settings.chunking.model_dump_json()
+        self._load_options = LoadOptions(max_file_mb=settings.ingest.max_file_mb, ocr=settings.ingest.ocr)
         # A scan recorded without text is read again once Tesseract is there.
         self._ocr_now_possible = settings.ingest.ocr and ocr.available()
 
     def run(self, paths: Sequence[Path] = (), rebuild: bool = False) -> IngestionReport:
-        self.store_dir.mkdir(parents=True, exist_ok=True)
-        with IngestionLock(self.store_dir), Manifest(self.store_dir / MANIFEST_FILE) as manifest:
+        self.layout.ensure()
+        with IngestionLock(self.layout.lock), Manifest(self.layout.manifest) as manifest:
             return self._run(manifest, list(paths), rebuild)
 
     # ------------------------------------------------------------------------------------------------
@@ -111,7 +103,7 @@ class IngestionPipeline:
         )
         started = time.perf_counter()
         try:
-            store = ChunkStore.open(settings.store, self.embedder.name, target)
+            store = self._open_store(target)
             if rebuild:
                 self._drop_abandoned_rebuilds(manifest, store, keep={live, target})
             manifest.start_run(report.run_id, target, report.started_at)
@@ -119,23 +111,48 @@ class IngestionPipeline:
             known = manifest.documents(target)
             held = self._held = store.versions()
 
-            progress.phase, progress.files_total = "analyse", len(files)
+            progress.phase, progress.files_total = Phase.SCANNING, len(files)
             self._notify(progress)
-            todo = self._plan(files, known, held, report, progress)
-            run = _Run(manifest, store, target, report, progress)
-            self._remove_missing(run, files, paths, known, held)
+            hashed = []
+            for source in files:
+                progress.current_file = source.relative_path
+                self._notify(progress)
+                hashed.append((source, sha256_file(source.path)))
+            plan = plan_run(
+                hashed,
+                known,
+                held,
+                chunking_key=self._chunking,
+                in_scope=lambda path: in_scope(path, settings.corpus_dir, paths),
+                readable_extensions=settings.ingest.extensions,
+                ocr_possible=self._ocr_now_possible,
+            )
+            run = _Run(manifest, store, report, progress)
+            for record in plan.unchanged:
+                report.files.append(
+                    FileReport(
+                        record.path, DocumentStatus.UNCHANGED, record.chunks, record.pages, record.format, record.reason
+                    )
+                )
+            progress.files_done += len(plan.unchanged)
+            for record in plan.removed:
+                store.delete_document(record.doc_id)
+                manifest.remove(target, record.path)
+                report.files.append(FileReport(record.path, DocumentStatus.REMOVED, reason="Fichier retiré du corpus."))
+            for doc_id in plan.orphans:
+                store.delete_document(doc_id)
 
-            progress.phase = "indexation"
-            self._process(run, todo)
+            progress.phase = Phase.INDEXING
+            self._process(run, plan.todo)
 
-            progress.phase = "finalisation"
+            progress.phase = Phase.FINALISING
             self._notify(progress)
             # Always in step with the store (cheap when nothing changed), so a crash before this line heals.
-            LexicalIndex.sync(LexicalIndex.path_for(self.store_dir, target), store.collection)
+            LexicalIndex.sync(self.layout.lexical(target), store)
             if rebuild:
                 manifest.switch_collection(target, live)
-                self._drop_collection(store, live)
-                LexicalIndex.path_for(self.store_dir, live).unlink(missing_ok=True)
+                store.drop_collection(live)
+                self.layout.lexical(live).unlink(missing_ok=True)
             report.total_chunks = store.count()
         except BaseException as exc:
             progress.error = str(exc) or type(exc).__name__
@@ -145,75 +162,14 @@ class IngestionPipeline:
             raise
         report.duration_s = round(time.perf_counter() - started, 3)
         report.finished_at = now()
-        report.write(self.store_dir / REPORT_FILE)
+        report.write(self.layout.last_ingestion)
         manifest.finish_run(report.run_id, report.to_dict())
-        progress.phase, progress.finished = "terminé", True
+        progress.phase, progress.finished = Phase.DONE, True
         self._notify(progress)
         return report
 
-    def _plan(
-        self,
-        files: list[SourceFile],
-        known: dict[str, DocumentRecord],
-        held: dict,
-        report: IngestionReport,
-        progress: Progress,
-    ) -> list[_Pending]:
-        todo = []
-        for source in files:
-            progress.current_file = source.relative_path
-            file_hash = sha256_file(source.path)
-            version = sha256_bytes(f"{file_hash}:{self._chunking}".encode())[:16]
-            previous = known.get(source.relative_path)
-            # Same file, and for an indexed one the same chunking settings (else its chunks are redone; their
-            # unchanged passages keep their vectors).
-            same = previous and previous.file_hash == file_hash
-            if same and previous.status == outcome.INDEXED and previous.indexed_hash != version:
-                same = False
-            if same and self._consistent(previous, held):
-                retry = (
-                    previous.status == outcome.UNSUPPORTED and source.extension in self.settings.ingest.extensions
-                ) or (previous.status == outcome.NO_TEXT and self._ocr_now_possible and not _ocr_tried(previous))
-                if not retry:
-                    report.files.append(
-                        FileReport(
-                            source.relative_path,
-                            outcome.UNCHANGED,
-                            previous.chunks,
-                            previous.pages,
-                            previous.format,
-                            previous.reason,
-                        )
-                    )
-                    progress.files_done += 1
-                    self._notify(progress)
-                    continue
-            todo.append(_Pending(source, file_hash, version, previous))
-        return todo
-
-    @staticmethod
-    def _consistent(record: DocumentRecord, held: dict) -> bool:
-        """Does the store hold exactly what the manifest says for this document?"""
-        expected = {record.indexed_hash: record.chunks} if record.indexed_hash and record.chunks else {}
-        return dict(held.get(record.doc_id, {})) == expected
-
-    def _remove_missing(
-        self, run: _Run, files: list[SourceFile], paths: list[Path], known: dict[str, DocumentRecord], held: dict
-    ) -> None:
-        present = {source.relative_path for source in files}
-        for path, record in known.items():
-            if path not in present and in_scope(path, self.settings.corpus_dir, paths):
-                run.store.delete_document(record.doc_id)
-                run.manifest.remove(run.collection, path)
-                run.report.files.append(FileReport(path, outcome.REMOVED, reason="Fichier retiré du corpus."))
-        # Chunks no manifest row accounts for (a crash before the first record of a new file, or a file
-        # deleted before that record) are removed unless the file is about to be processed.
-        accounted = {record.doc_id for record in known.values()} | {source.doc_id for source in files}
-        for doc_id in set(held) - accounted:
-            run.store.delete_document(doc_id)
-
-    def _process(self, run: _Run, todo: list[_Pending]) -> None:
-        window: list[_Pending] = []
+    def _process(self, run: _Run, todo: list[Pending]) -> None:
+        window: list[Pending] = []
         for pending in todo:
             run.progress.current_file = pending.source.relative_path
             self._notify(run.progress)
@@ -228,12 +184,12 @@ class IngestionPipeline:
         if window:
             self._embed_and_store(run, window)
 
-    def _load(self, run: _Run, pending: _Pending) -> None:
+    def _load(self, run: _Run, pending: Pending) -> None:
         source, previous = pending.source, pending.previous
         try:
-            document = load(source, self.settings.ingest.max_file_mb, self.settings.ingest.ocr)
+            document = load(source, self._load_options)
         except DocumentError as exc:
-            status = outcome.UNSUPPORTED if isinstance(exc, UnsupportedFormatError) else outcome.FAILED
+            status = DocumentStatus.UNSUPPORTED if isinstance(exc, UnsupportedFormatError) else DocumentStatus.FAILED
             # The last good version of a document that is now broken stays searchable.
             kept = previous.indexed_hash if previous else None
             reason = str(exc) + (" La version précédente reste dans l'index." if kept else "")
@@ -249,14 +205,14 @@ class IngestionPipeline:
             else:
                 reason = "Aucun texte extractible (document scanné ?) : installez Tesseract (tesseract-ocr-fra)."
             run.store.delete_document(source.doc_id)
-            self._record(run, pending, outcome.NO_TEXT, document, None, 0, reason)
+            self._record(run, pending, DocumentStatus.NO_TEXT, document, None, 0, reason)
             run.report.files.append(
-                FileReport(source.relative_path, outcome.NO_TEXT, 0, document.pages, document.format, reason)
+                FileReport(source.relative_path, DocumentStatus.NO_TEXT, 0, document.pages, document.format, reason)
             )
             return
         pending.chunks = self.splitter.run(source, document, pending.file_hash, pending.version)
 
-    def _embed_and_store(self, run: _Run, window: list[_Pending]) -> None:
+    def _embed_and_store(self, run: _Run, window: list[Pending]) -> None:
         store, report, progress = run.store, run.report, run.progress
         chunks = [chunk for pending in window for chunk in pending.chunks]
         reusable: dict[str, list[float]] = {}
@@ -277,7 +233,7 @@ class IngestionPipeline:
             self._record(
                 run,
                 pending,
-                outcome.INDEXED,
+                DocumentStatus.INDEXED,
                 document,
                 pending.version,
                 len(pending.chunks),
@@ -286,7 +242,7 @@ class IngestionPipeline:
             report.files.append(
                 FileReport(
                     pending.source.relative_path,
-                    outcome.INDEXED,
+                    DocumentStatus.INDEXED,
                     len(pending.chunks),
                     document.pages,
                     document.format,
@@ -300,8 +256,8 @@ class IngestionPipeline:
     def _record(
         self,
         run: _Run,
-        pending: _Pending,
-        status: str,
+        pending: Pending,
+        status: DocumentStatus,
         document: LoadedDocument | None,
         indexed_hash: str | None,
         chunks: int,
@@ -309,7 +265,7 @@ class IngestionPipeline:
     ) -> None:
         source = pending.source
         run.manifest.record(
-            run.collection,
+            run.store.name,
             DocumentRecord(
                 path=source.relative_path,
                 doc_id=source.doc_id,
@@ -335,19 +291,14 @@ class IngestionPipeline:
             ),
         )
 
-    def _drop_abandoned_rebuilds(self, manifest: Manifest, store: ChunkStore, keep: set[str]) -> None:
+    def _drop_abandoned_rebuilds(self, manifest: Manifest, store: VectorStore, keep: set[str]) -> None:
         """A rebuild killed half-way leaves a partial collection: nobody reads it, so it goes."""
         prefix = f"{self.settings.store.collection}-"
         for name in store.collection_names():
             if name.startswith(prefix) and name not in keep:
-                store.client.delete_collection(name)
+                store.drop_collection(name)
         for name in manifest.collections() - keep:
             manifest.forget_collection(name)
-
-    @staticmethod
-    def _drop_collection(store: ChunkStore, name: str) -> None:
-        if name in store.collection_names():
-            store.client.delete_collection(name)
 
     def _notify(self, progress: Progress) -> None:
         progress.updated_at = time.time()

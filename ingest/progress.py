@@ -7,12 +7,36 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from enum import StrEnum
 from pathlib import Path
+
+
+class Phase(StrEnum):
+    STARTING = "starting"  # a background run was asked for; the process is loading
+    PREPARING = "preparing"
+    SCANNING = "scanning"  # hashing the corpus, deciding what to redo
+    INDEXING = "indexing"  # loading, splitting, embedding, storing
+    FINALISING = "finalising"  # lexical index, collection switch
+    DONE = "done"
+
+    @property
+    def label(self) -> str:
+        return PHASE_LABELS[self]
+
+
+PHASE_LABELS = {
+    Phase.STARTING: "démarrage",
+    Phase.PREPARING: "préparation",
+    Phase.SCANNING: "analyse",
+    Phase.INDEXING: "indexation",
+    Phase.FINALISING: "finalisation",
+    Phase.DONE: "terminé",
+}
 
 
 @dataclass
 class Progress:
-    phase: str = "préparation"  # préparation → analyse → indexation → finalisation → terminé
+    phase: Phase = Phase.PREPARING
     files_total: int = 0
     files_done: int = 0
     chunks_done: int = 0
@@ -52,6 +76,8 @@ class ProgressFile:
 
 def read_progress(path: Path) -> Progress | None:
     try:
-        return Progress(**json.loads(path.read_text()))
+        progress = Progress(**json.loads(path.read_text()))
+        progress.phase = Phase(progress.phase)
+        return progress
     except (FileNotFoundError, ValueError, TypeError):
-        return None
+        return None  # absent, half-written, or written by an older version: no progress to show

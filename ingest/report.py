@@ -6,30 +6,44 @@ import json
 import os
 from collections import Counter
 from dataclasses import asdict, dataclass, field
+from enum import StrEnum
 from pathlib import Path
 
-# Per-file outcome of one run.
-INDEXED = "indexed"  # new or changed, now in the index
-UNCHANGED = "unchanged"  # same content hash as last time: skipped without parsing or embedding
-NO_TEXT = "no_text"  # readable but without text (scanned PDF): nothing searchable
-FAILED = "failed"  # could not be read: corrupt, encrypted, wrong extension...
-UNSUPPORTED = "unsupported"  # format Sourcier does not read (here)
-REMOVED = "removed"  # gone from the corpus: its chunks were deleted
 
-LABELS = {
-    INDEXED: "indexé",
-    UNCHANGED: "inchangé",
-    NO_TEXT: "sans texte",
-    FAILED: "en échec",
-    UNSUPPORTED: "non pris en charge",
-    REMOVED: "supprimé",
+class DocumentStatus(StrEnum):
+    """A file's outcome in one run, and the state the manifest records for it."""
+
+    INDEXED = "indexed"  # new or changed, now in the index
+    UNCHANGED = "unchanged"  # same content hash as last time: skipped without parsing or embedding
+    NO_TEXT = "no_text"  # readable but without text (scanned PDF): nothing searchable
+    FAILED = "failed"  # could not be read: corrupt, encrypted, wrong extension...
+    UNSUPPORTED = "unsupported"  # format Sourcier does not read (here)
+    REMOVED = "removed"  # gone from the corpus: its chunks were deleted
+
+    @property
+    def label(self) -> str:
+        return STATUS_LABELS[self]
+
+    @property
+    def is_problem(self) -> bool:
+        return self in PROBLEMS
+
+
+STATUS_LABELS = {
+    DocumentStatus.INDEXED: "indexé",
+    DocumentStatus.UNCHANGED: "inchangé",
+    DocumentStatus.NO_TEXT: "sans texte",
+    DocumentStatus.FAILED: "en échec",
+    DocumentStatus.UNSUPPORTED: "non pris en charge",
+    DocumentStatus.REMOVED: "supprimé",
 }
+PROBLEMS = frozenset({DocumentStatus.FAILED, DocumentStatus.UNSUPPORTED, DocumentStatus.NO_TEXT})
 
 
 @dataclass
 class FileReport:
     path: str
-    status: str
+    status: DocumentStatus
     chunks: int = 0
     pages: int | None = None
     format: str | None = None
@@ -57,7 +71,7 @@ class IngestionReport:
 
     @property
     def problems(self) -> list[FileReport]:
-        return [file for file in self.files if file.status in {FAILED, UNSUPPORTED, NO_TEXT}]
+        return [file for file in self.files if DocumentStatus(file.status).is_problem]
 
     def to_dict(self) -> dict:
         data = asdict(self)
@@ -71,7 +85,7 @@ class IngestionReport:
 
     def summary(self) -> str:
         counts = self.counts
-        parts = [f"{counts[status]} {LABELS[status]}" for status in LABELS if counts[status]]
+        parts = [f"{counts[status]} {status.label}" for status in DocumentStatus if counts[status]]
         return (
             f"{len(self.files)} fichiers ({', '.join(parts) or 'aucun'}) — {self.total_chunks} extraits dans l'index, "
             f"{self.embedded_chunks} vectorisés en {self.duration_s:.1f} s."

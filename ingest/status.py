@@ -4,40 +4,37 @@ from __future__ import annotations
 
 from collections import Counter
 
+from ingest.live import LiveIndex, read_live_documents
 from ingest.lock import IngestionLock
-from ingest.manifest import Manifest
-from ingest.pipeline import MANIFEST_FILE
-from ingest.store import ChunkStore
+from ingest.report import DocumentStatus
+from sourcier.layout import StoreLayout
 from sourcier.settings import Settings
 
 
-def index_status(settings: Settings) -> dict:
-    with Manifest(settings.store.path / MANIFEST_FILE) as manifest:
-        collection = manifest.active_collection(settings.store.collection)
-        documents = manifest.documents(collection)
-        last = manifest.last_run()
-    store = ChunkStore.open(settings.store, settings.embedding.model, collection)
+def index_status(settings: Settings, index: LiveIndex | None = None) -> dict:
+    live = read_live_documents(settings)
+    index = index or LiveIndex.open(settings)
     status = {
         "store": settings.store.location,
-        "collection": collection,
+        "collection": live.collection,
         "corpus": str(settings.corpus_dir.resolve()),
-        "embedding_model": settings.embedding.model,
-        "documents": len(documents),
-        "documents_by_status": dict(Counter(record.status for record in documents.values())),
-        "chunks": store.count(),
-        "ingestion_running": IngestionLock(settings.store.path).is_held(),
+        "embedding_model": index.embedding_model,
+        "documents": len(live.documents),
+        "documents_by_status": dict(Counter(record.status for record in live.documents.values())),
+        "chunks": index.count(),
+        "ingestion_running": IngestionLock(StoreLayout(settings.store.path).lock).is_held(),
         "last_run": None,
     }
-    if last:
+    if live.last_run:
         status["last_run"] = {
-            "finished_at": last["finished_at"],
-            "duration_s": last["duration_s"],
-            "counts": last["counts"],
+            "finished_at": live.last_run["finished_at"],
+            "duration_s": live.last_run["duration_s"],
+            "counts": live.last_run["counts"],
         }
     # Problems are those of the documents as they stand, whichever run found them.
     status["problems"] = [
         {"path": record.path, "status": record.status, "reason": record.reason}
-        for record in documents.values()
-        if record.status in {"failed", "unsupported", "no_text"}
+        for record in live.documents.values()
+        if DocumentStatus(record.status).is_problem
     ]
     return status

@@ -6,14 +6,10 @@ import re
 import unicodedata
 from pathlib import Path
 
-from sourcier.errors import DocumentError
+from sourcier.errors import UploadRejectedError
 from sourcier.settings import Settings
 
 _UNSAFE = re.compile(r"[^\w.\- ()'’]+")
-
-
-class UploadRejected(DocumentError):
-    """The file was not written; the message says why, in French, for the person who sent it."""
 
 
 def safe_name(name: str, what: str = "nom de fichier") -> str:
@@ -21,7 +17,7 @@ def safe_name(name: str, what: str = "nom de fichier") -> str:
     name = unicodedata.normalize("NFC", name.replace("\\", "/")).split("/")[-1]
     name = _UNSAFE.sub("_", name).strip(" ._")
     if not name or name in {".", ".."}:
-        raise UploadRejected(f"Le {what} est vide ou invalide.")
+        raise UploadRejectedError(f"Le {what} est vide ou invalide.")
     return name[:150]
 
 
@@ -29,22 +25,22 @@ def save_upload(settings: Settings, service: str, filename: str, data: bytes, re
     extension = Path(filename).suffix.lower()
     allowed = settings.ingest.extensions
     if extension not in allowed:
-        raise UploadRejected(
+        raise UploadRejectedError(
             f"« {filename} » : format {extension or 'sans extension'} non pris en charge "
             f"(acceptés : {', '.join(allowed)})."
         )
     limit = min(settings.ui.upload_max_mb, settings.ingest.max_file_mb)
     if len(data) > limit * 1024 * 1024:
-        raise UploadRejected(f"« {filename} » dépasse la taille maximale de {limit:g} Mo.")
+        raise UploadRejectedError(f"« {filename} » dépasse la taille maximale de {limit:g} Mo.")
     if not data:
-        raise UploadRejected(f"« {filename} » est vide.")
+        raise UploadRejectedError(f"« {filename} » est vide.")
     root = settings.corpus_dir.resolve()
     folder = root / safe_name(service, "nom de service")
     target = folder / safe_name(filename)
     if target.resolve().parent != folder.resolve() or root not in target.resolve().parents:
-        raise UploadRejected(f"« {filename} » : chemin refusé.")
+        raise UploadRejectedError(f"« {filename} » : chemin refusé.")
     if target.exists() and not replace:
-        raise UploadRejected(
+        raise UploadRejectedError(
             f"« {target.name} » existe déjà dans {folder.name} : cochez « remplacer » pour le mettre à jour."
         )
     folder.mkdir(parents=True, exist_ok=True)

@@ -35,20 +35,14 @@ def _name_different_things(first: str, second: str) -> bool:
     return bool(a - b) and bool(b - a)
 
 
-def candidate_pairs(corpus: CorpusView, collection, batch: int = 256) -> list[tuple[str, str, float]]:
+def candidate_pairs(corpus: CorpusView, batch: int = 256) -> list[tuple[str, str, float]]:
     pairs: dict[tuple[str, str], float] = {}
     ids = corpus.chunk_ids
     for start in range(0, len(ids), batch):
-        result = collection.query(
-            query_embeddings=corpus.vectors[start : start + batch].tolist(),
-            n_results=min(NEIGHBOURS + 1, len(ids)),
-            include=["distances"],
-        )
-        for chunk_id, neighbours, distances in zip(
-            ids[start : start + batch], result["ids"], result["distances"], strict=True
-        ):
-            for other, distance in zip(neighbours, distances, strict=True):
-                cosine = 1.0 - float(distance)
+        found = corpus.index.nearest(corpus.vectors[start : start + batch].tolist(), min(NEIGHBOURS + 1, len(ids)))
+        for chunk_id, neighbours in zip(ids[start : start + batch], found, strict=True):
+            for neighbour in neighbours:
+                other, cosine = neighbour.id, float(neighbour.similarity or 0.0)
                 if other == chunk_id or other not in corpus.chunks or cosine < MIN_COSINE:
                     continue
                 key = (chunk_id, other) if chunk_id < other else (other, chunk_id)
@@ -57,7 +51,7 @@ def candidate_pairs(corpus: CorpusView, collection, batch: int = 256) -> list[tu
 
 
 def analyse_contradictions(
-    corpus: CorpusView, collection, related: set[frozenset[str]], progress: Callable[[str], None] = lambda _: None
+    corpus: CorpusView, related: set[frozenset[str]], progress: Callable[[str], None] = lambda _: None
 ) -> list[Finding]:
     findings: dict[str, Finding] = {}
     facts_cache: dict[str, list] = {}
@@ -73,7 +67,7 @@ def analyse_contradictions(
             terms_cache[chunk_id] = set(content_terms(corpus.chunks[chunk_id].text))
         return terms_cache[chunk_id]
 
-    candidates = candidate_pairs(corpus, collection)
+    candidates = candidate_pairs(corpus)
     progress(f"{len(candidates)} paires de passages proches à comparer")
     for first_id, second_id, cosine in candidates:
         first, second = corpus.chunks[first_id], corpus.chunks[second_id]

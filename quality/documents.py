@@ -7,7 +7,7 @@ from collections import Counter
 from quality.findings import Finding, Place, excerpt
 from quality.inputs import DocumentView
 from quality.sensitive import LABELS, SEVERITY, find_sensitive, mask
-from rag.guard import find_injections
+from sourcier.injection import find_injections
 
 
 def analyse_sensitive(document: DocumentView) -> list[Finding]:

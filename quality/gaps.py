@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from ingest.embed import Embedder
+from ingest.embed import TextEmbedder
 from quality.findings import Finding, Place
-from rag.feedback import FeedbackStore
+from sourcier.feedback import FeedbackStore
 
 SAME_QUESTION = 0.9  # e5 cosine between two phrasings of one need
 
 
-def analyse_gaps(feedback: FeedbackStore, embedder: Embedder | None) -> list[Finding]:
+def analyse_gaps(feedback: FeedbackStore, embedder: TextEmbedder | None) -> list[Finding]:
     items = [(row["question"], "sans réponse", row["asked_at"]) for row in feedback.unanswered()]
     items += [
         (row["question"], "réponse jugée inutile", row["given_at"]) for row in feedback.feedback() if row["rating"] < 0

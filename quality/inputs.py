@@ -8,9 +8,7 @@ from datetime import date
 
 import numpy as np
 
-from ingest.manifest import Manifest
-from ingest.pipeline import MANIFEST_FILE
-from ingest.store import ChunkStore
+from ingest.live import LiveIndex, read_live_documents
 from sourcier.settings import Settings
 
 
@@ -49,19 +47,17 @@ class DocumentView:
 @dataclass
 class CorpusView:
     collection: str
-    store: ChunkStore
+    index: LiveIndex
     documents: dict[str, DocumentView]  # by doc_id
     chunk_ids: list[str]
     vectors: np.ndarray  # aligned with chunk_ids
     chunks: dict[str, ChunkView]
 
 
-def read_corpus(settings: Settings, page_size: int = 2000) -> CorpusView:
-    with Manifest(settings.store.path / MANIFEST_FILE) as manifest:
-        collection = manifest.active_collection(settings.store.collection)
-        records = manifest.documents(collection)
-        excluded = manifest.excluded()
-    store = ChunkStore.open(settings.store, settings.embedding.model, collection)
+def read_corpus(settings: Settings, index: LiveIndex | None = None) -> CorpusView:
+    """The documents of the live index and their current chunks, with vectors; excluded documents are left out."""
+    live = read_live_documents(settings)
+    index = index or LiveIndex.open(settings)
     documents = {
         record.doc_id: DocumentView(
             doc_id=record.doc_id,
@@ -77,35 +73,32 @@ def read_corpus(settings: Settings, page_size: int = 2000) -> CorpusView:
             doc_date=date.fromisoformat(record.doc_date) if record.doc_date else None,
             details=json.loads(record.details) if record.details else {},
         )
-        for record in records.values()
-        if record.doc_id not in excluded
+        for record in live.documents.values()
+        if record.doc_id not in live.excluded
     }
     chunk_ids: list[str] = []
     vectors: list[np.ndarray] = []
     chunks: dict[str, ChunkView] = {}
-    total = store.count()
-    for offset in range(0, total, page_size):
-        page = store.collection.get(limit=page_size, offset=offset, include=["documents", "metadatas", "embeddings"])
-        for chunk_id, text, meta, vector in zip(
-            page["ids"], page["documents"], page["metadatas"], page["embeddings"], strict=True
-        ):
-            document = documents.get(meta.get("doc_id"))
-            if document is None or meta.get("version") != document.version:
-                continue  # excluded, or an older version still being replaced
-            chunk = ChunkView(
-                id=chunk_id,
-                doc_id=document.doc_id,
-                text=text,
-                page=meta.get("page"),
-                section=meta.get("section"),
-                ocr=bool(meta.get("ocr")),
-                index=int(meta.get("chunk_index", 0)),
-            )
-            chunks[chunk_id] = chunk
-            document.chunks.append(chunk)
-            chunk_ids.append(chunk_id)
-            vectors.append(np.asarray(vector, dtype=np.float32))
+    for stored in index.chunks(with_vectors=True):
+        meta = stored.metadata
+        document = documents.get(meta.get("doc_id"))
+        if document is None or meta.get("version") != document.version:
+            continue  # excluded, or an older version still being replaced
+        chunk = ChunkView(
+            id=stored.id,
+            doc_id=document.doc_id,
+            text=stored.text,
+            page=meta.get("page"),
+            section=meta.get("section"),
+            ocr=bool(meta.get("ocr")),
+            index=int(meta.get("chunk_index", 0)),
+        )
+        chunks[stored.id] = chunk
+        document.chunks.append(chunk)
+        chunk_ids.append(stored.id)
+        vectors.append(stored.vector)
     for document in documents.values():
         document.chunks.sort(key=lambda chunk: chunk.index)
-    matrix = np.vstack(vectors) if vectors else np.zeros((0, 384), dtype=np.float32)
-    return CorpusView(collection, store, documents, chunk_ids, matrix, chunks)
+    # Without chunks there is no dimension to speak of; nothing downstream multiplies an empty matrix.
+    matrix = np.vstack(vectors).astype(np.float32) if vectors else np.zeros((0, 0), dtype=np.float32)
+    return CorpusView(live.collection, index, documents, chunk_ids, matrix, chunks)

@@ -12,11 +12,11 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date
 
-from ingest.embed import Embedder
+from ingest.embed import TextEmbedder
+from ingest.live import LiveIndex
 from ingest.manifest import Manifest
-from ingest.pipeline import MANIFEST_FILE
 from quality.contradictions import analyse_contradictions
 from quality.documents import analyse_injection, analyse_sensitive
 from quality.extraction import analyse_extraction
@@ -27,11 +27,12 @@ from quality.sensitive import mask
 from quality.similarity import analyse_similarity
 from quality.staleness import analyse_staleness
 from quality.state import QualityState
-from rag.feedback import FeedbackStore
+from sourcier.clock import now
+from sourcier.feedback import FeedbackStore
+from sourcier.layout import StoreLayout
 from sourcier.settings import Settings
 
 log = logging.getLogger(__name__)
-REPORT_JSON = "quality_report.json"
 # Bump when a per-document analysis changes: cached results of the older analysis are then recomputed.
 DOCUMENT_ANALYSES = "extraction-sensitive-injection-stale:3"
 
@@ -96,15 +97,17 @@ class Report:
 
 def build_report(
     settings: Settings,
-    embedder: Embedder | None = None,
+    embedder: TextEmbedder | None = None,
     progress: Callable[[str], None] = lambda message: log.info(message),
     today: date | None = None,
+    index: LiveIndex | None = None,
 ) -> Report:
     today = today or date.today()
     timings: dict[str, float] = {}
     started = time.perf_counter()
-    state = QualityState(settings.store.path)
-    corpus = read_corpus(settings)
+    layout = StoreLayout(settings.store.path)
+    state = QualityState(layout)
+    corpus = read_corpus(settings, index)
     documents = list(corpus.documents.values())
     timings["lecture"] = round(time.perf_counter() - started, 2)
     progress(f"{len(documents)} documents, {len(corpus.chunk_ids)} passages lus")
@@ -135,11 +138,11 @@ def build_report(
     timings["doublons_versions"] = round(time.perf_counter() - step, 2)
 
     step = time.perf_counter()
-    findings += analyse_contradictions(corpus, corpus.store.collection, related, progress)
+    findings += analyse_contradictions(corpus, related, progress)
     timings["contradictions"] = round(time.perf_counter() - step, 2)
 
     step = time.perf_counter()
-    findings += analyse_gaps(FeedbackStore.beside(settings.store.path), embedder)
+    findings += analyse_gaps(FeedbackStore.of(layout), embedder)
     timings["lacunes"] = round(time.perf_counter() - step, 2)
 
     marks = state.marks()
@@ -152,7 +155,7 @@ def build_report(
     findings.sort(key=lambda f: (-SEVERITY_WEIGHT[f.severity], list(TYPES).index(f.type), f.places[0].path))
     timings["total"] = round(time.perf_counter() - started, 2)
     report = Report(
-        generated_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        generated_at=now(),
         collection=corpus.collection,
         documents=len(documents),
         findings=findings,
@@ -160,14 +163,14 @@ def build_report(
     )
     state.record_run(report.counts())
     report.history = state.history()
-    (settings.store.path / REPORT_JSON).write_text(_json(report.to_dict()))
+    layout.quality_report.write_text(_json(report.to_dict()))
     if settings.quality.exclude_sensitive:
         _exclude_sensitive(settings, report)
     return report
 
 
 def _exclude_sensitive(settings: Settings, report: Report) -> None:
-    with Manifest(settings.store.path / MANIFEST_FILE) as manifest:
+    with Manifest(StoreLayout(settings.store.path).manifest) as manifest:
         records = {r.path: r for r in manifest.documents(report.collection).values()}
         for finding in report.open_findings():
             if finding.type == "sensitive" and finding.severity == "high":
@@ -183,6 +186,6 @@ def _json(data: dict) -> str:
 
 def load_last_report(settings: Settings) -> dict | None:
     try:
-        return json.loads((settings.store.path / REPORT_JSON).read_text())
+        return json.loads(StoreLayout(settings.store.path).quality_report.read_text())
     except (FileNotFoundError, ValueError):
         return None

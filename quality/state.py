@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from pathlib import Path
 
-from ingest.manifest import now
 from quality.findings import STATUSES, Finding, Place
+from sourcier.clock import now
+from sourcier.layout import StoreLayout
 
-STATE_FILE = "quality.sqlite3"
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS marks (id TEXT PRIMARY KEY, status TEXT NOT NULL, note TEXT, marked_at TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS runs (at TEXT PRIMARY KEY, counts TEXT NOT NULL);
@@ -22,9 +21,8 @@ CREATE TABLE IF NOT EXISTS document_cache (
 
 
 class QualityState:
-    def __init__(self, store_dir: Path) -> None:
-        store_dir.mkdir(parents=True, exist_ok=True)
-        self.path = store_dir / STATE_FILE
+    def __init__(self, layout: StoreLayout) -> None:
+        self.path = layout.ensure().quality_state
         with self._connect() as db:
             db.executescript(_SCHEMA)
 

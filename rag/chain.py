@@ -9,16 +9,14 @@ from dataclasses import asdict, dataclass, field
 from langchain_core.documents import Document
 from langchain_core.output_parsers import StrOutputParser
 
-from ingest.embed import Embedder
-from ingest.lexical import LexicalIndex
-from ingest.manifest import Manifest
-from ingest.pipeline import MANIFEST_FILE
-from ingest.store import ChunkStore
+from ingest.embed import Embedder, TextEmbedder
+from ingest.live import LiveIndex
 from rag.citations import CheckedSentence, check_answer
-from rag.feedback import FeedbackStore
-from rag.llm import Backend, make_backend
+from rag.llm import Backend, llm_errors, make_backend
 from rag.prompts import ABSTENTION, ANSWER, REWRITE, extract_text, format_extracts
 from rag.retrieve import HybridRetriever
+from sourcier.feedback import FeedbackStore
+from sourcier.layout import StoreLayout
 from sourcier.settings import Settings
 
 
@@ -96,30 +94,21 @@ class Answerer:
         self.settings = settings
         self.retriever = retriever
         self._backend = backend
-        self.feedback = feedback or FeedbackStore.beside(settings.store.path)
+        self.feedback = feedback or FeedbackStore.of(StoreLayout(settings.store.path))
 
     @classmethod
     def from_settings(
-        cls, settings: Settings, embedder: Embedder | None = None, backend: Backend | None = None
+        cls,
+        settings: Settings,
+        embedder: TextEmbedder | None = None,
+        backend: Callable[[], Backend] | Backend | None = None,
+        index: LiveIndex | None = None,
     ) -> Answerer:
-        with Manifest(settings.store.path / MANIFEST_FILE) as manifest:
-            collection = manifest.active_collection(settings.store.collection)
-        embedder = embedder or Embedder(settings.embedding)
-        store = ChunkStore.open(settings.store, embedder.name, collection)
-        lexical = LexicalIndex.load(LexicalIndex.path_for(settings.store.path, collection))
-        manifest_path = settings.store.path / MANIFEST_FILE
-
-        def excluded() -> list[str]:
-            with Manifest(manifest_path) as manifest:
-                return list(manifest.excluded())
-
         retriever = HybridRetriever(
-            store=store,
-            embedder=embedder,
-            lexical=lexical,
+            index=index or LiveIndex.open(settings),
+            embedder=embedder or Embedder(settings.embedding),
             k=settings.answer.extracts,
             mode=settings.answer.retrieval,
-            excluded=excluded,
         )
         return cls(settings, retriever, backend)
 
@@ -161,17 +150,19 @@ class Answerer:
             yield answer
             return
 
-        backend = self.backend
+        with llm_errors(self.settings.llm.backend):
+            backend = self.backend
         answer.backend, answer.model = backend.name, backend.model
         chain = ANSWER | backend.chat | StrOutputParser()
         pieces = []
-        for piece in chain.stream(
-            {"extracts": format_extracts(documents, config.extract_chars), "question": standalone}
-        ):
-            if answer.first_token_s is None:
-                answer.first_token_s = round(time.perf_counter() - started, 3)
-            pieces.append(piece)
-            yield piece
+        with llm_errors(self.settings.llm.backend):
+            for piece in chain.stream(
+                {"extracts": format_extracts(documents, config.extract_chars), "question": standalone}
+            ):
+                if answer.first_token_s is None:
+                    answer.first_token_s = round(time.perf_counter() - started, 3)
+                pieces.append(piece)
+                yield piece
         answer.text = "".join(pieces).strip()
         # Checked against what the model was shown, not the full passages.
         answer.sentences = check_answer(answer.text, [extract_text(d, config.extract_chars) for d in documents])
@@ -184,8 +175,9 @@ class Answerer:
     def _standalone(self, question: str, history: Sequence[tuple[str, str]]) -> str:
         transcript = "\n".join(f"Agent : {q}\nAssistant : {a[:300]}" for q, a in history[-3:])
         # `stop` is understood by every backend (Ollama has no `max_tokens`); the rewrite is one line.
-        chain = REWRITE | self.backend.chat.bind(stop=["\n"]) | StrOutputParser()
-        rewritten = chain.invoke({"history": transcript, "question": question}).strip().strip('"«» ')
+        with llm_errors(self.settings.llm.backend):
+            chain = REWRITE | self.backend.chat.bind(stop=["\n"]) | StrOutputParser()
+            rewritten = chain.invoke({"history": transcript, "question": question}).strip().strip('"«» ')
         return rewritten.splitlines()[0] if rewritten else question
 
     def _record_gap(self, answer: Answer) -> None:

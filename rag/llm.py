@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -9,20 +11,48 @@ import httpx
 from langchain_core.language_models import BaseChatModel
 
 from rag.llm_server import SERVED_NAME, EmbeddedServer
-from sourcier.errors import ConfigurationError
-from sourcier.models import GGUF_NAME
-from sourcier.settings import Settings
+from sourcier.errors import ConfigurationError, LLMUnavailableError
+from sourcier.models.gguf import GGUF_NAME
+from sourcier.settings import LLMBackendKind, Settings
 
 
 @dataclass(frozen=True)
 class Backend:
-    name: str  # ollama | openai | embedded
+    """A chat model and what to call it; any LangChain chat model that streams fulfils the contract."""
+
+    name: str  # LLMBackendKind: ollama | openai | embedded (a test backend may use its own)
     model: str
     chat: BaseChatModel
 
     @property
     def label(self) -> str:
         return f"{self.name} · {self.model}"
+
+
+def _unreachable_errors() -> tuple[type[BaseException], ...]:
+    errors: list[type[BaseException]] = [ConnectionError, TimeoutError, httpx.TransportError]
+    with contextlib.suppress(ImportError):
+        import openai
+
+        errors += [openai.APIConnectionError, openai.InternalServerError]
+    with contextlib.suppress(ImportError):
+        import ollama
+
+        errors.append(ollama.ResponseError)
+    return tuple(errors)
+
+
+@contextlib.contextmanager
+def llm_errors(backend: LLMBackendKind | str) -> Iterator[None]:
+    """Failures to reach the LLM become an `LLMUnavailableError` that says, in French, what to check."""
+    try:
+        yield
+    except _unreachable_errors() as exc:
+        raise LLMUnavailableError(
+            f"Le modèle de langage ne répond pas (configuration : {backend}). Vérifiez que le serveur est démarré "
+            "(Ollama : « ollama serve » et le modèle téléchargé ; serveur compatible OpenAI : son adresse), "
+            "ou utilisez le modèle intégré : SOURCIER_LLM__BACKEND=embedded."
+        ) from exc
 
 
 def ollama_models(host: str, timeout: float = 1.5) -> list[str] | None:
@@ -50,14 +80,14 @@ def embedded_server(settings: Settings) -> EmbeddedServer:
 def make_backend(settings: Settings) -> Backend:
     llm = settings.llm
     choice = llm.backend
-    if choice == "auto":
+    if choice == LLMBackendKind.AUTO:
         available = ollama_models(llm.ollama_host)
         has_model = available is not None and any(
             name == llm.ollama_model or name.split(":")[0] == llm.ollama_model for name in available
         )
-        choice = "ollama" if has_model else "embedded"
+        choice = LLMBackendKind.OLLAMA if has_model else LLMBackendKind.EMBEDDED
 
-    if choice == "ollama":
+    if choice == LLMBackendKind.OLLAMA:
         from langchain_ollama import ChatOllama
 
         chat = ChatOllama(
@@ -68,11 +98,11 @@ def make_backend(settings: Settings) -> Backend:
             num_ctx=8192,
             client_kwargs={"timeout": llm.timeout_s},
         )
-        return Backend("ollama", llm.ollama_model, chat)
+        return Backend(LLMBackendKind.OLLAMA, llm.ollama_model, chat)
 
     from langchain_openai import ChatOpenAI
 
-    if choice == "openai":
+    if choice == LLMBackendKind.OPENAI:
         if not llm.openai_base_url or not llm.openai_model:
             raise ConfigurationError(
                 "Backend « openai » : renseignez llm.openai_base_url et llm.openai_model "
@@ -92,5 +122,6 @@ def make_backend(settings: Settings) -> Backend:
         streaming=True,
         stream_usage=False,
     )
-    name = "openai" if choice == "openai" else "embedded"
-    return Backend(name, model if name == "openai" else "qwen2.5-coder-1.5b-instruct (llama.cpp)", chat)
+    if choice == LLMBackendKind.OPENAI:
+        return Backend(LLMBackendKind.OPENAI, model, chat)
+    return Backend(LLMBackendKind.EMBEDDED, "qwen2.5-coder-1.5b-instruct (llama.cpp)", chat)

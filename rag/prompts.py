@@ -5,7 +5,7 @@ from __future__ import annotations
 from langchain_core.documents import Document
 from langchain_core.prompts import ChatPromptTemplate
 
-from rag.guard import neutralise
+from sourcier.injection import neutralise
 
 ABSTENTION = "Je ne trouve pas cette information dans les documents disponibles."
 

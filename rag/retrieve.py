@@ -1,23 +1,23 @@
 """Retrieve: dense (Chroma, e5 `query: ` prompt) + lexical (BM25), fused by reciprocal rank fusion.
 
-Filters (service, format...) are Chroma `where` clauses applied inside both retrievers, never after.
+Filters (service, format...) are Chroma `where` clauses applied inside both retrievers, never after; the live
+index ANDs its scope (exclusions, later access rights) into every read.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from typing import Any, Literal
+from typing import Any
 
 from langchain_core.callbacks import CallbackManagerForRetrieverRun
 from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict
 
-from ingest.embed import Embedder
-from ingest.lexical import LexicalIndex
-from ingest.store import ChunkStore
+from ingest.embed import TextEmbedder
+from ingest.live import LiveIndex
+from ingest.store import StoredChunk
+from sourcier.settings import RetrievalMode
 
-Mode = Literal["hybrid", "dense", "bm25"]
 RRF_K = 60  # the usual constant: flattens the head of each ranking so that agreement between them wins
 
 
@@ -32,50 +32,37 @@ def reciprocal_rank_fusion(rankings: list[list[str]], k: int = RRF_K) -> dict[st
 class HybridRetriever(BaseRetriever):
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
-    store: ChunkStore
-    embedder: Embedder
-    lexical: LexicalIndex
+    index: LiveIndex  # every read is scoped there (exclusions, later access rights)
+    embedder: TextEmbedder
     k: int = 6
     candidates: int = 30  # per retriever, before fusion
-    mode: Mode = "hybrid"
+    mode: RetrievalMode = RetrievalMode.HYBRID
     where: dict | None = None
-    # Read at every query, so that an exclusion made by an admin applies at once, in every retriever.
-    excluded: Callable[[], Iterable[str]] | None = None
 
     def _get_relevant_documents(
         self, query: str, *, run_manager: CallbackManagerForRetrieverRun | None = None, **kwargs: Any
     ) -> list[Document]:
-        where = self._scoped(kwargs.get("where", self.where))
+        where = kwargs.get("where", self.where)
         k = kwargs.get("k", self.k)
         found: dict[str, Document] = {}
         rankings: list[list[str]] = []
         dense_scores: dict[str, float] = {}
         lexical_scores: dict[str, float] = {}
 
-        if self.mode in {"hybrid", "dense"}:
-            result = self.store.collection.query(
-                query_embeddings=[self.embedder.embed_query(query)],
-                n_results=self.candidates,
-                where=where or None,
-                include=["documents", "metadatas", "distances"],
-            )
-            ids = result["ids"][0]
-            for chunk_id, text, metadata, distance in zip(
-                ids, result["documents"][0], result["metadatas"][0], result["distances"][0], strict=True
-            ):
-                found[chunk_id] = Document(page_content=text, metadata=dict(metadata), id=chunk_id)
-                dense_scores[chunk_id] = 1.0 - float(distance)  # cosine similarity
-            rankings.append(ids)
+        if self.mode in {RetrievalMode.HYBRID, RetrievalMode.DENSE}:
+            hits = self.index.nearest([self.embedder.embed_query(query)], self.candidates, where=where)[0]
+            for hit in hits:
+                found[hit.id] = _document(hit)
+                dense_scores[hit.id] = float(hit.similarity or 0.0)
+            rankings.append([hit.id for hit in hits])
 
-        if self.mode in {"hybrid", "bm25"}:
-            hits = self.lexical.search(query, self.candidates, where=where)
-            lexical_scores = dict(hits)
-            rankings.append([chunk_id for chunk_id, _ in hits])
-            missing = [chunk_id for chunk_id, _ in hits if chunk_id not in found]
-            if missing:
-                page = self.store.collection.get(ids=missing, include=["documents", "metadatas"])
-                for chunk_id, text, metadata in zip(page["ids"], page["documents"], page["metadatas"], strict=True):
-                    found[chunk_id] = Document(page_content=text, metadata=dict(metadata), id=chunk_id)
+        if self.mode in {RetrievalMode.HYBRID, RetrievalMode.BM25}:
+            lexical_hits = self.index.lexical_search(query, self.candidates, where=where)
+            lexical_scores = dict(lexical_hits)
+            rankings.append([chunk_id for chunk_id, _ in lexical_hits])
+            missing = [chunk_id for chunk_id, _ in lexical_hits if chunk_id not in found]
+            for chunk in self.index.get(missing):
+                found[chunk.id] = _document(chunk)
 
         fused = reciprocal_rank_fusion(rankings)
         documents = []
@@ -91,10 +78,6 @@ class HybridRetriever(BaseRetriever):
             documents.append(document)
         return documents
 
-    def _scoped(self, where: dict | None) -> dict | None:
-        """The caller's filter, narrowed to the documents retrieval may return."""
-        excluded = sorted(self.excluded()) if self.excluded else []
-        if not excluded:
-            return where or None
-        allowed = {"doc_id": {"$nin": excluded}}
-        return {"$and": [where, allowed]} if where else allowed
+
+def _document(chunk: StoredChunk) -> Document:
+    return Document(page_content=chunk.text, metadata=dict(chunk.metadata), id=chunk.id)

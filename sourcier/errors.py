@@ -1,21 +1,38 @@
-"""Errors grouped by who must act on them.
+"""Errors grouped by who must act on them; `str(error)` is a French message meant for that person.
 
-- `DocumentError`: a single document cannot be read; the run goes on and the report says why.
+- `InputError`: the user's input (a document, an upload, a question) cannot be used; the user fixes it. A document
+  that cannot be read is one of these: the run goes on and the report says why.
 - `ConfigurationError`: the operator must fix a setting or install something.
-- `StoreUnavailableError`: the vector store cannot be reached; nothing can be done until it is.
+- `ServiceUnavailableError`: a service Sourcier depends on does not answer (the vector store, the LLM) or is busy
+  (an ingestion already running); retry later, or the operator restarts it.
+- Anything else is a bug: logged with its traceback, shown as a generic message.
 """
 
 
 class SourcierError(Exception):
-    """Base class; `str(error)` is a French message meant for the person who must act."""
+    """Base class of every error Sourcier expects; the message says what to do, in French."""
 
 
-class DocumentError(SourcierError):
+# --- the user's input -------------------------------------------------------------------------------
+
+
+class InputError(SourcierError):
+    pass
+
+
+class DocumentError(InputError):
     """A document could not be ingested (corrupt, encrypted, empty, unsupported...)."""
 
 
 class UnsupportedFormatError(DocumentError):
     pass
+
+
+class UploadRejectedError(InputError):
+    """A file offered through the app cannot be added to the corpus."""
+
+
+# --- the configuration ------------------------------------------------------------------------------
 
 
 class ConfigurationError(SourcierError):
@@ -26,5 +43,20 @@ class ModelUnavailableError(ConfigurationError):
     pass
 
 
-class StoreUnavailableError(SourcierError):
+# --- services ---------------------------------------------------------------------------------------
+
+
+class ServiceUnavailableError(SourcierError):
+    pass
+
+
+class StoreUnavailableError(ServiceUnavailableError):
+    pass
+
+
+class LLMUnavailableError(ServiceUnavailableError):
+    pass
+
+
+class IngestionRunningError(ServiceUnavailableError):
     pass

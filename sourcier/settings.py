@@ -6,8 +6,8 @@ Precedence: explicit arguments > environment > `sourcier.toml` > defaults.
 
 from __future__ import annotations
 
+from enum import StrEnum
 from pathlib import Path
-from typing import Literal
 
 from pydantic import BaseModel, Field, field_validator
 from pydantic_settings import (
@@ -18,6 +18,19 @@ from pydantic_settings import (
 )
 
 DEFAULT_CONFIG_FILE = Path("sourcier.toml")
+
+
+class RetrievalMode(StrEnum):
+    HYBRID = "hybrid"  # dense and BM25, fused
+    DENSE = "dense"
+    BM25 = "bm25"
+
+
+class LLMBackendKind(StrEnum):
+    AUTO = "auto"  # Ollama when it answers and has the model, else the embedded server
+    OLLAMA = "ollama"
+    OPENAI = "openai"  # any OpenAI-compatible server
+    EMBEDDED = "embedded"  # the llama.cpp server with the model from PyPI
 
 
 class StoreSettings(BaseModel):
@@ -67,7 +80,7 @@ class IngestSettings(BaseModel):
 
 class LLMSettings(BaseModel):
     # auto: Ollama when it answers and has `ollama_model`, else the embedded llama.cpp server.
-    backend: Literal["auto", "ollama", "openai", "embedded"] = "auto"
+    backend: LLMBackendKind = LLMBackendKind.AUTO
     ollama_host: str = "http://127.0.0.1:11434"
     ollama_model: str = "qwen2.5:7b-instruct"
     # Any OpenAI-compatible server: vLLM, llama.cpp's llama-server, Albert (https://albert.api.etalab.gouv.fr/v1).
@@ -84,7 +97,7 @@ class LLMSettings(BaseModel):
 
 
 class AnswerSettings(BaseModel):
-    retrieval: Literal["hybrid", "dense", "bm25"] = "hybrid"
+    retrieval: RetrievalMode = RetrievalMode.HYBRID
     # Small models answer best from few, short extracts (measured: see README).
     extracts: int = Field(4, ge=1, le=12)
     extract_chars: int = Field(900, ge=200)

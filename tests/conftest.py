@@ -8,7 +8,10 @@ from pathlib import Path
 import pytest
 
 import sourcier  # noqa: F401  (offline environment before any third-party import)
+from ingest import ocr
 from ingest.embed import Embedder
+from ingest.live import LiveIndex
+from ingest.store import StoredChunk
 from sourcier.settings import EmbeddingSettings, Settings, StoreSettings
 
 REPO = Path(__file__).resolve().parents[1]
@@ -20,6 +23,11 @@ PUTANGES = SHARED / "putanges_conseil_municipal" / "docs"
 COUTHENANS = SHARED / "couthenans_commune" / "docs"
 ETALAB = SHARED / "etalab_guides_md_html"
 COURRIERS = SHARED / "cdtn_modeles_courriers_docx"
+
+# OCR tests need Debian's tesseract-ocr-fra (`make test` installs it when run as root).
+requires_tesseract = pytest.mark.skipif(
+    not ocr.available(), reason="Tesseract (tesseract-ocr-fra) absent : `make system-packages` l'installe."
+)
 
 
 def pytest_collection_modifyitems(config, items):
@@ -47,6 +55,11 @@ def make_settings(tmp_path: Path, corpus: Path | None = None, **store) -> Settin
         store=StoreSettings(path=tmp_path / "vectorstore", **store),
         embedding=EmbeddingSettings(models_dir=MODELS),
     )
+
+
+def live_chunks(settings: Settings) -> list[StoredChunk]:
+    """What the live index lets a reader see (excluded documents left out)."""
+    return list(LiveIndex.open(settings).chunks())
 
 
 def copy_into(corpus: Path, service: str, *files: Path) -> list[Path]:

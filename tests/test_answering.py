@@ -176,7 +176,7 @@ def test_cli_ask_json_for_an_unanswerable_question(demo, tmp_path):
         "SOURCIER_EMBEDDING__MODELS_DIR": str(settings.embedding.models_dir),
     }
     result = subprocess.run(
-        [sys.executable, "-m", "sourcier.cli", "ask", "Comment faire une tarte aux pommes ?", "--json"],
+        [sys.executable, "-m", "ui.cli", "ask", "Comment faire une tarte aux pommes ?", "--json"],
         cwd=REPO,
         env=env,
         capture_output=True,

@@ -10,8 +10,9 @@ from streamlit.testing.v1 import AppTest
 
 from ingest import background
 from ingest.manifest import Manifest
-from ingest.pipeline import MANIFEST_FILE, IngestionPipeline
-from rag.feedback import FeedbackStore
+from ingest.pipeline import IngestionPipeline
+from sourcier.feedback import FeedbackStore
+from sourcier.layout import StoreLayout
 from tests.conftest import FICHES, MODELS, REPO, copy_into, free_port, make_settings
 from tests.ollama_standin import ANSWER, OllamaStandIn
 
@@ -92,7 +93,7 @@ def test_chat_answers_with_its_sources_and_stores_feedback(indexed, monkeypatch,
     app.text_input(key="comment-0").input("Il manque le cas des étudiants.")
     app.button[[b.label for b in app.button].index("Envoyer le commentaire")].click().run()
     assert not app.exception
-    (stored,) = FeedbackStore.beside(indexed.store.path).feedback()
+    (stored,) = FeedbackStore.of(StoreLayout(indexed.store.path)).feedback()
     assert stored["rating"] == -1 and stored["question"] == QUESTION and stored["answer"] == ANSWER
     assert stored["comment"] == "Il manque le cas des étudiants."
     assert stored["cited_chunks"] and all(":" in chunk for chunk in stored["cited_chunks"])
@@ -112,7 +113,8 @@ def test_off_topic_question_shows_closest_documents_without_calling_the_llm(inde
     assert "Je ne trouve pas cette information" in app.info[0].value
     assert "Documents les plus proches" in all_text(app)
     assert ollama.requests == []
-    assert FeedbackStore.beside(indexed.store.path).unanswered()[0]["question"].startswith("Quelle est la recette")
+    (gap,) = FeedbackStore.of(StoreLayout(indexed.store.path)).unanswered()
+    assert gap["question"].startswith("Quelle est la recette")
 
 
 def test_unreachable_llm_is_explained_in_french(indexed, monkeypatch):
@@ -143,7 +145,7 @@ def test_admin_excludes_and_reincludes_a_document(indexed, monkeypatch, ollama):
     app.selectbox(key="exclusion_document").select("elections/F1965.html").run()
     app.button(key="exclude").click().run()
     assert not app.exception
-    with Manifest(indexed.store.path / MANIFEST_FILE) as manifest:
+    with Manifest(StoreLayout(indexed.store.path).manifest) as manifest:
         assert [e["path"] for e in manifest.excluded().values()] == ["elections/F1965.html"]
 
     app.switch_page("chat_page.py").run()
@@ -153,7 +155,7 @@ def test_admin_excludes_and_reincludes_a_document(indexed, monkeypatch, ollama):
     app.switch_page("admin_page.py").run()
     app.selectbox(key="exclusion_document").select("elections/F1965.html").run()
     app.button(key="include").click().run()
-    with Manifest(indexed.store.path / MANIFEST_FILE) as manifest:
+    with Manifest(StoreLayout(indexed.store.path).manifest) as manifest:
         assert manifest.excluded() == {}
 
 
@@ -186,6 +188,6 @@ def test_admin_uploads_a_file_and_ingests_it_in_the_background(indexed, monkeypa
     assert not app.exception
     assert "Ingestion terminée" in app.success[0].value
     assert [m.value for m in app.metric][:1] == ["3"]
-    with sqlite3.connect(indexed.store.path / MANIFEST_FILE) as db:
+    with sqlite3.connect(StoreLayout(indexed.store.path).manifest) as db:
         (status,) = db.execute("SELECT status FROM documents WHERE path='Cimetière/F12691.html'").fetchone()
     assert status == "indexed"

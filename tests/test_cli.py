@@ -22,7 +22,7 @@ def sourcier(tmp_path, *args, **env):
     }
     environment = {key: value for key, value in environment.items() if value is not None}
     return subprocess.run(
-        [sys.executable, "-m", "sourcier.cli", *args],
+        [sys.executable, "-m", "ui.cli", *args],
         cwd=REPO,
         env=environment,
         capture_output=True,

@@ -10,9 +10,10 @@ import time
 import pytest
 
 from ingest.manifest import Manifest
-from ingest.pipeline import MANIFEST_FILE, PROGRESS_FILE, IngestionPipeline
-from ingest.progress import read_progress
-from ingest.store import ChunkStore
+from ingest.pipeline import IngestionPipeline
+from ingest.progress import Phase, read_progress
+from ingest.store import ChromaStore
+from sourcier.layout import StoreLayout
 from tests.conftest import FICHES, MODELS, REPO, copy_into, make_settings
 
 pytestmark = [pytest.mark.shared, pytest.mark.slow]
@@ -56,7 +57,7 @@ def test_kill_9_mid_ingestion_then_rerun_completes(tmp_path, embedder):
     settings = make_settings(tmp_path)
     copy_into(settings.corpus_dir, "etat-civil", *(FICHES / f"{fiche}.html" for fiche in FICHE_IDS))
     process = subprocess.Popen(
-        [sys.executable, "-m", "sourcier.cli", "ingest", "--quiet"],
+        [sys.executable, "-m", "ui.cli", "ingest", "--quiet"],
         cwd=REPO,
         env=subprocess_env(settings),
         stdout=subprocess.DEVNULL,
@@ -65,8 +66,8 @@ def test_kill_9_mid_ingestion_then_rerun_completes(tmp_path, embedder):
     deadline = time.monotonic() + 300
     progress = None
     while time.monotonic() < deadline and process.poll() is None:
-        progress = read_progress(settings.store.path / PROGRESS_FILE)
-        if progress and progress.phase == "indexation" and progress.files_done >= 1:
+        progress = read_progress(StoreLayout(settings.store.path).progress)
+        if progress and progress.phase == Phase.INDEXING and progress.files_done >= 1:
             break
         time.sleep(0.05)
     assert process.poll() is None, f"ingestion ended before it could be killed: {process.stderr.read()!r}"
@@ -75,19 +76,19 @@ def test_kill_9_mid_ingestion_then_rerun_completes(tmp_path, embedder):
     killed_at = progress.files_done
 
     # The index answers queries right away...
-    with Manifest(settings.store.path / MANIFEST_FILE) as manifest:
+    with Manifest(StoreLayout(settings.store.path).manifest) as manifest:
         recorded = manifest.documents(settings.store.collection)
     assert 0 < len(recorded) < len(FICHE_IDS)
-    store = ChunkStore.open(settings.store, embedder.name)
+    store = ChromaStore.open(settings.store, embedder.name)
     assert store.count() > 0
-    assert store.as_langchain(embedder).similarity_search("justificatif de domicile", k=3)
+    assert store.query([embedder.embed_query("justificatif de domicile")], k=3)[0]
 
     # ...and the next run completes the work without redoing what was recorded.
     report = IngestionPipeline(settings, embedder=embedder).run()
     counts = report.counts
     assert counts["indexed"] + counts["unchanged"] == len(FICHE_IDS)
     assert counts["unchanged"] >= killed_at
-    with Manifest(settings.store.path / MANIFEST_FILE) as manifest:
+    with Manifest(StoreLayout(settings.store.path).manifest) as manifest:
         recorded = manifest.documents(settings.store.collection)
     held = store.versions()
     assert len(recorded) == len(FICHE_IDS) == len(held)
@@ -106,7 +107,7 @@ def hook(event, args):
     elif event == "socket.getaddrinfo":
         seen.append(["dns", str(args[0])])
 sys.addaudithook(hook)
-from sourcier.cli import main
+from ui.cli import main
 code = main(["ingest", "--quiet"])
 json.dump({"code": code, "connections": seen}, open(sys.argv[1], "w"))
 """

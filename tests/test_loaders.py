@@ -7,7 +7,7 @@ import pytest
 from pypdf import PdfReader, PdfWriter
 
 from ingest.documents import SourceFile
-from ingest.loaders import load
+from ingest.loaders import LoadOptions, load
 from sourcier.errors import DocumentError, UnsupportedFormatError
 from tests.conftest import COURRIERS, COUTHENANS, ETALAB, FICHES, PUTANGES
 
@@ -33,7 +33,7 @@ def test_pdf_blocks_know_their_page():
 
 
 def test_scanned_pdf_without_ocr_has_no_text_but_its_pages_are_counted():
-    document = load(source(PUTANGES / "2024" / "pv-de-la-seance-du-19-02-2024.pdf"), ocr_enabled=False)
+    document = load(source(PUTANGES / "2024" / "pv-de-la-seance-du-19-02-2024.pdf"), LoadOptions(ocr=False))
     assert document.blocks == []
     assert document.pages == 2
     assert document.pages_without_text == [1, 2]

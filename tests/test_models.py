@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from sourcier.errors import ModelUnavailableError
-from sourcier.models import CHECKSUMS_FILE, E5_NAME, resolve_embedding_model, verify_checksums
+from sourcier.models.embedding import CHECKSUMS_FILE, E5_NAME, resolve_embedding_model, verify_checksums
 from sourcier.settings import EmbeddingSettings
 
 

@@ -7,9 +7,20 @@ import pytest
 
 from ingest import pipeline as pipeline_module
 from ingest.manifest import Manifest
-from ingest.pipeline import MANIFEST_FILE, REPORT_FILE, IngestionPipeline
-from ingest.store import ChunkStore
-from tests.conftest import COURRIERS, COUTHENANS, FICHES, PUTANGES, copy_into, make_settings
+from ingest.pipeline import IngestionPipeline
+from ingest.progress import Phase
+from ingest.store import ChromaStore
+from sourcier.layout import StoreLayout
+from tests.conftest import (
+    COURRIERS,
+    COUTHENANS,
+    FICHES,
+    PUTANGES,
+    copy_into,
+    live_chunks,
+    make_settings,
+    requires_tesseract,
+)
 
 pytestmark = pytest.mark.shared
 
@@ -20,15 +31,14 @@ FICHE = FICHES / "F1965.html"
 
 
 def chunks_by_source(settings, embedder) -> dict[str, list[dict]]:
-    store = ChunkStore.open(settings.store, embedder.name, active_collection(settings))
     found: dict[str, list[dict]] = {}
-    for metadata in store.collection.get(include=["metadatas"])["metadatas"]:
-        found.setdefault(metadata["source"], []).append(metadata)
+    for chunk in live_chunks(settings):
+        found.setdefault(chunk.metadata["source"], []).append(chunk.metadata)
     return found
 
 
 def active_collection(settings) -> str:
-    with Manifest(settings.store.path / MANIFEST_FILE) as manifest:
+    with Manifest(StoreLayout(settings.store.path).manifest) as manifest:
         return manifest.active_collection(settings.store.collection)
 
 
@@ -110,7 +120,7 @@ def test_bad_inputs_are_reported_and_the_rest_is_indexed(tmp_path, embedder):
         "rh/deguise.pdf": "failed",
         "rh/budget.xlsx": "unsupported",
     }
-    written = json.loads((settings.store.path / REPORT_FILE).read_text())
+    written = json.loads(StoreLayout(settings.store.path).last_ingestion.read_text())
     by_path = {f["path"]: f for f in written["files"]}
     assert by_path["conseil-municipal/pv-de-la-seance-du-19-02-2024.pdf"]["pages"] == 2
     assert "scanné" in by_path["conseil-municipal/pv-de-la-seance-du-19-02-2024.pdf"]["reason"]
@@ -147,15 +157,15 @@ def test_rebuild_replaces_the_live_index_only_when_complete(tmp_path, embedder):
     live_collection = active_collection(settings)
 
     def fail_midway(progress):
-        if progress.phase == "indexation" and progress.files_done >= 1:
+        if progress.phase == Phase.INDEXING and progress.files_done >= 1:
             raise Boom
 
     with pytest.raises(Boom):
         IngestionPipeline(settings, embedder=embedder, callbacks=[fail_midway]).run(rebuild=True)
     assert active_collection(settings) == live_collection
-    store = ChunkStore.open(settings.store, embedder.name, live_collection)
+    store = ChromaStore.open(settings.store, embedder.name, live_collection)
     assert store.count() == live.total_chunks
-    hits = store.as_langchain(embedder).similarity_search("conseil municipal", k=2)
+    (hits,) = store.query([embedder.embed_query("conseil municipal")], k=2)
     assert len(hits) == 2
 
     rebuilt = IngestionPipeline(settings, embedder=embedder).run(rebuild=True)
@@ -175,15 +185,13 @@ def test_new_chunking_settings_redo_the_chunks(tmp_path, embedder):
     assert statuses(second) == {"elections/F1965.html": "indexed"}
     chunks = chunks_by_source(settings, embedder)["elections/F1965.html"]
     assert len({c["version"] for c in chunks}) == 1 and len(chunks) == second.total_chunks > first.total_chunks
-    assert all(len(c) <= 600 for c in ChunkStore.open(settings.store, embedder.name).collection.get()["documents"])
+    assert all(len(c.text) <= 600 for c in live_chunks(settings))
 
 
+@requires_tesseract
 def test_a_scan_that_ocr_cannot_read_is_not_read_again_on_the_next_run(tmp_path, embedder):
     from pypdf import PdfWriter
 
-    from ingest import ocr
-
-    assert ocr.available(), "Tesseract (tesseract-ocr-fra) absent : `make system-packages` l'installe."
     settings = make_settings(tmp_path)
     (settings.corpus_dir / "archives").mkdir(parents=True)
     writer = PdfWriter()

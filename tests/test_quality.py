@@ -4,18 +4,15 @@ import json
 import shutil
 
 import pytest
-from pypdf import PdfReader
 from streamlit.testing.v1 import AppTest
 
 from ingest.pipeline import IngestionPipeline
-from quality.extraction import garbled_reasons
-from quality.facts import conflicting_facts, extract_facts
 from quality.render import to_csv, to_html, to_json
 from quality.report import build_report
-from quality.sensitive import find_sensitive, mask
 from quality.state import QualityState
-from rag.feedback import FeedbackStore
-from tests.conftest import COUTHENANS, ETALAB, PUTANGES, REPO, SHARED, make_settings
+from sourcier.feedback import FeedbackStore
+from sourcier.layout import StoreLayout
+from tests.conftest import COUTHENANS, ETALAB, PUTANGES, REPO, SHARED, live_chunks, make_settings, requires_tesseract
 
 VALID_NIR = "2 95 10 99 126 111 93"
 INVALID_NIR = "2 95 10 99 126 111 94"  # wrong key
@@ -23,68 +20,6 @@ VALID_IBAN = "FR14 2004 1010 0505 0001 3M02 606"
 INVALID_IBAN = "FR15 2004 1010 0505 0001 3M02 606"
 CGCT = SHARED / "cgct_versions" / "article-l2121-7"
 GENNEVILLIERS = SHARED / "gennevilliers_rh_guides" / "docs"
-
-
-# --- units: detectors and judgements ---------------------------------------------------------------------
-
-
-def test_identifiers_are_found_only_with_a_valid_checksum():
-    kinds = [m.kind for m in find_sensitive(f"NIR {VALID_NIR} ; IBAN {VALID_IBAN}.")]
-    assert kinds == ["nir", "iban"]
-    assert [m.kind for m in find_sensitive(f"NIR {INVALID_NIR} ; IBAN {INVALID_IBAN}.")] == []
-
-
-def test_contact_details_birth_dates_and_health_about_named_people():
-    text = (
-        "Contact : 06 12 34 56 78 ou +33 1 23 45 67 89, jean.dupont@mairie-exemple.fr. "
-        "Mme Martin, née le 12/03/1975, est en arrêt maladie depuis mars."
-    )
-    kinds = sorted(m.kind for m in find_sensitive(text))
-    assert kinds == ["birth", "email", "health", "phone", "phone"]
-    assert find_sensitive("Le congé de maladie ordinaire dure au plus un an.") == []  # no one named
-
-
-def test_masking_never_leaves_a_clear_value():
-    text = (
-        f"M. Durand, NIR {VALID_NIR}, IBAN {VALID_IBAN}, tél. 06 12 34 56 78, j.durand@ville.fr, invalide {INVALID_NIR}"
-    )
-    masked = mask(text)
-    for clear in [VALID_NIR, VALID_IBAN, "06 12 34 56 78", "j.durand@ville.fr", INVALID_NIR, "3M02 606"]:
-        assert clear not in masked
-    assert "FR14" in masked and "@ville.fr" in masked  # enough left to recognise what it was
-
-
-def test_differing_figures_about_the_same_rule_conflict_and_the_same_rule_does_not():
-    original = "Le télétravail ne peut excéder 2 jours par semaine pour les agents à temps plein."
-    amended = "Le télétravail est limité à 1 jour par semaine pour les agents à temps plein."
-    (pair,) = conflicting_facts(extract_facts(original), extract_facts(amended))
-    assert (pair[0].value, pair[1].value, pair[0].unit) == (2, 1, "jour/semaine")
-    assert conflicting_facts(extract_facts(original), extract_facts(original)) == []
-    reworded = "Pour les agents à temps plein, le télétravail ne peut pas excéder deux jours par semaine."
-    assert conflicting_facts(extract_facts(original), extract_facts(reworded)) == []
-
-
-def test_text_without_spaces_is_recognised_as_garbled():
-    reader = PdfReader(ETALAB / "pdf" / "guide-juridique.pdf")
-    spaceless = "\n".join(page.extract_text() for page in reader.pages[2:5])
-    assert "mots collés (espaces perdus à l'extraction)" in garbled_reasons(spaceless)
-    fiche = (REPO / "corpus" / "rh" / "F488.html").read_text(encoding="utf-8")
-    assert garbled_reasons(" ".join(fiche.split())[:3000].replace("<", " ")) == []
-
-
-def test_a_page_of_tables_only_is_flagged_and_a_page_with_text_is_not():
-    from quality.extraction import analyse_extraction
-    from quality.inputs import ChunkView, DocumentView
-
-    tables = "Tarif | Montant\nCantine | 3,20 €\nGarderie | 1,10 €\nÉtude | 2,00 €"
-    prose = "Les tarifs municipaux sont votés chaque année par le conseil municipal. " * 10
-    document = DocumentView("d", "finances/tarifs.pdf", "Tarifs", "finances", "pdf", "indexed", None, 2, "v", "h", None)
-    document.chunks = [
-        ChunkView("d:v:0", "d", prose, 1, None, False, 0),
-        ChunkView("d:v:1", "d", tables, 2, None, False, 1),
-    ]
-    kinds = {f.details["kind"]: f for f in analyse_extraction(document)}
-    assert kinds["table_pages"].details["pages"] == [2]
 
 
 # --- integration: the report on real documents -----------------------------------------------------------
@@ -125,7 +60,7 @@ def analysed(tmp_path_factory, embedder):
         encoding="utf-8",
     )
     IngestionPipeline(settings, embedder=embedder).run()
-    feedback = FeedbackStore.beside(settings.store.path)
+    feedback = FeedbackStore.of(StoreLayout(settings.store.path))
     for question in ["Quels sont les horaires de la piscine municipale ?", "Horaires d'ouverture de la piscine ?"]:
         feedback.record_unanswered(question, question, "preuves insuffisantes", [])
     feedback.record_feedback(-1, "Combien de jours de télétravail ?", "…", ["x:y:0001"], comment="incomplet")
@@ -192,13 +127,12 @@ def test_personal_data_is_counted_and_masked_everywhere(analysed):
 
 def test_a_setting_takes_documents_with_sensitive_data_out_of_retrieval(analysed, embedder):
     from ingest.manifest import Manifest
-    from ingest.pipeline import MANIFEST_FILE
 
     settings, _ = analysed
     strict = settings.model_copy(deep=True)
     strict.quality.exclude_sensitive = True
     build_report(strict, embedder)
-    with Manifest(settings.store.path / MANIFEST_FILE) as manifest:
+    with Manifest(StoreLayout(settings.store.path).manifest) as manifest:
         excluded = {entry["path"]: entry for entry in manifest.excluded().values()}
         assert set(excluded) == {"rh/dossier-agent.txt"}
         assert excluded["rh/dossier-agent.txt"]["reason"] == "données personnelles sensibles"
@@ -223,15 +157,15 @@ def test_unanswered_and_disliked_questions_are_grouped(analysed):
 def test_findings_keep_their_id_and_a_dismissal_persists(analysed, embedder):
     settings, report = analysed
     target = by_type(report, "contradiction")[0]
-    QualityState(settings.store.path).mark(target.id, "faux_positif")
+    QualityState(StoreLayout(settings.store.path)).mark(target.id, "faux_positif")
     again = build_report(settings, embedder)
     same = next(f for f in again.findings if f.id == target.id)
     assert same.status == "faux_positif" and same not in again.open_findings()
     assert {f.id for f in again.findings} == {f.id for f in report.findings}
     assert again.timings["documents"] < report.timings["documents"]  # per-document results came from the cache
-    written = json.loads((settings.store.path / "quality_report.json").read_text())
+    written = json.loads(StoreLayout(settings.store.path).quality_report.read_text())
     assert next(f for f in written["findings"] if f["id"] == target.id)["status"] == "faux_positif"
-    QualityState(settings.store.path).mark(target.id, "nouveau")
+    QualityState(StoreLayout(settings.store.path)).mark(target.id, "nouveau")
 
 
 def test_quality_page_shows_findings_and_records_a_mark(analysed, monkeypatch):
@@ -255,14 +189,12 @@ def test_quality_page_shows_findings_and_records_a_mark(analysed, monkeypatch):
     first = app.expander[0]
     first.radio[0].set_value("vu").run()
     assert not app.exception
-    assert "vu" in {mark["status"] for mark in QualityState(settings.store.path).marks().values()}
+    assert "vu" in {mark["status"] for mark in QualityState(StoreLayout(settings.store.path)).marks().values()}
 
 
 @pytest.mark.slow
+@requires_tesseract
 def test_a_scan_is_read_by_ocr_and_flagged_as_such(tmp_path, embedder):
-    from ingest import ocr
-
-    assert ocr.available(), "Tesseract (tesseract-ocr-fra) absent : `make system-packages` l'installe."
     settings = make_settings(tmp_path)
     (settings.corpus_dir / "conseil").mkdir(parents=True)
     shutil.copy2(PUTANGES / "2024/pv-de-la-seance-du-19-02-2024.pdf", settings.corpus_dir / "conseil" / "pv.pdf")
@@ -271,9 +203,6 @@ def test_a_scan_is_read_by_ocr_and_flagged_as_such(tmp_path, embedder):
     quality = build_report(settings, embedder)
     (finding,) = [f for f in by_type(quality, "extraction") if f.details["kind"] == "ocr"]
     assert finding.details["pages"] == [1, 2]
-    store = __import__("ingest.store", fromlist=["ChunkStore"]).ChunkStore.open(
-        settings.store, settings.embedding.model, settings.store.collection
-    )
-    metadatas = store.collection.get(include=["metadatas", "documents"])
-    assert all(m.get("ocr") for m in metadatas["metadatas"])
-    assert "conseil municipal" in " ".join(metadatas["documents"]).lower()
+    chunks = live_chunks(settings)
+    assert chunks and all(chunk.metadata.get("ocr") for chunk in chunks)
+    assert "conseil municipal" in " ".join(chunk.text for chunk in chunks).lower()

@@ -9,11 +9,14 @@ import streamlit as st
 
 from ingest import background
 from ingest.manifest import Manifest
-from ingest.pipeline import MANIFEST_FILE
-from ingest.report import LABELS
+from ingest.progress import Phase
+from ingest.report import DocumentStatus
 from ingest.status import index_status
-from ingest.uploads import UploadRejected, save_upload
-from ui.common import explain, manifest_documents, settings
+from ingest.uploads import save_upload
+from sourcier.errors import IngestionRunningError, UploadRejectedError
+from sourcier.layout import StoreLayout
+from sourcier.settings import LLMBackendKind
+from ui.common import explain, live_documents, settings
 
 
 def _when(iso: str | None) -> str:
@@ -43,14 +46,14 @@ def show_status() -> None:
     columns[2].metric("Dernière ingestion", _when(last["finished_at"]) if last else "jamais")
     columns[3].metric("Durée", _duration(last["duration_s"]) if last else "—")
     if last:
-        counts = ", ".join(f"{LABELS.get(k, k)} : {v}" for k, v in last["counts"].items() if v)
+        counts = ", ".join(f"{DocumentStatus(k).label} : {v}" for k, v in last["counts"].items() if v)
         st.caption(f"Dernier passage — {counts}")
     llm = config.llm
     model = {
-        "ollama": f"Ollama, {llm.ollama_model}",
-        "openai": f"serveur compatible OpenAI, {llm.openai_model}",
-        "embedded": "modèle intégré Qwen2.5-Coder-1.5B",
-        "auto": f"Ollama ({llm.ollama_model}) s'il répond, sinon le modèle intégré",
+        LLMBackendKind.OLLAMA: f"Ollama, {llm.ollama_model}",
+        LLMBackendKind.OPENAI: f"serveur compatible OpenAI, {llm.openai_model}",
+        LLMBackendKind.EMBEDDED: "modèle intégré Qwen2.5-Coder-1.5B",
+        LLMBackendKind.AUTO: f"Ollama ({llm.ollama_model}) s'il répond, sinon le modèle intégré",
     }[llm.backend]
     st.caption(
         f"Modèle d'indexation : {status['embedding_model']} · modèle de langage : {model} · "
@@ -60,8 +63,7 @@ def show_status() -> None:
         with st.expander(f"⚠ {len(status['problems'])} document(s) non indexé(s) ou incomplet(s)"):
             for problem in status["problems"]:
                 st.markdown(
-                    f"- **{problem['path']}** ({LABELS.get(problem['status'], problem['status'])}) — "
-                    f"{problem['reason']}"
+                    f"- **{problem['path']}** ({DocumentStatus(problem['status']).label}) — {problem['reason']}"
                 )
 
 
@@ -77,7 +79,7 @@ def show_ingestion() -> None:
         share = progress.files_done / progress.files_total if progress.files_total else 0.0
         st.progress(
             share,
-            text=f"Ingestion en cours — {progress.phase} : {progress.files_done} / "
+            text=f"Ingestion en cours — {Phase(progress.phase).label} : {progress.files_done} / "
             f"{progress.files_total} fichiers, {progress.chunks_done} extraits",
         )
         eta = progress.eta_s
@@ -121,7 +123,7 @@ def show_ingestion() -> None:
 def _start(paths, rebuild: bool = False) -> None:
     try:
         background.start(settings(), paths, rebuild)
-    except background.IngestionAlreadyRunning:
+    except IngestionRunningError:
         st.warning("Une ingestion est déjà en cours : attendez qu'elle se termine.")
         return
     st.rerun()
@@ -157,7 +159,7 @@ def show_upload(services: list[str]) -> None:
     for file in files:
         try:
             saved.append(save_upload(config, folder, file.name, file.getvalue(), replace=replace))
-        except UploadRejected as error:
+        except UploadRejectedError as error:
             st.error(str(error))
     if saved:
         st.success(f"{len(saved)} fichier(s) ajouté(s) dans « {saved[0].parent.name} ». Indexation lancée.")
@@ -169,7 +171,8 @@ def show_upload(services: list[str]) -> None:
 
 def show_documents() -> None:
     config = settings()
-    _, documents, excluded = manifest_documents()
+    live = live_documents()
+    documents, excluded = live.documents, live.excluded
     if not documents:
         st.info("Aucun document dans l'index.")
         return
@@ -179,7 +182,7 @@ def show_documents() -> None:
             "Titre": record.title or "",
             "Service": record.service or "general",
             "Format": record.format or "",
-            "État": LABELS.get(record.status, record.status),
+            "État": DocumentStatus(record.status).label,
             "Extraits": record.chunks,
             "Recherche": "exclu" if record.doc_id in excluded else "inclus",
         }
@@ -216,7 +219,7 @@ def show_documents() -> None:
     if not chosen:
         return
     record = documents[chosen]
-    with Manifest(config.store.path / MANIFEST_FILE) as manifest:
+    with Manifest(StoreLayout(config.store.path).manifest) as manifest:
         if record.doc_id in excluded:
             st.caption(f"Exclu de la recherche depuis le {_when(excluded[record.doc_id]['at'])}.")
             if st.button("Réintégrer dans la recherche", key="include"):
@@ -236,8 +239,7 @@ def render() -> None:
     show_status()
     st.subheader("Ingestion")
     show_ingestion()
-    _, documents, _ = manifest_documents()
-    services = sorted({r.service or "general" for r in documents.values()} - {"general"})
+    services = sorted({r.service or "general" for r in live_documents().documents.values()} - {"general"})
     show_upload(services)
     st.subheader("Documents")
     show_documents()

@@ -14,8 +14,8 @@ from ui.common import (
     escape_markdown,
     explain,
     feedback_store,
+    live_documents,
     location,
-    manifest_documents,
     settings,
 )
 
@@ -172,7 +172,7 @@ def show_feedback(index: int, turn: dict) -> None:
             st.success("Merci, votre commentaire est transmis.")
 
 
-def ask(question: str, services: list[str], collection: str) -> None:
+def ask(question: str, services: list[str]) -> None:
     turns = st.session_state[TURNS]
     history = [(t["answer"].question, t["answer"].text) for t in turns if not t.get("error")]
     where = {"service": {"$in": services}} if services else None
@@ -181,7 +181,7 @@ def ask(question: str, services: list[str], collection: str) -> None:
     result: dict = {}
     with st.chat_message("assistant"):
         try:
-            events = answerer(collection).stream(question, history, where)
+            events = answerer().stream(question, history, where)
             # Finding the passages and reading them takes the model a while on a CPU: say so until it writes.
             with st.spinner("Je cherche dans les documents et je lis les passages pertinents…"):
                 first = next(events)
@@ -204,11 +204,11 @@ def ask(question: str, services: list[str], collection: str) -> None:
 def render() -> None:
     st.session_state.setdefault(TURNS, [])
     try:
-        collection, documents, excluded = manifest_documents()
+        live = live_documents()
     except Exception as error:
         st.error(f"L'index est inaccessible : {explain(error)}")
         st.stop()
-    indexed = {path: r for path, r in documents.items() if r.chunks and r.doc_id not in excluded}
+    indexed = {path: r for path, r in live.documents.items() if r.chunks and r.doc_id not in live.excluded}
     if not indexed:
         st.warning(
             "Aucun document n'est encore indexé. Un administrateur peut ajouter des documents et lancer "
@@ -245,7 +245,7 @@ def render() -> None:
 
     question = st.chat_input("Posez votre question…") or st.session_state.pop("pending_question", None)
     if question and question.strip():
-        ask(question.strip(), chosen, collection)
+        ask(question.strip(), chosen)
 
 
 render()

@@ -9,13 +9,12 @@ from pathlib import Path
 import streamlit as st
 
 from ingest.embed import Embedder
-from ingest.lexical import LexicalIndex
-from ingest.manifest import DocumentRecord, Manifest
-from ingest.pipeline import MANIFEST_FILE
+from ingest.live import LiveDocuments, lexical_stamp, read_live_documents
 from rag.chain import Answerer
-from rag.feedback import FeedbackStore
 from rag.llm import Backend, make_backend
 from sourcier.errors import SourcierError
+from sourcier.feedback import FeedbackStore
+from sourcier.layout import StoreLayout
 from sourcier.settings import Settings, load_settings
 
 log = logging.getLogger("sourcier.ui")
@@ -37,28 +36,23 @@ def llm_backend() -> Backend:
 
 
 @st.cache_resource(max_entries=1, show_spinner=False)
-def _answerer(collection: str, lexical_stamp: float) -> Answerer:
+def _answerer(stamp: tuple[str, float]) -> Answerer:
     # The LLM is connected on first need: an abstention never waits for it.
     return Answerer.from_settings(settings(), embedder(), backend=llm_backend)
 
 
-def answerer(collection: str) -> Answerer:
+def answerer() -> Answerer:
     """Rebuilt only when an ingestion changed the index (new collection or new lexical index)."""
-    config = settings()
-    lexical = LexicalIndex.path_for(config.store.path, collection)
-    return _answerer(collection, lexical.stat().st_mtime if lexical.exists() else 0.0)
+    return _answerer(lexical_stamp(settings()))
 
 
 def feedback_store() -> FeedbackStore:
-    return FeedbackStore.beside(settings().store.path)
+    return FeedbackStore.of(StoreLayout(settings().store.path))
 
 
-def manifest_documents() -> tuple[str, dict[str, DocumentRecord], dict[str, dict]]:
+def live_documents() -> LiveDocuments:
     """The live collection, its documents and the exclusions (read fresh: an ingestion may be writing)."""
-    config = settings()
-    with Manifest(config.store.path / MANIFEST_FILE) as manifest:
-        collection = manifest.active_collection(config.store.collection)
-        return collection, manifest.documents(collection), manifest.excluded()
+    return read_live_documents(settings())
 
 
 def corpus_file(relative_path: str) -> Path | None:
@@ -70,16 +64,8 @@ def corpus_file(relative_path: str) -> Path | None:
 
 def explain(error: BaseException) -> str:
     """A message an agent can act on; the details go to the server log, never to the screen."""
-    if isinstance(error, SourcierError):
+    if isinstance(error, SourcierError):  # the message says who must act and how
         return str(error)
-    name = type(error).__name__
-    if isinstance(error, ConnectionError | TimeoutError) or re.search(r"Connect|Timeout|ResponseError", name):
-        backend = settings().llm.backend
-        return (
-            f"Le modèle de langage ne répond pas (configuration : {backend}). Vérifiez que le serveur est démarré "
-            "(Ollama : « ollama serve » et le modèle téléchargé ; serveur compatible OpenAI : son adresse), "
-            "ou utilisez le modèle intégré : SOURCIER_LLM__BACKEND=embedded."
-        )
     log.exception("Unexpected error in the app", exc_info=error)
     return "Une erreur inattendue est survenue. Elle est consignée dans le journal du serveur ; réessayez."
 

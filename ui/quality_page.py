@@ -9,6 +9,7 @@ import streamlit as st
 from quality.findings import SEVERITIES, SEVERITY_WEIGHT, STATUSES, TYPES
 from quality.report import build_report, load_last_report
 from quality.state import QualityState
+from sourcier.layout import StoreLayout
 from ui.common import embedder, escape_markdown, explain, settings
 
 STATUS_KEYS = list(STATUSES)
@@ -102,7 +103,7 @@ def render() -> None:
     if report is None:
         st.info("Aucun rapport pour l'instant : il est calculé après chaque ingestion, ou avec le bouton ci-dessus.")
         return
-    state = QualityState(config.store.path)
+    state = QualityState(StoreLayout(config.store.path))
     marks = state.marks()
     findings = report["findings"]
     for finding in findings:  # marks made since the report was computed

@@ -1,7 +1,7 @@
 """Retrieval and answer-latency benchmark (`make bench`): prints figures, asserts nothing.
 
-1. Hybrid retrieval (dense + BM25 + fusion) vs a raw Chroma query of the same k (langchain-chroma
-   `similarity_search`, query embedding included in both), p50/p95 over real French questions, at 10k and 100k
+1. Hybrid retrieval through the live index (dense + BM25 + fusion, scoped reads) vs a raw query of the Chroma
+   store of the same k (query embedding included in both), p50/p95 over real French questions, at 10k and 100k
    chunks. Chunk texts are the CGCT and Labour Code articles (../shared/corpora), repeated to reach the size. Their
    vectors are random unit vectors: embedding 100k chunks takes ~4 h on 2 cores, and an HNSW query's latency depends
    on the collection's size and dimension, not on what the vectors mean. BM25 runs on the real texts.
@@ -21,11 +21,14 @@ from pathlib import Path
 import numpy as np
 
 import sourcier  # noqa: F401
+from ingest.documents import Chunk
 from ingest.embed import Embedder
 from ingest.lexical import LexicalIndex
-from ingest.store import ChunkStore
+from ingest.live import LiveIndex
+from ingest.store import ChromaStore
 from rag.retrieve import HybridRetriever
 from sourcier.french import content_terms
+from sourcier.layout import StoreLayout
 from sourcier.settings import EmbeddingSettings, StoreSettings
 
 REPO = Path(__file__).resolve().parents[2]
@@ -69,10 +72,10 @@ def percentile(values: list[float], share: float) -> float:
 
 
 def retrieval_bench(size: int, texts: list[str], embedder: Embedder, workdir: Path) -> dict:
-    store = ChunkStore.open(StoreSettings(path=workdir), embedder.name, f"bench{size}")
+    store = ChromaStore.open(StoreSettings(path=workdir), embedder.name, f"bench{size}")
     rng = np.random.default_rng(0)
     entries = {}
-    ids, documents, metadatas = [], [], []
+    chunks = []
     for i in range(size):
         text = texts[i % len(texts)]
         chunk_id = f"c{i}"
@@ -84,28 +87,21 @@ def retrieval_bench(size: int, texts: list[str], embedder: Embedder, workdir: Pa
             "version": "v",
             "chunk_index": i % 4,
         }
-        ids.append(chunk_id)
-        documents.append(text)
-        metadatas.append(metadata)
+        chunks.append(Chunk(id=chunk_id, text=text, embedding_text=text, metadata=metadata))
         entries[chunk_id] = (content_terms(text), metadata)
     started = time.perf_counter()
     for start in range(0, size, 2000):
-        vectors = rng.normal(size=(min(2000, size - start), 384)).astype(np.float32)
+        vectors = rng.normal(size=(len(chunks[start : start + 2000]), 384)).astype(np.float32)
         vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-        store.collection.upsert(
-            ids=ids[start : start + 2000],
-            documents=documents[start : start + 2000],
-            metadatas=metadatas[start : start + 2000],
-            embeddings=vectors,
-        )
+        store.upsert(chunks[start : start + 2000], vectors)
     load_s = time.perf_counter() - started
-    lexical = LexicalIndex(entries)
-    retriever = HybridRetriever(store=store, embedder=embedder, lexical=lexical, k=6)
-    raw = store.as_langchain(embedder)
+    layout = StoreLayout(workdir)
+    LexicalIndex(entries).save(layout.lexical(store.name))
+    retriever = HybridRetriever(index=LiveIndex(layout, store.name, store), embedder=embedder, k=6)
     raw_times, hybrid_times = [], []
     for question in questions():
         started = time.perf_counter()
-        raw.similarity_search(question, k=6)
+        store.query([embedder.embed_query(question)], k=6)
         raw_times.append(time.perf_counter() - started)
         started = time.perf_counter()
         retriever.invoke(question)

@@ -7,9 +7,8 @@ import json
 import sqlite3
 from pathlib import Path
 
-from ingest.manifest import now
-
-FEEDBACK_FILE = "feedback.sqlite3"
+from sourcier.clock import now
+from sourcier.layout import StoreLayout
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS unanswered (
@@ -42,8 +41,8 @@ class FeedbackStore:
             db.executescript(_SCHEMA)
 
     @classmethod
-    def beside(cls, store_dir: Path) -> FeedbackStore:
-        return cls(store_dir / FEEDBACK_FILE)
+    def of(cls, layout: StoreLayout) -> FeedbackStore:
+        return cls(layout.feedback)
 
     def _connect(self) -> sqlite3.Connection:
         db = sqlite3.connect(self.path, timeout=30)

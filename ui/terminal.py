@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from tqdm import tqdm
 
-from ingest.progress import Progress
+from ingest.progress import Phase, Progress
 
 
 class TerminalProgress:
@@ -14,7 +14,7 @@ class TerminalProgress:
         self._chunks: tqdm | None = None
 
     def __call__(self, progress: Progress) -> None:
-        if self.disabled or progress.phase in {"préparation", "analyse"} and not progress.files_total:
+        if self.disabled or progress.phase in {Phase.PREPARING, Phase.SCANNING} and not progress.files_total:
             return
         if self._files is None:
             self._files = tqdm(total=progress.files_total, desc="Fichiers", unit="fichier", dynamic_ncols=True)

@@ -2,7 +2,8 @@
 
 import pytest
 
-from ingest.uploads import UploadRejected, save_upload
+from ingest.uploads import save_upload
+from sourcier.errors import UploadRejectedError
 from tests.conftest import make_settings
 
 
@@ -37,17 +38,17 @@ def test_no_name_can_leave_the_corpus(settings, name):
     ],
 )
 def test_bad_uploads_are_refused_with_a_reason(settings, name, data, message):
-    with pytest.raises(UploadRejected, match=message):
+    with pytest.raises(UploadRejectedError, match=message):
         save_upload(settings, "rh", name, data)
     assert not any(settings.corpus_dir.rglob("*.*"))
 
 
 def test_size_limit_and_existing_files(settings):
     settings.ui.upload_max_mb = 0.001
-    with pytest.raises(UploadRejected, match="taille maximale"):
+    with pytest.raises(UploadRejectedError, match="taille maximale"):
         save_upload(settings, "rh", "gros.txt", b"x" * 2000)
     settings.ui.upload_max_mb = 50
     save_upload(settings, "rh", "note.txt", b"v1")
-    with pytest.raises(UploadRejected, match="existe déjà"):
+    with pytest.raises(UploadRejectedError, match="existe déjà"):
         save_upload(settings, "rh", "note.txt", b"v2")
     assert save_upload(settings, "rh", "note.txt", b"v2", replace=True).read_bytes() == b"v2"

@@ -1,4 +1,4 @@
-"""The `sourcier` command: ingest, status, models (and, later, ask/chat/eval/report)."""
+"""The `sourcier` command: ingest, status, ask, chat, report, mark, eval, models — an interface, like the pages."""
 
 from __future__ import annotations
 
@@ -8,7 +8,9 @@ import logging
 import sys
 from pathlib import Path
 
+import sourcier  # noqa: F401  (offline environment before any third-party import)
 from sourcier.errors import SourcierError
+from sourcier.layout import StoreLayout
 from sourcier.settings import Settings, load_settings
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
@@ -18,6 +20,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="sourcier", description="Sourcier : assistant documentaire hors ligne.")
     parser.add_argument("--config", type=Path, help="fichier de configuration TOML (défaut : ./sourcier.toml)")
     parser.add_argument("-v", "--verbose", action="store_true", help="journal détaillé")
+    # The app's background ingestion hands its child the settings it runs with, as JSON on stdin.
+    parser.add_argument("--settings-stdin", action="store_true", help=argparse.SUPPRESS)
     commands = parser.add_subparsers(dest="command", required=True)
 
     ingest = commands.add_parser("ingest", help="indexer le corpus (incrémental)")
@@ -71,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(message)s")
     try:
-        settings = load_settings(args.config)
+        settings = Settings.model_validate_json(sys.stdin.read()) if args.settings_stdin else load_settings(args.config)
         handlers = {
             "ingest": _ingest,
             "report": _report,
@@ -95,8 +99,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _ingest(settings: Settings, args) -> int:
     from ingest.pipeline import IngestionPipeline
-    from ingest.report import LABELS
-    from sourcier.progress_bar import TerminalProgress
+    from ui.terminal import TerminalProgress
 
     bar = TerminalProgress(disabled=args.quiet)
     pipeline = IngestionPipeline(settings, callbacks=[bar])
@@ -105,9 +108,9 @@ def _ingest(settings: Settings, args) -> int:
     finally:
         bar.close()
     for file in report.problems:
-        print(f"  [{LABELS[file.status]}] {file.path} — {file.reason}")
+        print(f"  [{file.status.label}] {file.path} — {file.reason}")
     print(report.summary())
-    print(f"Rapport : {settings.store.path / 'last_ingestion.json'}")
+    print(f"Rapport : {StoreLayout(settings.store.path).last_ingestion}")
     if not args.no_report:
         from quality.report import build_report
 
@@ -127,7 +130,7 @@ def _report(settings: Settings, args) -> int:
     from quality.report import build_report
 
     report = build_report(settings, progress=lambda message: print(f"  {message}", file=sys.stderr))
-    output = args.output or settings.store.path / f"qualite.{args.format}"
+    output = args.output or StoreLayout(settings.store.path).quality_export(args.format)
     output.write_text(RENDERERS[args.format](report), encoding="utf-8")
     counts = report.counts()
     print(f"{report.documents} documents, {counts['total']} constat(s) ouvert(s) en {report.timings['total']:.1f} s.")
@@ -161,7 +164,7 @@ def _quality_eval(settings: Settings, args) -> int:
 def _mark(settings: Settings, args) -> int:
     from quality.state import QualityState
 
-    QualityState(settings.store.path).mark(args.finding, args.status, args.note)
+    QualityState(StoreLayout(settings.store.path)).mark(args.finding, args.status, args.note)
     print(f"Constat {args.finding} : {args.status}.")
     return EXIT_OK
 
@@ -193,13 +196,14 @@ def _status(settings: Settings, args) -> int:
 
 
 def _format_counts(counts: dict[str, int]) -> str:
-    from ingest.report import LABELS
+    from ingest.report import DocumentStatus
 
-    return ", ".join(f"{n} {LABELS.get(k, k)}" for k, n in counts.items()) or "aucun"
+    return ", ".join(f"{n} {DocumentStatus(k).label}" for k, n in counts.items()) or "aucun"
 
 
 def _models(settings: Settings, args) -> int:
-    from sourcier.models import assemble_gguf, resolve_embedding_model
+    from sourcier.models.embedding import resolve_embedding_model
+    from sourcier.models.gguf import assemble_gguf
 
     info = resolve_embedding_model(settings.embedding)
     print(f"Modèle d'embedding prêt : {info.name} ({info.path})")
@@ -299,10 +303,10 @@ def _eval(settings: Settings, args) -> int:
 
 
 def _eval_prepare(settings: Settings, args) -> int:
-    from rag.evaluate import PREPARERS
+    from evaluation.questions import PREPARERS
 
     if args.dataset == "quality":
-        from quality.evaluate import prepare
+        from evaluation.quality_set import prepare
 
         prepare(args.shared, args.out)
         print(f"Corpus : {args.out / 'corpus'}\nAnnotations : {args.out / 'labels.json'}")

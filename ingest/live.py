@@ -1,0 +1,125 @@
+"""The live index: the one way to read chunks.
+
+`LiveIndex.open(settings)` resolves, once, the manifest's active collection (a rebuild switches it), the vector store
+holding it and its lexical index. Every read — nearest vectors, lexical search, chunks by id, iteration, counts — goes
+through `scope()`, which narrows it to what retrieval may return: documents an admin excluded are left out here, so
+that no caller (chat, CLI, report, admin page) can reach around the rule. Access rights will be added to the same
+clause. Only the ingestion pipeline, which writes, talks to a `VectorStore` directly.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from functools import cached_property
+
+from ingest.lexical import LexicalIndex, matches
+from ingest.manifest import DocumentRecord, Manifest
+from ingest.store import ChromaStore, StoredChunk, VectorStore
+from sourcier.layout import StoreLayout
+from sourcier.models.embedding import embedding_model_id
+from sourcier.settings import Settings
+
+
+@dataclass(frozen=True)
+class LiveDocuments:
+    """What the manifest says of the live collection, read in one go."""
+
+    collection: str
+    documents: dict[str, DocumentRecord]  # by path
+    excluded: dict[str, dict]  # by doc_id
+    last_run: dict | None
+
+
+def read_live_documents(settings: Settings) -> LiveDocuments:
+    with Manifest(StoreLayout(settings.store.path).manifest) as manifest:
+        collection = manifest.active_collection(settings.store.collection)
+        return LiveDocuments(collection, manifest.documents(collection), manifest.excluded(), manifest.last_run())
+
+
+def lexical_stamp(settings: Settings) -> tuple[str, float]:
+    """Changes whenever an ingestion changed what the live index holds (new collection or new lexical index)."""
+    layout = StoreLayout(settings.store.path)
+    with Manifest(layout.manifest) as manifest:
+        collection = manifest.active_collection(settings.store.collection)
+    path = layout.lexical(collection)
+    return collection, path.stat().st_mtime if path.exists() else 0.0
+
+
+def _and(*clauses: dict | None) -> dict | None:
+    present = [clause for clause in clauses if clause]
+    if not present:
+        return None
+    return present[0] if len(present) == 1 else {"$and": present}
+
+
+class LiveIndex:
+    def __init__(self, layout: StoreLayout, collection: str, store: VectorStore) -> None:
+        self.layout = layout
+        self.collection = collection
+        self._store = store
+
+    @classmethod
+    def open(cls, settings: Settings, store: VectorStore | None = None) -> LiveIndex:
+        """The active collection of `settings`' store; `store` replaces Chroma (tests, other backends)."""
+        layout = StoreLayout(settings.store.path)
+        with Manifest(layout.manifest) as manifest:
+            collection = manifest.active_collection(settings.store.collection)
+        if store is None:
+            store = ChromaStore.open(settings.store, embedding_model_id(settings.embedding), collection)
+        return cls(layout, collection, store)
+
+    @property
+    def embedding_model(self) -> str:
+        return self._store.embedding_model
+
+    # --- the scope every read goes through ------------------------------------------------------------
+
+    def scope(self) -> dict | None:
+        """The filter every read is narrowed by; read at each call, so that an admin's exclusion applies at once."""
+        with Manifest(self.layout.manifest) as manifest:
+            excluded = sorted(manifest.excluded())
+        return {"doc_id": {"$nin": excluded}} if excluded else None
+
+    # --- reads ----------------------------------------------------------------------------------------
+
+    def nearest(self, vectors: Sequence[Sequence[float]], k: int, where: dict | None = None) -> list[list[StoredChunk]]:
+        """For each vector, its `k` nearest chunks within the scope (and `where`), best first."""
+        return self._store.query(vectors, k, _and(where, self.scope()))
+
+    def lexical_search(self, query: str, k: int, where: dict | None = None) -> list[tuple[str, float]]:
+        """BM25 hits (chunk id, score) within the scope; the filter applies before ranking."""
+        return self._lexical.search(query, k, where=_and(where, self.scope()))
+
+    def get(self, ids: Sequence[str]) -> list[StoredChunk]:
+        """Chunks by id; ids outside the scope are simply not returned."""
+        return self._store.get(ids=list(ids), where=self.scope())
+
+    def chunks(self, with_vectors: bool = False, page_size: int = 2000) -> Iterator[StoredChunk]:
+        """Every chunk within the scope, page by page."""
+        where = self.scope()
+        offset = 0
+        while True:
+            page = self._store.get(where=where, limit=page_size, offset=offset, with_vectors=with_vectors)
+            yield from page
+            if len(page) < page_size:
+                return
+            offset += page_size
+
+    def counts_per_document(self) -> Counter:
+        """doc_id → chunks held, within the scope."""
+        where = self.scope()
+        counts: Counter = Counter()
+        for doc_id, versions in self._store.versions().items():
+            if where is None or matches({"doc_id": doc_id}, where):
+                counts[doc_id] = sum(versions.values())
+        return counts
+
+    def count(self) -> int:
+        return self._store.count() if self.scope() is None else sum(self.counts_per_document().values())
+
+    @cached_property
+    def _lexical(self) -> LexicalIndex:
+        # Loaded on first lexical search only: status and the report never pay for it.
+        return LexicalIndex.load(self.layout.lexical(self.collection))

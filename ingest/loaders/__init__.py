@@ -1,0 +1,112 @@
+"""Load: one loader per format family, each turning a file into blocks of text that know their page or section.
+
+Every loader has the signature `(path, options) -> LoadedDocument`; every failure becomes a `DocumentError` whose
+message (French, one line) goes into the ingestion report.
+
+- `pdf`: pypdf page by page, OCR of pages without text
+- `office`: DOCX, ODT, legacy .doc
+- `markup`: HTML, Markdown
+- `text`: plain text and text decoding
+"""
+
+from __future__ import annotations
+
+import zipfile
+from collections.abc import Callable
+from pathlib import Path
+
+from ingest.dates import find_date
+from ingest.documents import LoadedDocument, SourceFile
+from ingest.loaders.common import LoadOptions, one_line
+from ingest.loaders.markup import load_html, load_markdown
+from ingest.loaders.office import load_doc, load_docx, load_odt
+from ingest.loaders.pdf import load_pdf
+from ingest.loaders.text import decode_text, load_text
+from sourcier.errors import DocumentError, UnsupportedFormatError
+
+__all__ = ["LOADERS", "LoadOptions", "Loader", "decode_text", "load"]
+
+Loader = Callable[[Path, LoadOptions], LoadedDocument]
+
+LOADERS: dict[str, Loader] = {
+    ".pdf": load_pdf,
+    ".docx": load_docx,
+    ".odt": load_odt,
+    ".doc": load_doc,
+    ".html": load_html,
+    ".htm": load_html,
+    ".md": load_markdown,
+    ".markdown": load_markdown,
+    ".txt": load_text,
+}
+
+
+def load(source: SourceFile, options: LoadOptions | None = None) -> LoadedDocument:
+    """Read `source` with the loader for its format; raise `DocumentError` with the reason when it cannot."""
+    options = options or LoadOptions()
+    if source.size == 0:
+        raise DocumentError("Fichier vide (0 octet).")
+    if source.size > options.max_file_mb * 1024 * 1024:
+        raise DocumentError(f"Fichier trop volumineux ({source.size / 1e6:.0f} Mo > {options.max_file_mb:g} Mo).")
+    loader = LOADERS.get(source.extension)
+    if loader is None:
+        raise UnsupportedFormatError(f"Format non pris en charge : « {source.extension or 'sans extension'} ».")
+    _check_signature(source)
+    try:
+        document = loader(source.path, options)
+    except DocumentError:
+        raise
+    except Exception as exc:  # parsers raise anything on damaged files; the run must go on
+        raise DocumentError(f"Lecture impossible ({type(exc).__name__}) : {one_line(exc)}") from exc
+    # A date stated by the document's own metadata wins, then the file name (council minutes are named
+    # after their séance), then the first lines, then the date the file was produced.
+    document.doc_date = (
+        document.doc_date or find_date(source.path.stem) or find_date(_head(document)) or document.file_date
+    )
+    if not document.title:
+        document.title = source.path.stem.replace("_", " ").replace("-", " ").strip()
+    return document
+
+
+def _head(document: LoadedDocument, characters: int = 1500) -> str:
+    return " ".join(block.text for block in document.blocks)[:characters]
+
+
+# --- signatures: a wrong extension gets a precise reason rather than a parser stack trace -------------
+
+_ZIP_FORMATS = {".docx", ".odt"}
+
+
+def _check_signature(source: SourceFile) -> None:
+    with source.path.open("rb") as handle:
+        head = handle.read(8)
+    ext = source.extension
+    if ext == ".pdf" and not head.startswith(b"%PDF"):
+        # Tolerate a little junk before the header, as PDF readers do.
+        with source.path.open("rb") as handle:
+            if b"%PDF" not in handle.read(1024):
+                raise DocumentError(f"Ce fichier n'est pas un PDF (contenu de type {_describe(head)}).")
+    elif ext in _ZIP_FORMATS and not zipfile.is_zipfile(source.path):
+        raise DocumentError(
+            f"Ce fichier {ext[1:].upper()} n'est pas une archive valide (contenu de type {_describe(head)})."
+        )
+    elif ext == ".doc" and head.startswith(b"PK"):
+        raise DocumentError("Ce fichier .doc est en réalité un DOCX : renommez-le en .docx.")
+
+
+def _describe(head: bytes) -> str:
+    if head.startswith(b"%PDF"):
+        return "PDF"
+    if head.startswith(b"PK"):
+        return "archive ZIP"
+    if head.startswith(b"\xd0\xcf\x11\xe0"):
+        return "document Office ancien (.doc/.xls)"
+    if head.lstrip().lower().startswith((b"<!doc", b"<html", b"<?xml")):
+        return "HTML/XML"
+    if not head:
+        return "vide"
+    try:
+        head.decode("utf-8")
+        return "texte"
+    except UnicodeDecodeError:
+        return "binaire inconnu"

@@ -1,0 +1,93 @@
+"""PDF: pypdf, page by page (page numbers are what citations need); pages without text go to OCR when possible."""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime
+from pathlib import Path
+
+from ingest import ocr
+from ingest.documents import Block, LoadedDocument
+from ingest.loaders.common import LoadOptions, one_line, paragraphs, tidy
+from sourcier.errors import DocumentError
+
+
+def load_pdf(path: Path, options: LoadOptions) -> LoadedDocument:
+    from pypdf import PdfReader
+    from pypdf.errors import FileNotDecryptedError, PdfReadError
+
+    try:
+        reader = PdfReader(path, strict=False)
+        if reader.is_encrypted and not reader.decrypt(""):
+            raise DocumentError("PDF protégé par un mot de passe : fournissez une version non chiffrée.")
+        pages = reader.pages
+        page_count = len(pages)
+    except FileNotDecryptedError as exc:
+        raise DocumentError("PDF protégé par un mot de passe : fournissez une version non chiffrée.") from exc
+    except PdfReadError as exc:
+        raise DocumentError(f"PDF endommagé ou tronqué : {one_line(exc)}") from exc
+    if page_count == 0:
+        raise DocumentError("PDF sans aucune page lisible (fichier tronqué ?).")
+    blocks: list[Block] = []
+    empty_pages: list[int] = []
+    failed_pages: list[int] = []
+    for number, page in enumerate(pages, start=1):
+        try:
+            text = page.extract_text() or ""
+        except Exception:  # one damaged page must not lose the others
+            failed_pages.append(number)
+            continue
+        text = tidy(text)
+        if len(text) < 20:
+            empty_pages.append(number)
+            continue
+        blocks.extend(Block(paragraph, page=number) for paragraph in paragraphs(text))
+    ocr_pages: list[int] = []
+    if empty_pages and options.ocr and ocr.available():
+        for number, text in ocr.read_pages(path, empty_pages).items():
+            text = tidy(text)
+            if len(text) >= 20:
+                ocr_pages.append(number)
+                blocks.extend(Block(paragraph, page=number) for paragraph in paragraphs(text))
+        blocks.sort(key=lambda block: block.page or 0)
+        empty_pages = [number for number in empty_pages if number not in ocr_pages]
+    document = LoadedDocument(
+        title=_pdf_title(reader, blocks),
+        format="pdf",
+        blocks=blocks,
+        pages=page_count,
+        pages_without_text=empty_pages,
+        ocr_pages=ocr_pages,
+    )
+    if ocr_pages:
+        document.notes.append(f"Texte reconnu par OCR (à vérifier) : pages {page_list(ocr_pages)}.")
+    if failed_pages:
+        document.notes.append(f"Pages illisibles ignorées : {page_list(failed_pages)}.")
+    if empty_pages and blocks:
+        document.notes.append(f"Pages sans texte (images ?) : {page_list(empty_pages)}.")
+    document.file_date = _pdf_date(reader)
+    return document
+
+
+def _pdf_title(reader, blocks: list[Block]) -> str:
+    try:
+        title = (reader.metadata.title or "").strip() if reader.metadata else ""
+    except Exception:
+        title = ""
+    # Producers often leave "Microsoft Word - x.docx" or a file name as the title: not worth showing.
+    if title and not re.search(r"\.(docx?|odt|pdf)$|^microsoft|^untitled|^sans titre", title, re.IGNORECASE):
+        return title
+    return ""
+
+
+def _pdf_date(reader) -> date | None:
+    try:
+        created: datetime | None = reader.metadata.creation_date if reader.metadata else None
+    except Exception:
+        return None
+    return created.date() if created else None
+
+
+def page_list(numbers: list[int]) -> str:
+    shown = ", ".join(str(n) for n in numbers[:12])
+    return shown + (f" … ({len(numbers)} pages)" if len(numbers) > 12 else "")

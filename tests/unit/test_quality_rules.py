@@ -1,0 +1,75 @@
+"""The quality report's own rules — identifiers with checksums, masking, facts that conflict, garbled text,
+pages of tables — on written-out text and one real PDF; no index, no model."""
+
+import pytest
+from pypdf import PdfReader
+
+from quality.extraction import garbled_reasons
+from quality.facts import conflicting_facts, extract_facts
+from quality.sensitive import find_sensitive, mask
+from tests.conftest import ETALAB, REPO
+
+VALID_NIR = "2 95 10 99 126 111 93"
+INVALID_NIR = "2 95 10 99 126 111 94"  # wrong key
+VALID_IBAN = "FR14 2004 1010 0505 0001 3M02 606"
+INVALID_IBAN = "FR15 2004 1010 0505 0001 3M02 606"
+
+
+def test_identifiers_are_found_only_with_a_valid_checksum():
+    kinds = [m.kind for m in find_sensitive(f"NIR {VALID_NIR} ; IBAN {VALID_IBAN}.")]
+    assert kinds == ["nir", "iban"]
+    assert [m.kind for m in find_sensitive(f"NIR {INVALID_NIR} ; IBAN {INVALID_IBAN}.")] == []
+
+
+def test_contact_details_birth_dates_and_health_about_named_people():
+    text = (
+        "Contact : 06 12 34 56 78 ou +33 1 23 45 67 89, jean.dupont@mairie-exemple.fr. "
+        "Mme Martin, née le 12/03/1975, est en arrêt maladie depuis mars."
+    )
+    kinds = sorted(m.kind for m in find_sensitive(text))
+    assert kinds == ["birth", "email", "health", "phone", "phone"]
+    assert find_sensitive("Le congé de maladie ordinaire dure au plus un an.") == []  # no one named
+
+
+def test_masking_never_leaves_a_clear_value():
+    text = (
+        f"M. Durand, NIR {VALID_NIR}, IBAN {VALID_IBAN}, tél. 06 12 34 56 78, j.durand@ville.fr, invalide {INVALID_NIR}"
+    )
+    masked = mask(text)
+    for clear in [VALID_NIR, VALID_IBAN, "06 12 34 56 78", "j.durand@ville.fr", INVALID_NIR, "3M02 606"]:
+        assert clear not in masked
+    assert "FR14" in masked and "@ville.fr" in masked  # enough left to recognise what it was
+
+
+def test_differing_figures_about_the_same_rule_conflict_and_the_same_rule_does_not():
+    original = "Le télétravail ne peut excéder 2 jours par semaine pour les agents à temps plein."
+    amended = "Le télétravail est limité à 1 jour par semaine pour les agents à temps plein."
+    (pair,) = conflicting_facts(extract_facts(original), extract_facts(amended))
+    assert (pair[0].value, pair[1].value, pair[0].unit) == (2, 1, "jour/semaine")
+    assert conflicting_facts(extract_facts(original), extract_facts(original)) == []
+    reworded = "Pour les agents à temps plein, le télétravail ne peut pas excéder deux jours par semaine."
+    assert conflicting_facts(extract_facts(original), extract_facts(reworded)) == []
+
+
+@pytest.mark.shared
+def test_text_without_spaces_is_recognised_as_garbled():
+    reader = PdfReader(ETALAB / "pdf" / "guide-juridique.pdf")
+    spaceless = "\n".join(page.extract_text() for page in reader.pages[2:5])
+    assert "mots collés (espaces perdus à l'extraction)" in garbled_reasons(spaceless)
+    fiche = (REPO / "corpus" / "rh" / "F488.html").read_text(encoding="utf-8")
+    assert garbled_reasons(" ".join(fiche.split())[:3000].replace("<", " ")) == []
+
+
+def test_a_page_of_tables_only_is_flagged_and_a_page_with_text_is_not():
+    from quality.extraction import analyse_extraction
+    from quality.inputs import ChunkView, DocumentView
+
+    tables = "Tarif | Montant\nCantine | 3,20 €\nGarderie | 1,10 €\nÉtude | 2,00 €"
+    prose = "Les tarifs municipaux sont votés chaque année par le conseil municipal. " * 10
+    document = DocumentView("d", "finances/tarifs.pdf", "Tarifs", "finances", "pdf", "indexed", None, 2, "v", "h", None)
+    document.chunks = [
+        ChunkView("d:v:0", "d", prose, 1, None, False, 0),
+        ChunkView("d:v:1", "d", tables, 2, None, False, 1),
+    ]
+    kinds = {f.details["kind"]: f for f in analyse_extraction(document)}
+    assert kinds["table_pages"].details["pages"] == [2]
