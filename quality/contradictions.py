@@ -10,7 +10,7 @@ import re
 from collections.abc import Callable
 
 from quality.facts import conflicting_facts, extract_facts, opposite_statements
-from quality.findings import Finding, Place, excerpt
+from quality.findings import Finding, FindingType, Place, Severity, excerpt
 from quality.inputs import CorpusView
 from sourcier.french import content_terms
 
@@ -96,14 +96,14 @@ def analyse_contradictions(
             Place(doc_b.path, doc_b.title, doc_b.service, second.page, second.section),
         ]
         if doc_a.doc_id != doc_b.doc_id:
-            where, severity = "entre deux documents", "high"
+            where, severity = "entre deux documents", Severity.HIGH
         elif first.section and second.section and first.section != second.section:
             # Two sections of one text often describe two cases (fonctionnaire / contractuel): worth a look only.
-            where, severity = "entre deux sections du même document", "low"
+            where, severity = "entre deux sections du même document", Severity.LOW
         else:
-            where, severity = "dans le même document", "medium"
+            where, severity = "dans le même document", Severity.MEDIUM
         finding = Finding(
-            "contradiction",
+            FindingType.CONTRADICTION,
             severity,
             places,
             [excerpt(sentence_a, width=320), excerpt(sentence_b, width=320)],

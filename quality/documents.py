@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from quality.findings import Finding, Place, excerpt
+from quality.findings import Finding, FindingType, Place, Severity, excerpt
 from quality.inputs import DocumentView
 from quality.sensitive import LABELS, SEVERITY, find_sensitive, mask
 from sourcier.injection import find_injections
@@ -23,7 +23,7 @@ def analyse_sensitive(document: DocumentView) -> list[Finding]:
         sample, page = evidence[kind]
         findings.append(
             Finding(
-                "sensitive",
+                FindingType.SENSITIVE,
                 SEVERITY[kind],
                 [Place(document.path, document.title, document.service, page)],
                 [sample],
@@ -43,8 +43,8 @@ def analyse_injection(document: DocumentView) -> list[Finding]:
         if sentences:
             return [
                 Finding(
-                    "injection",
-                    "high",
+                    FindingType.INJECTION,
+                    Severity.HIGH,
                     [Place(document.path, document.title, document.service, chunk.page, chunk.section)],
                     [mask(excerpt(sentence)) for sentence in sentences[:3]],
                     "Le document contient du texte adressé à un assistant IA (consigne de réponse) : Sourcier "

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 
-from quality.findings import Finding, Place, excerpt
+from quality.findings import Finding, FindingType, Place, Severity, excerpt
 from quality.inputs import DocumentView
 
 _MOJIBAKE = re.compile(r"Ã[\x80-\xbf©¨ ª§®¹´¢¼]|â€[™œ\x9d“”˜¦]|Â[  «»°]|\ufffd|ï¿½")
@@ -47,8 +47,8 @@ def analyse_extraction(document: DocumentView) -> list[Finding]:
     if document.status == "no_text":
         findings.append(
             Finding(
-                "extraction",
-                "high",
+                FindingType.EXTRACTION,
+                Severity.HIGH,
                 [place],
                 [],
                 "Document scanné sans couche texte : son contenu est invisible pour la recherche.",
@@ -64,8 +64,8 @@ def analyse_extraction(document: DocumentView) -> list[Finding]:
     if ocr_pages:
         findings.append(
             Finding(
-                "extraction",
-                "medium",
+                FindingType.EXTRACTION,
+                Severity.MEDIUM,
                 [place],
                 [excerpt(document.chunks[0].text)] if document.chunks else [],
                 f"Document scanné : le texte de {len(ocr_pages)} page(s) vient de la reconnaissance de caractères "
@@ -79,8 +79,8 @@ def analyse_extraction(document: DocumentView) -> list[Finding]:
     if empty:
         findings.append(
             Finding(
-                "extraction",
-                "low",
+                FindingType.EXTRACTION,
+                Severity.LOW,
                 [place],
                 [],
                 f"{len(empty)} page(s) sans texte (image, plan, tableau scanné) : pages {', '.join(map(str, empty))}.",
@@ -93,8 +93,8 @@ def analyse_extraction(document: DocumentView) -> list[Finding]:
     if text_length < NEAR_EMPTY_CHARS:
         findings.append(
             Finding(
-                "extraction",
-                "medium",
+                FindingType.EXTRACTION,
+                Severity.MEDIUM,
                 [place],
                 [excerpt(document.text)],
                 f"Document presque vide ({text_length} caractères de texte).",
@@ -110,8 +110,8 @@ def analyse_extraction(document: DocumentView) -> list[Finding]:
     if table_pages and len(table_pages) < len(by_page):
         findings.append(
             Finding(
-                "extraction",
-                "low",
+                FindingType.EXTRACTION,
+                Severity.LOW,
                 [Place(document.path, document.title, document.service, table_pages[0])],
                 [],
                 f"{len(table_pages)} page(s) composée(s) uniquement de tableaux : pages "
@@ -138,8 +138,8 @@ def analyse_extraction(document: DocumentView) -> list[Finding]:
         first_page = min((p for p in affected if p), default=None)
         findings.append(
             Finding(
-                "extraction",
-                "high" if len(affected) >= max(1, len(by_page) // 2) else "medium",
+                FindingType.EXTRACTION,
+                Severity.HIGH if len(affected) >= max(1, len(by_page) // 2) else Severity.MEDIUM,
                 [Place(document.path, document.title, document.service, first_page)],
                 [excerpt(samples[reason]) for reason in list(garbled)[:2]],
                 f"Texte mal extrait : {' ; '.join(described)}. Les réponses citant ce document seront peu fiables.",

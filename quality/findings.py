@@ -4,21 +4,56 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import asdict, dataclass, field
+from enum import StrEnum
 
-# type → (label, order in the report)
+
+class FindingType(StrEnum):
+    """In the order the report lists them."""
+
+    EXTRACTION = "extraction"
+    DUPLICATE = "duplicate"
+    SUPERSEDED = "superseded"
+    STALE = "stale"
+    CONTRADICTION = "contradiction"
+    SENSITIVE = "sensitive"
+    INJECTION = "injection"
+    GAP = "gap"
+
+
+class Severity(StrEnum):
+    HIGH = "high"
+    MEDIUM = "medium"
+    LOW = "low"
+
+
+class FindingStatus(StrEnum):
+    """What an owner said of a finding; the values are what `sourcier mark` takes."""
+
+    NEW = "nouveau"
+    SEEN = "vu"
+    FIXED = "corrige"
+    FALSE_POSITIVE = "faux_positif"
+
+
+# French labels, kept apart from the identifiers (the report's JSON keeps the identifiers).
 TYPES = {
-    "extraction": "Extraction du texte",
-    "duplicate": "Doublon",
-    "superseded": "Version périmée",
-    "stale": "Document ancien ou daté",
-    "contradiction": "Contradiction",
-    "sensitive": "Données personnelles",
-    "injection": "Instruction adressée à une IA",
-    "gap": "Question sans réponse",
+    FindingType.EXTRACTION: "Extraction du texte",
+    FindingType.DUPLICATE: "Doublon",
+    FindingType.SUPERSEDED: "Version périmée",
+    FindingType.STALE: "Document ancien ou daté",
+    FindingType.CONTRADICTION: "Contradiction",
+    FindingType.SENSITIVE: "Données personnelles",
+    FindingType.INJECTION: "Instruction adressée à une IA",
+    FindingType.GAP: "Question sans réponse",
 }
-SEVERITIES = {"high": "élevée", "medium": "moyenne", "low": "faible"}
-SEVERITY_WEIGHT = {"high": 5, "medium": 2, "low": 1}
-STATUSES = {"nouveau": "nouveau", "vu": "vu", "corrige": "corrigé", "faux_positif": "faux positif"}
+SEVERITIES = {Severity.HIGH: "élevée", Severity.MEDIUM: "moyenne", Severity.LOW: "faible"}
+SEVERITY_WEIGHT = {Severity.HIGH: 5, Severity.MEDIUM: 2, Severity.LOW: 1}
+STATUSES = {
+    FindingStatus.NEW: "nouveau",
+    FindingStatus.SEEN: "vu",
+    FindingStatus.FIXED: "corrigé",
+    FindingStatus.FALSE_POSITIVE: "faux positif",
+}
 
 
 @dataclass
@@ -36,8 +71,8 @@ class Place:
 
 @dataclass
 class Finding:
-    type: str
-    severity: str
+    type: FindingType
+    severity: Severity
     places: list[Place]
     evidence: list[str]  # excerpts, already masked
     explanation: str
@@ -45,7 +80,7 @@ class Finding:
     key: str  # what makes this finding the same one next run (with type and paths)
     details: dict = field(default_factory=dict)
     id: str = ""
-    status: str = "nouveau"
+    status: FindingStatus = FindingStatus.NEW
 
     def __post_init__(self) -> None:
         if not self.id:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ingest.embed import TextEmbedder
-from quality.findings import Finding, Place
+from quality.findings import Finding, FindingType, Place, Severity
 from sourcier.feedback import FeedbackStore
 
 SAME_QUESTION = 0.9  # e5 cosine between two phrasings of one need
@@ -39,8 +39,8 @@ def analyse_gaps(feedback: FeedbackStore, embedder: TextEmbedder | None) -> list
         last = max(items[i][2] for i in members)
         findings.append(
             Finding(
-                "gap",
-                "medium" if len(members) >= 3 else "low",
+                FindingType.GAP,
+                Severity.MEDIUM if len(members) >= 3 else Severity.LOW,
                 [Place(path="(questions des agents)", title="Questions des agents")],
                 questions[:5],
                 f"{len(members)} question(s) ({', '.join(reasons)}), dernière le {last[:10]} : « {questions[0]} »",

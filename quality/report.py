@@ -20,7 +20,7 @@ from ingest.manifest import Manifest
 from quality.contradictions import analyse_contradictions
 from quality.documents import analyse_injection, analyse_sensitive
 from quality.extraction import analyse_extraction
-from quality.findings import SEVERITY_WEIGHT, TYPES, Finding
+from quality.findings import SEVERITY_WEIGHT, TYPES, Finding, FindingStatus, FindingType, Severity
 from quality.gaps import analyse_gaps
 from quality.inputs import read_corpus
 from quality.sensitive import mask
@@ -47,7 +47,7 @@ class Report:
     history: list[dict] = field(default_factory=list)
 
     def open_findings(self) -> list[Finding]:
-        return [f for f in self.findings if f.status != "faux_positif"]
+        return [f for f in self.findings if f.status != FindingStatus.FALSE_POSITIVE]
 
     def counts(self) -> dict:
         open_findings = self.open_findings()
@@ -151,7 +151,7 @@ def build_report(
         finding.evidence = [mask(text) for text in finding.evidence]
         finding.explanation = mask(finding.explanation)
         if finding.id in marks:
-            finding.status = marks[finding.id]["status"]
+            finding.status = FindingStatus(marks[finding.id]["status"])
     findings.sort(key=lambda f: (-SEVERITY_WEIGHT[f.severity], list(TYPES).index(f.type), f.places[0].path))
     timings["total"] = round(time.perf_counter() - started, 2)
     report = Report(
@@ -173,7 +173,7 @@ def _exclude_sensitive(settings: Settings, report: Report) -> None:
     with Manifest(StoreLayout(settings.store.path).manifest) as manifest:
         records = {r.path: r for r in manifest.documents(report.collection).values()}
         for finding in report.open_findings():
-            if finding.type == "sensitive" and finding.severity == "high":
+            if finding.type == FindingType.SENSITIVE and finding.severity == Severity.HIGH:
                 for place in finding.places:
                     record = records.get(place.path)
                     if record:

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from stdnum import iban as iban_number
 from stdnum.fr import nir as nir_number
 
+from quality.findings import Severity
+
 
 @dataclass(frozen=True)
 class Match:
@@ -45,7 +47,14 @@ LABELS = {
     "birth": "date de naissance d'une personne",
     "health": "information de santé sur une personne nommée",
 }
-SEVERITY = {"nir": "high", "iban": "high", "health": "high", "birth": "medium", "phone": "low", "email": "low"}
+SEVERITY = {
+    "nir": Severity.HIGH,
+    "iban": Severity.HIGH,
+    "health": Severity.HIGH,
+    "birth": Severity.MEDIUM,
+    "phone": Severity.LOW,
+    "email": Severity.LOW,
+}
 
 
 def _keep_ends(value: str, head: int, tail: int) -> str:

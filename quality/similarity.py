@@ -16,7 +16,7 @@ from itertools import combinations
 from datasketch import MinHash, MinHashLSH
 
 from quality.facts import conflicting_facts, extract_facts
-from quality.findings import Finding, Place, excerpt
+from quality.findings import Finding, FindingType, Place, Severity, excerpt
 from quality.inputs import DocumentView
 from sourcier.french import fold
 
@@ -170,8 +170,8 @@ def _superseded(older: DocumentView, newer: DocumentView, similarity: float) -> 
     changes = _figure_changes(older, newer)
     figures = "; ".join(f"{c['old']} → {c['new']}" for c in changes[:3])
     return Finding(
-        "superseded",
-        "high" if changes else "medium",
+        FindingType.SUPERSEDED,
+        Severity.HIGH if changes else Severity.MEDIUM,
         [_place(older), _place(newer)],
         [f"{c['old_sentence']} ⟶ {c['new_sentence']}" for c in changes[:3]]
         or [excerpt(older.text), excerpt(newer.text)],
@@ -259,8 +259,8 @@ def analyse_similarity(all_documents: list[DocumentView]) -> tuple[list[Finding]
         )
         findings.append(
             Finding(
-                "duplicate",
-                "medium",
+                FindingType.DUPLICATE,
+                Severity.MEDIUM,
                 [_place(d) for d in members],
                 [excerpt(members[0].text)] if members[0].chunks else [],
                 f"{len(members)} documents "

@@ -6,7 +6,7 @@ import re
 from datetime import date
 
 from ingest.dates import find_date
-from quality.findings import Finding, Place, excerpt
+from quality.findings import Finding, FindingType, Place, Severity, excerpt
 from quality.inputs import DocumentView
 
 _FRANCS = re.compile(r"\d[\d  .,]*\s*(?:francs?\b|FF\b|F\.?\s?F\b)", re.IGNORECASE)
@@ -27,8 +27,8 @@ def analyse_staleness(document: DocumentView, today: date, max_age_years: int) -
     if document.doc_date and (today - document.doc_date).days > max_age_years * 365:
         findings.append(
             Finding(
-                "stale",
-                "low",
+                FindingType.STALE,
+                Severity.LOW,
                 [place],
                 [],
                 f"Document daté du {document.doc_date:%d/%m/%Y}, il y a plus de {max_age_years} ans.",
@@ -42,8 +42,8 @@ def analyse_staleness(document: DocumentView, today: date, max_age_years: int) -
         if francs:
             findings.append(
                 Finding(
-                    "stale",
-                    "medium",
+                    FindingType.STALE,
+                    Severity.MEDIUM,
                     [Place(document.path, document.title, document.service, chunk.page, chunk.section)],
                     [excerpt(chunk.text, francs.start())],
                     f"Montant exprimé en francs (« {francs.group().strip()} ») : texte antérieur à 2002.",
@@ -62,8 +62,8 @@ def analyse_staleness(document: DocumentView, today: date, max_age_years: int) -
             if when and when < today:
                 findings.append(
                     Finding(
-                        "stale",
-                        "medium",
+                        FindingType.STALE,
+                        Severity.MEDIUM,
                         [Place(document.path, document.title, document.service, chunk.page, chunk.section)],
                         [excerpt(sentence)],
                         f"Échéance du {when:%d/%m/%Y} présentée comme à venir alors qu'elle est passée.",

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import sqlite3
 
-from quality.findings import STATUSES, Finding, Place
+from quality.findings import Finding, FindingStatus, FindingType, Place, Severity
 from sourcier.clock import now
 from sourcier.layout import StoreLayout
 
@@ -34,10 +34,10 @@ class QualityState:
     # --- owners' marks ---------------------------------------------------------------------------------
 
     def mark(self, finding_id: str, status: str, note: str | None = None) -> None:
-        if status not in STATUSES:
-            raise ValueError(f"statut inconnu : {status} (attendu : {', '.join(STATUSES)})")
+        if status not in set(FindingStatus):
+            raise ValueError(f"statut inconnu : {status} (attendu : {', '.join(FindingStatus)})")
         with self._connect() as db:
-            if status == "nouveau":
+            if status == FindingStatus.NEW:
                 db.execute("DELETE FROM marks WHERE id=?", (finding_id,))
             else:
                 db.execute(
@@ -92,4 +92,6 @@ class QualityState:
 def _finding(data: dict) -> Finding:
     fields = {k: v for k, v in data.items() if k not in {"type_label", "severity_label", "status_label"}}
     fields["places"] = [Place(**place) for place in fields["places"]]
+    fields["type"], fields["severity"] = FindingType(fields["type"]), Severity(fields["severity"])
+    fields["status"] = FindingStatus(fields.get("status", FindingStatus.NEW))
     return Finding(**fields)

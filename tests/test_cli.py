@@ -73,3 +73,28 @@ def test_settings_from_toml_file(tmp_path):
     config.write_text(f'corpus_dir = "{tmp_path / "ailleurs"}"\n[store]\npath = "{tmp_path / "vs"}"\n')
     result = sourcier(tmp_path, "--config", str(config), "ingest", "--quiet", SOURCIER_CORPUS_DIR=None)
     assert "ailleurs" in result.stderr
+
+
+def test_background_ingestion_uses_the_settings_it_was_started_with(tmp_path, monkeypatch):
+    """The app hands its settings to the child process: another environment cannot send it to another index."""
+    import time
+
+    from ingest import background
+    from ingest.live import read_live_documents
+    from tests.conftest import make_settings
+
+    settings = make_settings(tmp_path)
+    (settings.corpus_dir / "rh").mkdir(parents=True)
+    (settings.corpus_dir / "rh" / "note.txt").write_text("Les congés se posent dans le logiciel RH. " * 20)
+    elsewhere = tmp_path / "autre-index"
+    monkeypatch.setenv("SOURCIER_STORE__PATH", str(elsewhere))
+    monkeypatch.setenv("SOURCIER_CORPUS_DIR", str(tmp_path / "autre-corpus"))
+    child = background.start(settings)
+    child.wait(timeout=300)
+    time.sleep(0.2)
+    progress = background.progress(settings)
+    assert child.returncode == 0 and progress and progress.finished and not progress.error, background.last_log(
+        settings
+    )
+    assert list(read_live_documents(settings).documents) == ["rh/note.txt"]
+    assert not elsewhere.exists()

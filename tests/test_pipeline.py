@@ -202,3 +202,19 @@ def test_a_scan_that_ocr_cannot_read_is_not_read_again_on_the_next_run(tmp_path,
     assert first.files[0].status == "no_text" and "même par OCR" in first.files[0].reason
     second = IngestionPipeline(settings, embedder=embedder).run()
     assert second.files[0].status == "unchanged"
+
+
+def test_an_index_built_with_a_model_folder_opens_again_with_the_same_settings(tmp_path, embedder):
+    """The model's name is the folder's name before and after loading: no « --rebuild » demanded afterwards."""
+    from ingest.embed import Embedder
+    from rag.chain import Answerer
+
+    settings = make_settings(tmp_path)
+    settings.embedding.model = str(embedder.info.path)  # a sentence-transformers folder given by path
+    copy_into(settings.corpus_dir, "elections", FICHE)
+    fresh = Embedder(settings.embedding)
+    assert fresh.name == embedder.info.path.name  # known without loading
+    IngestionPipeline(settings, embedder=fresh).run()
+    assert fresh.name == embedder.info.path.name  # and the same once loaded
+    answerer = Answerer.from_settings(settings, embedder=Embedder(settings.embedding))
+    assert answerer.retriever.invoke("justificatif de domicile liste électorale")

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import sourcier  # noqa: F401  (offline environment before any third-party import)
+from quality.findings import FindingStatus
 from sourcier.errors import SourcierError
 from sourcier.layout import StoreLayout
 from sourcier.settings import Settings, load_settings
@@ -41,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
 
     mark = commands.add_parser("mark", help="marquer un constat du rapport de qualité")
     mark.add_argument("finding", help="identifiant du constat (12 caractères)")
-    mark.add_argument("status", choices=["nouveau", "vu", "corrige", "faux_positif"])
+    mark.add_argument("status", choices=[status.value for status in FindingStatus])
     mark.add_argument("--note", help="commentaire")
 
     status = commands.add_parser("status", help="état de l'index")

@@ -6,7 +6,7 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from quality.findings import SEVERITIES, SEVERITY_WEIGHT, STATUSES, TYPES
+from quality.findings import SEVERITIES, SEVERITY_WEIGHT, STATUSES, TYPES, FindingStatus, Severity
 from quality.report import build_report, load_last_report
 from quality.state import QualityState
 from sourcier.layout import StoreLayout
@@ -107,13 +107,13 @@ def render() -> None:
     marks = state.marks()
     findings = report["findings"]
     for finding in findings:  # marks made since the report was computed
-        finding["status"] = marks.get(finding["id"], {}).get("status", "nouveau")
-    open_findings = [f for f in findings if f["status"] != "faux_positif"]
+        finding["status"] = marks.get(finding["id"], {}).get("status", FindingStatus.NEW)
+    open_findings = [f for f in findings if f["status"] != FindingStatus.FALSE_POSITIVE]
 
     metrics = st.columns(4)
     metrics[0].metric("Documents analysés", report["documents"])
     metrics[1].metric("Constats ouverts", len(open_findings))
-    metrics[2].metric("Gravité élevée", sum(f["severity"] == "high" for f in open_findings))
+    metrics[2].metric("Gravité élevée", sum(f["severity"] == Severity.HIGH for f in open_findings))
     metrics[3].metric("Marqués faux positifs", len(findings) - len(open_findings))
     st.caption(f"Rapport du {report['generated_at'][:16].replace('T', ' ')} (UTC), calculé en "
                f"{report['timings'].get('total', 0):.1f} s.")  # fmt: skip
@@ -135,7 +135,7 @@ def render() -> None:
     def kept(f: dict) -> bool:
         services_of = {p["service"] for p in f["places"]}
         return (
-            (show_dismissed or f["status"] != "faux_positif")
+            (show_dismissed or f["status"] != FindingStatus.FALSE_POSITIVE)
             and (not chosen_services or services_of & set(chosen_services))
             and (not chosen_types or f["type"] in chosen_types)
             and (not chosen_severity or f["severity"] in chosen_severity)
