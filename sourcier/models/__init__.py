@@ -1,0 +1,1 @@
+"""Models provisioned offline from PyPI packages: the embedding model and the embedded LLM."""
