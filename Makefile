@@ -15,7 +15,7 @@ SETS ?= faq gennevilliers
 # Debian packages: Chromium for the browser test, Tesseract (French) for OCR of scanned documents.
 SYSTEM_PACKAGES := chromium chromium-driver tesseract-ocr tesseract-ocr-fra
 
-.PHONY: install system-packages run ingest app test test-fast bench eval eval-quality lint clean
+.PHONY: install system-packages run ingest app test test-fast bench eval eval-quality eval-injection lint clean
 
 install: $(STAMP)
 
@@ -53,6 +53,11 @@ test: install system-packages
 # Sourcier's own logic with test doubles of the real contracts (no model, no server): under a minute.
 test-fast: install
 	$(PY) -m pytest -q tests/unit
+
+# The injection detector on its labelled set: held-out (test) and dev parts.
+eval-injection: install
+	$(PY) -m evaluation.injection_set test
+	$(PY) -m evaluation.injection_set dev
 
 bench: install
 	$(PY) -m tests.bench.ingestion

@@ -1,41 +1,104 @@
-"""Discover: the files of the corpus (or of some of its folders), each with its service."""
+"""Discover: the files of the corpus (or of some of its folders), each with its service — and a word for the rest.
+
+Every entry of the corpus tree ends up somewhere: a `SourceFile` to load, or a `Skipped` line with its reason
+(symbolic links, special files, hidden files, names that are not valid UTF-8), so that the ingestion report accounts
+for everything an admin put in the corpus.
+"""
 
 from __future__ import annotations
 
+import os
+import stat
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from ingest.documents import SourceFile
 from sourcier.errors import ConfigurationError
 
 ROOT_SERVICE = "general"
-_IGNORED_NAMES = {"Thumbs.db", "desktop.ini"}
+_IGNORED_NAMES = {"Thumbs.db", "desktop.ini", ".DS_Store"}  # made by file managers, never documents
 _CORPUS_NOTES = {"SOURCES.md", "README.md"}  # at the corpus root only: notes about the corpus, not documents
 
 
-def discover(corpus_dir: Path, paths: Iterable[Path] = ()) -> list[SourceFile]:
-    """Every regular file under `paths` (default: the whole corpus), sorted; hidden files are skipped."""
+@dataclass(frozen=True)
+class Skipped:
+    path: str  # relative to the corpus, printable
+    reason: str  # French, for the admin
+    problem: bool  # something the admin must fix (a document will not be searched), not just a lock file
+
+
+@dataclass
+class Discovery:
+    files: list[SourceFile] = field(default_factory=list)
+    skipped: list[Skipped] = field(default_factory=list)
+
+
+def printable(relative: Path) -> tuple[str, bool]:
+    """The POSIX path as text, and whether it is valid UTF-8 (names copied from old Windows shares often are not:
+    Python keeps their bytes as surrogates, which no database or JSON file can store)."""
+    text = relative.as_posix()
+    try:
+        text.encode("utf-8")
+        return text, True
+    except UnicodeEncodeError:
+        raw = os.fsencode(text)
+        return raw.decode("cp1252", errors="replace"), False
+
+
+def discover(corpus_dir: Path, paths: Iterable[Path] = ()) -> Discovery:
+    """Every regular file under `paths` (default: the whole corpus), sorted, and what was left out and why."""
     root = corpus_dir.resolve()
     if not root.is_dir():
         raise ConfigurationError(f"Le dossier du corpus n'existe pas : {corpus_dir}")
     targets = [Path(p).resolve() for p in paths] or [root]
     found: dict[str, SourceFile] = {}
+    skipped: dict[str, Skipped] = {}
     for target in targets:
         if not target.exists():
             raise ConfigurationError(f"Chemin introuvable : {target}")
         if target != root and root not in target.parents:
             raise ConfigurationError(f"{target} est hors du corpus ({root}) : copiez-le dans le corpus d'abord.")
-        candidates = [target] if target.is_file() else sorted(target.rglob("*"))
-        for path in candidates:
+        for path in [target] if target.is_file() else _walk(target):
             relative = path.relative_to(root)
-            if not path.is_file() or path.is_symlink() or _hidden(relative) or path.name in _IGNORED_NAMES:
-                continue
+            key, valid = printable(relative)
             if len(relative.parts) == 1 and path.name in _CORPUS_NOTES:
+                continue  # notes about the corpus, put there on purpose
+            skip = _why_skipped(path, relative, valid)
+            if skip:
+                skipped[key] = Skipped(key, *skip)
                 continue
-            key = relative.as_posix()
             service = relative.parts[0] if len(relative.parts) > 1 else ROOT_SERVICE
             found[key] = SourceFile(path=path, relative_path=key, service=service, size=path.stat().st_size)
-    return [found[key] for key in sorted(found)]
+    return Discovery([found[key] for key in sorted(found)], [skipped[key] for key in sorted(skipped)])
+
+
+def _walk(folder: Path) -> Iterable[Path]:
+    """Entries below `folder`; hidden folders are reported once, not entered; links are never followed."""
+    for entry in sorted(folder.iterdir(), key=lambda p: os.fsencode(p.name)):
+        if entry.is_dir() and not entry.is_symlink() and not entry.name.startswith("."):
+            yield from _walk(entry)
+        else:
+            yield entry
+
+
+def _why_skipped(path: Path, relative: Path, valid_name: bool) -> tuple[str, bool] | None:
+    """(reason, problem) for an entry that is not loaded, None for a file to load."""
+    if not valid_name:
+        suggestion = printable(Path(relative.name))[0]
+        what = "dossier" if path.is_dir() else "fichier"
+        return (
+            f"Nom de {what} illisible (encodage autre que UTF-8, copié d'un ancien serveur ?) : renommez-le, "
+            f"par exemple « {suggestion} », puis relancez l'ingestion.",
+            True,
+        )
+    if path.is_symlink():
+        return "Lien symbolique non suivi : copiez le document lui-même dans le corpus.", True
+    if any(part.startswith((".", "~$")) for part in relative.parts) or path.name in _IGNORED_NAMES:
+        return ("Dossier caché ignoré." if path.is_dir() else "Fichier caché ou temporaire ignoré."), False
+    if not stat.S_ISREG(path.lstat().st_mode):
+        return "Fichier spécial (tube, socket ou périphérique) ignoré : ce n'est pas un document.", True
+    return None
 
 
 def in_scope(relative_path: str, corpus_dir: Path, paths: Iterable[Path]) -> bool:
@@ -46,7 +109,3 @@ def in_scope(relative_path: str, corpus_dir: Path, paths: Iterable[Path]) -> boo
         return True
     absolute = root / relative_path
     return any(absolute == scope or scope in absolute.parents for scope in scopes)
-
-
-def _hidden(relative: Path) -> bool:
-    return any(part.startswith((".", "~$")) for part in relative.parts)

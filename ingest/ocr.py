@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import logging
 import shutil
+import time
 from pathlib import Path
 
 log = logging.getLogger(__name__)
@@ -28,8 +29,9 @@ def available() -> bool:
         return False
 
 
-def read_pages(path: Path, pages: list[int]) -> dict[int, str]:
-    """Text of the given 1-based pages; a page that fails is left out (its absence is reported upstream)."""
+def read_pages(path: Path, pages: list[int], deadline: float | None = None) -> dict[int, str]:
+    """Text of the given 1-based pages, until `deadline` (time.monotonic()); a page that fails or is not reached
+    in time is left out (its absence is reported upstream)."""
     import pypdfium2
     import pytesseract
 
@@ -37,6 +39,8 @@ def read_pages(path: Path, pages: list[int]) -> dict[int, str]:
     document = pypdfium2.PdfDocument(path)
     try:
         for number in pages:
+            if deadline is not None and time.monotonic() > deadline:
+                break
             try:
                 image = document[number - 1].render(scale=RENDER_SCALE, grayscale=True).to_pil()
                 texts[number] = pytesseract.image_to_string(image, lang=LANGUAGE)

@@ -26,7 +26,7 @@ from ingest.discover import discover, in_scope
 from ingest.documents import LoadedDocument
 from ingest.embed import Embedder, TextEmbedder
 from ingest.lexical import LexicalIndex
-from ingest.loaders import LoadOptions, load
+from ingest.loaders import LoadOptions
 from ingest.lock import IngestionLock
 from ingest.manifest import DocumentRecord, Manifest
 from ingest.plan import Pending, plan_run
@@ -34,6 +34,7 @@ from ingest.progress import Phase, Progress, ProgressCallback, ProgressFile
 from ingest.report import DocumentStatus, FileReport, IngestionReport
 from ingest.split import Splitter
 from ingest.store import ChromaStore, VectorStore
+from ingest.worker import LoadWorker
 from sourcier.clock import now
 from sourcier.errors import DocumentError, UnsupportedFormatError
 from sourcier.hashing import sha256_file
@@ -75,13 +76,17 @@ class IngestionPipeline:
         )
         self._held: dict = {}
         self._chunking = settings.chunking.model_dump_json()
-        self._load_options = LoadOptions(max_file_mb=settings.ingest.max_file_mb, ocr=settings.ingest.ocr)
+        self._load_options = LoadOptions(**settings.ingest.model_dump(include=set(LoadOptions.__dataclass_fields__)))
         # A scan recorded without text is read again once Tesseract is there.
         self._ocr_now_possible = settings.ingest.ocr and ocr.available()
 
     def run(self, paths: Sequence[Path] = (), rebuild: bool = False) -> IngestionReport:
         self.layout.ensure()
-        with IngestionLock(self.layout.lock), Manifest(self.layout.manifest) as manifest:
+        with (
+            IngestionLock(self.layout.lock),
+            Manifest(self.layout.manifest) as manifest,
+            LoadWorker(self._load_options) as self._worker,
+        ):
             return self._run(manifest, list(paths), rebuild)
 
     # ------------------------------------------------------------------------------------------------
@@ -107,7 +112,12 @@ class IngestionPipeline:
             if rebuild:
                 self._drop_abandoned_rebuilds(manifest, store, keep={live, target})
             manifest.start_run(report.run_id, target, report.started_at)
-            files = discover(settings.corpus_dir, paths)
+            discovery = discover(settings.corpus_dir, paths)
+            files = discovery.files
+            report.files += [
+                FileReport(s.path, DocumentStatus.FAILED if s.problem else DocumentStatus.SKIPPED, reason=s.reason)
+                for s in discovery.skipped
+            ]
             known = manifest.documents(target)
             held = self._held = store.versions()
 
@@ -187,7 +197,7 @@ class IngestionPipeline:
     def _load(self, run: _Run, pending: Pending) -> None:
         source, previous = pending.source, pending.previous
         try:
-            document = load(source, self._load_options)
+            document = self._worker.load(source)
         except DocumentError as exc:
             status = DocumentStatus.UNSUPPORTED if isinstance(exc, UnsupportedFormatError) else DocumentStatus.FAILED
             # The last good version of a document that is now broken stays searchable.
@@ -198,12 +208,15 @@ class IngestionPipeline:
             return
         pending.document = document
         if not document.blocks:
-            if self._ocr_now_possible:
+            if document.format != "pdf":
+                reason = "Document sans texte : vide, ou seulement de la mise en forme."
+            elif self._ocr_now_possible:
                 reason = "Aucun texte lisible, même par OCR : document vide ou image illisible."
             elif not self.settings.ingest.ocr:
                 reason = "Aucun texte extractible (document scanné ?) et OCR désactivé (réglage ingest.ocr)."
             else:
                 reason = "Aucun texte extractible (document scanné ?) : installez Tesseract (tesseract-ocr-fra)."
+            reason = " ".join([reason, *document.notes])  # e.g. how much of a scan OCR was allowed to read
             run.store.delete_document(source.doc_id)
             self._record(run, pending, DocumentStatus.NO_TEXT, document, None, 0, reason)
             run.report.files.append(

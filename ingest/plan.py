@@ -101,4 +101,10 @@ def _can_skip(
     # What could not be read may be readable now: a format Sourcier learnt, a scan once Tesseract is installed.
     if previous.status == DocumentStatus.UNSUPPORTED and source.extension in readable_extensions:
         return False
-    return not (previous.status == DocumentStatus.NO_TEXT and ocr_possible and not ocr_tried(previous))
+    # Only a PDF can gain text from OCR: an empty text or web page stays empty.
+    return not (
+        previous.status == DocumentStatus.NO_TEXT
+        and source.extension == ".pdf"
+        and ocr_possible
+        and not ocr_tried(previous)
+    )

@@ -61,14 +61,17 @@ ProgressCallback = Callable[[Progress], None]
 
 
 class ProgressFile:
-    """Writes the progress as JSON at most every `interval` seconds (and always at the end)."""
+    """Writes the progress as JSON at most every `interval` seconds, and whenever the file or phase changes."""
 
     def __init__(self, path: Path, interval: float = 0.5) -> None:
-        self.path, self.interval, self._last = path, interval, 0.0
+        self.path, self.interval, self._last, self._shown = path, interval, 0.0, ("", "")
 
     def __call__(self, progress: Progress) -> None:
-        if progress.finished or time.monotonic() - self._last >= self.interval:
-            self._last = time.monotonic()
+        # A new phase, or a new file being read, is written at once: a file that takes minutes to read must be the
+        # one named meanwhile (hashing files during the scan is quick, and stays throttled).
+        shown = (str(progress.phase), progress.current_file if progress.phase is Phase.INDEXING else "")
+        if progress.finished or shown != self._shown or time.monotonic() - self._last >= self.interval:
+            self._last, self._shown = time.monotonic(), shown
             temporary = self.path.with_suffix(".tmp")
             temporary.write_text(json.dumps(asdict(progress), ensure_ascii=False))
             os.replace(temporary, self.path)

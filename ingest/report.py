@@ -9,6 +9,8 @@ from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from pathlib import Path
 
+from sourcier.french import plural
+
 
 class DocumentStatus(StrEnum):
     """A file's outcome in one run, and the state the manifest records for it."""
@@ -19,6 +21,7 @@ class DocumentStatus(StrEnum):
     FAILED = "failed"  # could not be read: corrupt, encrypted, wrong extension...
     UNSUPPORTED = "unsupported"  # format Sourcier does not read (here)
     REMOVED = "removed"  # gone from the corpus: its chunks were deleted
+    SKIPPED = "skipped"  # hidden or temporary files (lock files, Thumbs.db): listed, nothing to do
 
     @property
     def label(self) -> str:
@@ -29,6 +32,13 @@ class DocumentStatus(StrEnum):
         return self in PROBLEMS
 
 
+# Plural forms, for counts (« 3 indexés ») ; the singular is the label.
+STATUS_PLURALS = {
+    DocumentStatus.INDEXED: "indexés",
+    DocumentStatus.UNCHANGED: "inchangés",
+    DocumentStatus.REMOVED: "supprimés",
+    DocumentStatus.SKIPPED: "ignorés",
+}
 STATUS_LABELS = {
     DocumentStatus.INDEXED: "indexé",
     DocumentStatus.UNCHANGED: "inchangé",
@@ -36,6 +46,7 @@ STATUS_LABELS = {
     DocumentStatus.FAILED: "en échec",
     DocumentStatus.UNSUPPORTED: "non pris en charge",
     DocumentStatus.REMOVED: "supprimé",
+    DocumentStatus.SKIPPED: "ignoré",
 }
 PROBLEMS = frozenset({DocumentStatus.FAILED, DocumentStatus.UNSUPPORTED, DocumentStatus.NO_TEXT})
 
@@ -85,8 +96,13 @@ class IngestionReport:
 
     def summary(self) -> str:
         counts = self.counts
-        parts = [f"{counts[status]} {status.label}" for status in DocumentStatus if counts[status]]
+        parts = [
+            plural(counts[status], status.label, STATUS_PLURALS.get(status, status.label))
+            for status in DocumentStatus
+            if counts[status]
+        ]
         return (
-            f"{len(self.files)} fichiers ({', '.join(parts) or 'aucun'}) — {self.total_chunks} extraits dans l'index, "
-            f"{self.embedded_chunks} vectorisés en {self.duration_s:.1f} s."
+            f"{plural(len(self.files), 'fichier')} ({', '.join(parts) or 'aucun'}) — "
+            f"{plural(self.total_chunks, 'extrait')} dans l'index, "
+            f"{plural(self.embedded_chunks, 'vectorisé')} en {self.duration_s:.1f} s."
         )

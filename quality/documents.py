@@ -39,7 +39,7 @@ def analyse_sensitive(document: DocumentView) -> list[Finding]:
 
 def analyse_injection(document: DocumentView) -> list[Finding]:
     for chunk in document.chunks:
-        sentences = find_injections(chunk.text)
+        sentences = [detection.sentence for detection in find_injections(chunk.text)]
         if sentences:
             return [
                 Finding(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections import defaultdict
 
 from quality.findings import Finding, FindingType, Place, Severity, excerpt
@@ -19,14 +20,38 @@ def _mostly_table(text: str) -> bool:
     return len(lines) >= 3 and sum(" | " in line for line in lines) / len(lines) >= 0.8
 
 
+# Inside a lower-case Latin word, a character French never puts there: a « ? » or a UTF-7 run left by a lossy
+# conversion, or the symbol or capital a wrong code page makes of « é » (« d‚lai », « dÈlai »). Foreign letters
+# (Muñoz, Ibáñez) are not counted: names carry them.
+_FRENCH_LOWER = "a-zàâäçéèêëîïôöùûüÿœæ"
+_ODD_IN_WORD = re.compile(
+    rf"(?<=[{_FRENCH_LOWER}])(?:\?|\+[A-Za-z0-9/+]{{2,}}-|[‚„…†‡ˆ‰‹›•˜™¦¨©ª¬®¯±²³´µ¶·¸¹º¼½¾¿×÷]|[À-ÞŠŒŽ])"
+    rf"(?=[{_FRENCH_LOWER}])"
+)
+
+
+def _odd_in_word(text: str) -> int:
+    return len(_ODD_IN_WORD.findall(unicodedata.normalize("NFKC", text)))
+
+
+def _ftfy_bad(text: str) -> bool:
+    """ftfy's mojibake test (UTF-8 read in any Windows or DOS code page), over a sample for long texts."""
+    from ftfy.badness import is_bad
+
+    return is_bad(text[:20_000])
+
+
 def garbled_reasons(text: str) -> list[str]:
     """Why a text looks badly extracted ([] when it reads normally)."""
     reasons = []
     letters = sum(char.isalpha() for char in text)
     if len(text) < 80:
         return reasons
-    if len(_MOJIBAKE.findall(text)) >= 3:
+    if len(_MOJIBAKE.findall(text)) >= 3 or _ftfy_bad(text):
         reasons.append("caractères mal décodés (« Ã© », « â€™ »…)")
+    odd = _odd_in_word(text)
+    if odd >= 5 and odd >= 0.01 * len(_WORD.findall(text)):
+        reasons.append("lettres accentuées perdues ou remplacées (« d?lai », « d‚lai », « d+AOk-lai »…)")
     words = _WORD.findall(text)
     if words:
         long_words = [w for w in words if len(w) >= 25]
@@ -44,6 +69,20 @@ def garbled_reasons(text: str) -> list[str]:
 def analyse_extraction(document: DocumentView) -> list[Finding]:
     place = Place(document.path, document.title, document.service)
     findings = []
+    if document.status == "no_text" and document.format != "pdf":
+        findings.append(
+            Finding(
+                FindingType.EXTRACTION,
+                Severity.MEDIUM,
+                [place],
+                [],
+                "Document sans texte : il est vide ou ne contient que de la mise en forme.",
+                "Vérifier le fichier d'origine et le remplacer par une version complète, ou le retirer du corpus.",
+                key="no_text",
+                details={"kind": "empty"},
+            )
+        )
+        return findings
     if document.status == "no_text":
         findings.append(
             Finding(

@@ -19,6 +19,9 @@ from quality.facts import conflicting_facts, extract_facts
 from quality.findings import Finding, FindingType, Place, Severity, excerpt
 from quality.inputs import DocumentView
 from sourcier.french import fold
+from sourcier.hashing import sha256_bytes
+
+EMPTY_FILE_HASH = sha256_bytes(b"")
 
 SHINGLE = 9
 PERMUTATIONS = 128
@@ -235,7 +238,8 @@ def analyse_similarity(all_documents: list[DocumentView]) -> tuple[list[Finding]
     # Byte-identical files are duplicates even without any text (two scans of the same minutes).
     by_file: dict[str, list[DocumentView]] = defaultdict(list)
     for document in all_documents:
-        by_file[document.file_hash].append(document)
+        if document.file_hash != EMPTY_FILE_HASH:  # empty files are all « identical »: not copies of anything
+            by_file[document.file_hash].append(document)
     for same_file in by_file.values():
         for other in same_file[1:]:
             join(duplicates, same_file[0].doc_id, other.doc_id)

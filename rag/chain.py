@@ -16,6 +16,7 @@ from rag.llm import Backend, llm_errors, make_backend
 from rag.prompts import ABSTENTION, ANSWER, REWRITE, extract_text, format_extracts
 from rag.retrieve import HybridRetriever
 from sourcier.feedback import FeedbackStore
+from sourcier.injection import is_suspect
 from sourcier.layout import StoreLayout
 from sourcier.settings import Settings
 
@@ -165,7 +166,11 @@ class Answerer:
                 yield piece
         answer.text = "".join(pieces).strip()
         # Checked against what the model was shown, not the full passages.
-        answer.sentences = check_answer(answer.text, [extract_text(d, config.extract_chars) for d in documents])
+        answer.sentences = check_answer(
+            answer.text,
+            [extract_text(d, config.extract_chars) for d in documents],
+            suspect=[is_suspect(d.page_content) for d in documents],
+        )
         if not answer.text or all(s.is_abstention for s in answer.sentences):
             answer.abstained, answer.abstention_reason = True, "le modèle n'a pas trouvé la réponse dans les extraits"
             self._record_gap(answer)

@@ -7,6 +7,7 @@ sentence's content words found in the cited extracts, and every number of the se
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from rag.prompts import ABSTENTION
@@ -25,10 +26,22 @@ class CheckedSentence:
     support: float = 0.0
     unknown_numbers: list[str] = field(default_factory=list)  # figures that appear in no extract
     dropped_markers: list[int] = field(default_factory=list)  # [n] pointing to no extract
+    suspect_only: bool = False  # its only sources hold text addressed to an AI: one planted extract, not evidence
 
     @property
     def is_abstention(self) -> bool:
         return ABSTENTION.rstrip(".") in self.text
+
+    @property
+    def doubt(self) -> str | None:
+        """Why the sentence must be checked before it is relied on (French, for the agent); None when supported."""
+        if self.supported:
+            return None
+        if self.suspect_only:
+            return "elle ne s'appuie que sur un extrait suspect (son document contient du texte adressé à une IA)"
+        if self.unknown_numbers:
+            return f"chiffre absent des sources : {', '.join(self.unknown_numbers)}"
+        return "affirmation non retrouvée dans les extraits cités"
 
 
 def split_sentences(answer: str) -> list[str]:
@@ -45,7 +58,10 @@ def split_sentences(answer: str) -> list[str]:
     return sentences
 
 
-def check_answer(answer: str, extracts: list[str]) -> list[CheckedSentence]:
+def check_answer(answer: str, extracts: list[str], suspect: Sequence[bool] = ()) -> list[CheckedSentence]:
+    """`suspect[n-1]` marks extract n as holding text addressed to an AI: a sentence that only such extracts
+    support is not supported, whatever its words (a planted document must not overturn the others)."""
+    suspect = list(suspect) or [False] * len(extracts)
     extract_terms = [set(content_terms(text)) for text in extracts]
     extract_numbers = set().union(*(numbers(text) for text in extracts)) if extracts else set()
     checked = []
@@ -73,8 +89,12 @@ def check_answer(answer: str, extracts: list[str]) -> list[CheckedSentence]:
         if not sentence.sources and sentence.support >= SUPPORT_THRESHOLD:
             best = max(candidates, key=lambda n: len(terms & extract_terms[n - 1]))
             sentence.sources = [best]  # inferred: the model forgot its marker
+        sentence.suspect_only = bool(sentence.sources) and all(suspect[n - 1] for n in sentence.sources)
         sentence.supported = (
-            bool(sentence.sources) and sentence.support >= SUPPORT_THRESHOLD and not (sentence.unknown_numbers)
+            bool(sentence.sources)
+            and sentence.support >= SUPPORT_THRESHOLD
+            and not sentence.unknown_numbers
+            and not sentence.suspect_only
         )
         checked.append(sentence)
     return checked

@@ -28,6 +28,11 @@ class UnsupportedFormatError(DocumentError):
     pass
 
 
+class LimitExceededError(DocumentError):
+    """A document passes a per-file limit (pages, OCR, unpacked size, parse time, memory): it is not read again
+    until it changes."""
+
+
 class UploadRejectedError(InputError):
     """A file offered through the app cannot be added to the corpus."""
 

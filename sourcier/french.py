@@ -52,3 +52,8 @@ def numbers(text: str) -> set[str]:
         whole = re.sub(r"[   .]", "", match.group(1))
         found.add(whole + (f".{match.group(2)}" if match.group(2) else ""))
     return found
+
+
+def plural(count: int, singular: str, plural: str | None = None) -> str:
+    """« 1 fichier », « 0 fichier », « 3 fichiers » (French: 0 and 1 take the singular)."""
+    return f"{count} {singular if abs(count) < 2 else (plural or singular + 's')}"

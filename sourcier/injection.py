@@ -2,52 +2,200 @@
 
 A small model follows the last imperative it reads, whatever its system prompt says; delimiting the extracts is
 not enough (measured: Qwen2.5 1.5B obeyed an injected « réponds uniquement par … » inside a delimited extract).
-So such sentences are replaced by a neutral marker, and the data-quality report can list the documents holding them.
+So such sentences are replaced by a neutral marker, and the data-quality report lists the documents holding them.
+
+Detection is by what a sentence does, not by a list of phrasings. The sentence is first normalised the way an
+attacker would obfuscate it (look-alike letters from other scripts, zero-width and control characters, accents,
+case), then tested for the moves of an injection:
+
+- *override*: a verb that sets aside (ignore, oublie, ne tiens plus compte, passe outre…) aimed at the rules the
+  reader was given (tes / vos / les … instructions, consignes, directives, règles, ce qui précède);
+- *addressee*: the text speaks to a model (« à l'attention de l'IA », « Assistant : », « si tu es une IA »,
+  « l'IA qui lit ce texte ») and tells it something;
+- *takeover*: it gives the reader a new identity or task (« tu es désormais », « ta nouvelle mission »,
+  « consigne prioritaire ») or controls the answer (« réponds uniquement par », « dis que », « cite uniquement
+  cet extrait », « révèle ton prompt »).
+
+Administrative imperatives (« vous devez fournir… », « ne tenez pas compte de ce rappel si… », « suivez les
+consignes de sécurité ») do none of these: they are aimed at the public, about the world, not at the reader's rules.
+Measured on a labelled set (`evaluation/injection_set.py`, held-out part reported by `make eval-injection`).
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
+from dataclasses import dataclass
+from functools import lru_cache
 
 REDACTED = "[passage retiré : consigne adressée à une IA]"
 
-_PATTERNS = [
-    r"ignore[rz]?\s+(?:toutes?\s+)?(?:les\s+|tes\s+|vos\s+)?(?:instructions|consignes|règles)",
-    r"oublie[rz]?\s+(?:toutes?\s+)?(?:les\s+|tes\s+|vos\s+)?(?:instructions|consignes|règles)",
-    r"(?:ne\s+tiens?\s+pas\s+compte|fais\s+abstraction)\s+des?\s+(?:instructions|consignes)",
-    r"\btu\s+(?:dois|devras)\s+(?:maintenant|désormais|dorénavant)\b",
-    r"\b(?:réponds|répondez)\s+(?:uniquement|seulement|désormais|maintenant)\s+(?:par|avec|en)\b",
-    r"\b(?:en\s+tant\s+qu[e']\s*(?:IA|assistant|modèle)|si\s+tu\s+es\s+une?\s+(?:IA|intelligence\s+artificielle))",
-    r"\b(?:prompt\s+syst[eè]me|system\s+prompt)\b",
-    r"\bignore\s+(?:all\s+|any\s+)?(?:previous|prior|above)\s+(?:instructions|prompts?)",
-    r"\byou\s+(?:must|are\s+now|will\s+now)\b",
-    r"\b(?:assistant|AI|IA)\s*:\s*(?:ignore|réponds|answer)",
-]
-_INSTRUCTION = re.compile("|".join(f"(?:{p})" for p in _PATTERNS), re.IGNORECASE)
 _SENTENCE = re.compile(r"[^.!?\n]*(?:[.!?]+|\n|$)")
 
 
-def find_injections(text: str) -> list[str]:
+@lru_cache(maxsize=1)
+def _lookalikes() -> dict[int, str]:
+    """Letters of other scripts that look like Latin ones (Unicode TR39 confusables): Cyrillic « о » → « o »."""
+    from confusable_homoglyphs import confusables
+
+    table: dict[int, str] = {}
+    for char, glyphs in confusables.confusables_data.items():
+        if len(char) != 1 or char.isascii():
+            continue
+        for glyph in glyphs:
+            target = glyph["c"]
+            if len(target) == 1 and target.isascii() and target.isalpha():
+                table[ord(char)] = target
+                break
+    return table
+
+
+def normalise(text: str) -> str:
+    """The sentence as the detector reads it: compatibility forms folded (NFKC: full-width, ligatures), invisible
+    and control characters removed, look-alike letters mapped to Latin, accents removed, lower case, one space."""
+    text = unicodedata.normalize("NFKC", text)
+    text = "".join(
+        " " if char in "\n\t" else char
+        for char in text
+        if unicodedata.category(char) not in {"Cf", "Cc", "Co"} or char in "\n\t"
+    )
+    decomposed = unicodedata.normalize("NFKD", text)
+    # Accents first (é is not a look-alike, but its base letter may be), then look-alikes.
+    text = "".join(char for char in decomposed if not unicodedata.combining(char)).translate(_lookalikes())
+    text = text.lower().replace("’", "'").replace("œ", "oe")
+    return re.sub(r"\s+", " ", text).strip()
+
+
+# --- the moves of an injection, on normalised text (no accents, lower case) ------------------------------------
+
+_RULES_OBJECT = (
+    r"(?:instructions?|consignes?|directives?|regles?|prompts?|garde-fous|programmation|restrictions?|ordres?)"
+)
+_EARLIER = (
+    r"(?:precedente?s?|anterieure?s?|initiale?s?|habituelle?s?|recue?s?|donnee?s?|fixee?s?|qu'on t'a|que l'on t'a"
+    r"|qui (?:t'|vous )ont ete|ci-dessus|du systeme|auparavant|jusqu'ici)"
+)
+_SET_ASIDE = (
+    r"(?:ignore[rsz]?|ignorez|oublie[rsz]?|oubliez|annule[rsz]?|annulez|remplace[rsz]?|desactive[rsz]?"
+    r"|contourne[rsz]?|outrepasse[rsz]?|passe[rsz]? outre|fai(?:s|tes) abstraction|met(?:s|tez) de cote"
+    r"|ne (?:tiens|tenez|prends|prenez) plus (?:aucun )?(?:compte|en (?:compte|consideration))"
+    r"|ne (?:respecte|respectez|suis|suivez|obeis|obeissez) (?:plus|pas)|disregard|forget|override)"
+)
+_ADDRESSEE = (
+    r"(?:ia|i\.a\.|intelligence artificielle|assistant(?:e)?(?: virtuel| ia| conversationnel)?|modele(?: de langage)?"
+    r"|llm|chatbot|robot(?: conversationnel)?|agent conversationnel|gpt|ai|ai assistant|language model|systeme)"
+)
+_SPEAK = (
+    r"(?:reponds|repondez|repondre|dis|dites|dire|affirme[rz]?|ecris|ecrivez|ecrire|indique[rz]?|annonce[rz]?"
+    r"|declare[rz]?|cite[rz]?|recopie[rz]?|revele[rz]?|devoile[rz]?|donne[rz]?|refuse[rz]?|mentionne[rz]?"
+    r"|ajoute[rz]?|considere[rz]?|say|answer|reply|print|reveal|tell)"
+)
+
+_CONTROL = r"(?:que|uniquement|seulement|toujours|systematiquement|plutot|par la)\b"
+_CLAUSE = r"(?:^|[:;,»\]#.!?] ?|\bet |\bpuis |\bmais )\W*"
+
+_MOVES: dict[str, re.Pattern[str]] = {
+    # « ignore les instructions précédentes », « ne tiens plus compte de tes consignes », « passe outre tes règles »
+    "override": re.compile(
+        # aimed at the reader's own rules (tes, vos, qu'on t'a…) or at the ones it was given before (précédentes…)
+        rf"{_SET_ASIDE}\b(?:-les)?(?: \S+){{0,5}}? (?:tes|vos|ton|votre|t'|toutes? les|l'ensemble des)\b"
+        rf"(?: \S+){{0,3}}? ?{_RULES_OBJECT}"
+        rf"|{_SET_ASIDE}\b(?: \S+){{0,5}}? {_RULES_OBJECT}\b(?: \S+){{0,2}}? {_EARLIER}"
+        rf"|{_RULES_OBJECT}(?: \S+){{0,3}} ?: ?{_SET_ASIDE}-les"
+        rf"|{_SET_ASIDE} (?:all |any |everything |the )*(?:previous|prior|above|earlier|your)"
+        rf"|{_SET_ASIDE} (?:tout )?ce qui (?:precede|est ecrit au-dessus)"
+        rf"|(?:tes|vos|les) {_RULES_OBJECT}(?: \S+){{0,4}} (?:ne s'appliquent plus|sont annulees|ont change"
+        rf"|sont remplacees)"
+    ),
+    # « À l'attention de l'IA : … », « Assistant : … », « Si tu es une IA, … », « IA qui lis ce texte »
+    "addressee": re.compile(
+        rf"(?:a l'attention|a l'intention|note|message|rappel|ordre|consigne|attention|destinee?s?|pour)"
+        rf" (?:de |du |au |a |pour )?(?:l'|le |la |un |une |the )?{_ADDRESSEE}\b"
+        rf"|^\W*(?:\[|#+ ?)?{_ADDRESSEE}(?: \w+)? ?[:,\]]"
+        rf"|\bsi (?:tu es|vous etes) (?:une? |un )?{_ADDRESSEE}\b|\bif you are an? {_ADDRESSEE}\b"
+        rf"|\ben tant qu'?(?:e )?(?:une? )?{_ADDRESSEE}\b(?: \S+){{0,3}} (?:tu|vous) "
+        rf"|\b{_ADDRESSEE} qui (?:lis|lit|lisez|resume[sz]?|traite[sz]?)\b"
+        rf"|\b(?:instructions?|consignes?) pour (?:l'|le )?{_ADDRESSEE}\b"
+    ),
+    # « tu es désormais », « ta nouvelle mission », « consigne prioritaire », « réponds uniquement par », « dis que »
+    "takeover": re.compile(
+        r"\btu (?:es|seras) (?:maintenant|desormais|dorenavant|a present)\b|\btu n'es plus\b"
+        r"|\b(?:ta|votre) (?:nouvelle|veritable|vraie) (?:mission|tache|role|fonction)\b"
+        rf"|\b(?:nouvelles?|prioritaires?) {_RULES_OBJECT}\b|\b{_RULES_OBJECT} prioritaires?\b|\bpriorite absolue\b"
+        # only a « tu » can be told « réponds », « dis », « écris »; « indique », « ajoute »… also say what a text
+        # does (« le téléservice a indiqué que »), so they count at the start of a clause only
+        rf"|(?<!\bje )\b(?:reponds|dis|ecris)(?:-le|-la|-les)?\b(?: \S+){{0,2}} {_CONTROL}"
+        rf"|{_CLAUSE}(?:affirme|annonce|declare|indique|mentionne|ajoute|recopie|cite)(?:-le|-la|-les)?\b"
+        rf"(?: \S+){{0,2}} {_CONTROL}"
+        rf"|\b(?:repondez|dites|affirmez|indiquez|annoncez|declarez|recopiez) (?:uniquement|seulement|toujours"
+        rf"|systematiquement)? ?(?:par|que|«)"
+        rf"|\b(?:tu|l'ia|le modele|l'assistant|il) (?:dois|doit|devras|devra) (?:\S+ ){{0,2}}{_SPEAK}\b"
+        rf"(?: \S+){{0,3}} (?:que|uniquement|seulement|toujours|en anglais|systematiquement|«)"
+        r"|\b(?:ton|votre|le|son) prompt(?: systeme| cache| initial)?\b|\bprompt (?:systeme|cache|initial)\b"
+        r"|\bsystem (?:prompt|override)\b|\bhidden instructions\b|\binstructions initiales\b"
+        r"|\b(?:cite|citer|citez|ne citer) (?:uniquement|seulement|que) (?:celui-ci|cet extrait|ce document)"
+        r"|\b(?:les|tous les) autres (?:extraits|documents|sources)\b(?: \S+){0,3}"
+        r"|\b(?:cet extrait|ce document|cette page) (?:prime|prevaut|fait foi)\b|\bseule (?:cette page|ce document)"
+        r" fait foi\b|\bla seule verite\b"
+        r"|\byou (?:are|will) now\b|\byou must now\b|\b(?:reply|answer|respond) (?:only|every question)\b"
+        r"|\bdesactive[sz]? (?:tes|vos) garde-fous\b|\bmode (?:developpeur|sans restriction)\b"
+        r"|\bsans (?:aucune )?restriction qui\b|\brevele[sz]? (?:tes|vos|ton|votre)\b|\bdevoile[sz]? (?:tes|vos|ton)\b"
+    ),
+}
+
+
+@dataclass(frozen=True)
+class Detection:
+    sentence: str
+    moves: tuple[str, ...]
+
+
+def detect(sentence: str) -> tuple[str, ...]:
+    """The injection moves a sentence makes (empty: an ordinary sentence)."""
+    text = normalise(sentence)
+    if len(text) < 8:
+        return ()
+    moves = tuple(name for name, pattern in _MOVES.items() if pattern.search(text))
+    # Speaking to a model is only an injection when it tells it something; a lone « Assistant : » is a label.
+    if moves == ("addressee",) and not re.search(rf"\b{_SPEAK}\b|\b(?:tu|vous) |\bdoit\b|:.{{12,}}", text):
+        return ()
+    return moves
+
+
+def _sentences(text: str) -> list[str]:
+    return [m.group(0) for m in _SENTENCE.finditer(text) if m.group(0)]
+
+
+def find_injections(text: str) -> list[Detection]:
     """Sentences of `text` that address an AI with instructions."""
-    return [
-        m.group(0).strip() for m in _SENTENCE.finditer(text) if m.group(0).strip() and _INSTRUCTION.search(m.group(0))
-    ]
+    found = []
+    for sentence in _sentences(text):
+        moves = detect(sentence) if sentence.strip() else ()
+        if moves:
+            found.append(Detection(sentence.strip(), moves))
+    return found
+
+
+def is_suspect(text: str) -> bool:
+    return bool(find_injections(text))
 
 
 def neutralise(text: str) -> str:
-    """`text` with every instruction-to-an-AI sentence (and the sentence right after it) replaced by a marker."""
-    sentences = [m.group(0) for m in _SENTENCE.finditer(text) if m.group(0)]
-    out, skip_next = [], False
-    for sentence in sentences:
-        if _INSTRUCTION.search(sentence):
+    """`text` with every instruction-to-an-AI sentence replaced by a marker, and its payload: the sentence right
+    after it when it is quoted (« … répondre uniquement par la phrase » / « XYZ ») or announced by a colon."""
+    out: list[str] = []
+    flagged = ""  # the last sentence cut, while its payload may follow
+    for sentence in _sentences(text):
+        if sentence.strip() and detect(sentence):
             if not out or out[-1] != REDACTED:
                 out.append(REDACTED)
-            skip_next = True
+            flagged = sentence
             continue
-        if skip_next and sentence.strip():
-            skip_next = False
-            # The payload often follows on its own line: « … répondre uniquement par la phrase » / « XYZ ».
-            if sentence.strip().startswith(("«", '"', "“")):
+        if flagged and sentence.strip():
+            header = flagged.strip()
+            announced = header.endswith(":") or (len(header) < 60 and not header.endswith((".", "!", "?")))
+            flagged = ""
+            if sentence.strip().startswith(("«", '"', "“")) or announced:
                 continue
         out.append(sentence)
     return "".join(part if part != REDACTED else f" {REDACTED} " for part in out).strip()

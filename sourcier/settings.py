@@ -71,7 +71,15 @@ class ChunkingSettings(BaseModel):
 
 
 class IngestSettings(BaseModel):
+    # Per-file limits no file can pass; a file that hits one is reported and not read again until it changes.
     max_file_mb: float = Field(100, gt=0)
+    max_pages: int = Field(3000, ge=1)
+    max_ocr_pages: int = Field(100, ge=0)  # pages without text read by Tesseract, per file (~9 s a page here)
+    max_ocr_seconds: float = Field(600, gt=0)
+    max_unpacked_mb: float = Field(500, gt=0)  # DOCX/ODT are zip archives: what they would unpack to
+    max_archive_members: int = Field(10_000, ge=1)
+    parse_timeout_s: float = Field(120, gt=0)  # OCR of a PDF has max_ocr_seconds on top
+    parse_memory_mb: int = Field(2500, ge=512)  # address space of the process that reads files
     # Extensions looked at; anything else found in the corpus is reported as unsupported.
     extensions: tuple[str, ...] = (".pdf", ".docx", ".odt", ".html", ".htm", ".md", ".markdown", ".txt", ".doc")
     # Scanned PDF pages are read by Tesseract (French) when it is installed.

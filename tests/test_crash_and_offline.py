@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -97,47 +98,56 @@ def test_kill_9_mid_ingestion_then_rerun_completes(tmp_path, embedder):
     assert store.count() == sum(record.chunks for record in recorded.values())
 
 
+# Loaded by every Python process of the run (the ingestion, its reading worker and the worker's forkserver) through
+# PYTHONPATH: each appends the connections and DNS lookups it attempts to its own file, as they happen.
 AUDIT = r"""
-import json, socket, sys
-seen = []
-def hook(event, args):
+import json, os, sys
+_log = os.path.join(os.environ["SOURCIER_AUDIT_DIR"], f"{os.getpid()}.jsonl")
+def _hook(event, args):
     if event == "socket.connect":
         address = args[1]
-        seen.append(list(address) if isinstance(address, tuple) else str(address))
+        entry = list(address) if isinstance(address, tuple) else str(address)
     elif event == "socket.getaddrinfo":
-        seen.append(["dns", str(args[0])])
-sys.addaudithook(hook)
-from ui.cli import main
-code = main(["ingest", "--quiet"])
-json.dump({"code": code, "connections": seen}, open(sys.argv[1], "w"))
+        entry = ["dns", str(args[0])]
+    else:
+        return
+    with open(_log, "a") as handle:
+        handle.write(json.dumps(entry) + "\n")
+open(_log, "a").close()
+sys.addaudithook(_hook)
 """
 
 
 def test_ingestion_makes_no_outbound_connection(tmp_path, chroma_server):
     settings = make_settings(tmp_path)
     copy_into(settings.corpus_dir, "elections", FICHES / "F1965.html")
-    result_file = tmp_path / "audit.json"
+    hook_dir, audit_dir = tmp_path / "hook", tmp_path / "audit"
+    hook_dir.mkdir()
+    (hook_dir / "sitecustomize.py").write_text(AUDIT)
     env = subprocess_env(settings)
     for name in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "DO_NOT_TRACK", "ANONYMIZED_TELEMETRY"):
         env.pop(name, None)  # Sourcier must set these itself
     host, port = chroma_server
     for extra in ({}, {"SOURCIER_STORE__HOST": host, "SOURCIER_STORE__PORT": str(port)}):
-        subprocess.run(
-            [sys.executable, "-c", AUDIT, str(result_file)],
+        shutil.rmtree(audit_dir, ignore_errors=True)
+        audit_dir.mkdir()
+        completed = subprocess.run(
+            [sys.executable, "-m", "ui.cli", "ingest", "--rebuild", "--quiet"],
             cwd=REPO,
-            env={**env, **extra},
-            check=True,
+            env={**env, **extra, "PYTHONPATH": str(hook_dir), "SOURCIER_AUDIT_DIR": str(audit_dir)},
             capture_output=True,
             timeout=600,
         )
-        result = json.loads(result_file.read_text())
-        assert result["code"] == 0
+        assert completed.returncode == 0, completed.stderr.decode()[-2000:]
+        logs = list(audit_dir.glob("*.jsonl"))
+        assert len(logs) >= 3, "the ingestion, the worker's forkserver and the worker are all audited"
+        connections = [json.loads(line) for log in logs for line in log.read_text().splitlines()]
         outbound = [
             entry
-            for entry in result["connections"]
+            for entry in connections
             if isinstance(entry, list)
             and entry[0] not in {"127.0.0.1", "::1", "localhost"}
             and not (entry[0] == "dns" and entry[1] in {"127.0.0.1", "localhost", "::1"})
         ]
         assert outbound == [], f"outbound connections attempted: {outbound}"
-    assert ["127.0.0.1", port] in result["connections"]  # the audit does see connections
+    assert ["127.0.0.1", port] in connections  # the audit does see connections

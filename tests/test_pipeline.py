@@ -5,11 +5,11 @@ import shutil
 
 import pytest
 
-from ingest import pipeline as pipeline_module
 from ingest.manifest import Manifest
 from ingest.pipeline import IngestionPipeline
 from ingest.progress import Phase
 from ingest.store import ChromaStore
+from ingest.worker import LoadWorker
 from sourcier.layout import StoreLayout
 from tests.conftest import (
     COURRIERS,
@@ -70,7 +70,7 @@ def test_incremental_add_change_delete(tmp_path, embedder, monkeypatch):
     def no_parsing(*args, **kwargs):
         raise AssertionError("an unchanged file was parsed")
 
-    monkeypatch.setattr(pipeline_module, "load", no_parsing)
+    monkeypatch.setattr(LoadWorker, "load", no_parsing)
     second = ingest.run()
     assert set(statuses(second).values()) == {"unchanged"}
     assert second.embedded_chunks == 0 and second.total_chunks == first.total_chunks
@@ -119,6 +119,7 @@ def test_bad_inputs_are_reported_and_the_rest_is_indexed(tmp_path, embedder):
         "rh/vide.pdf": "failed",
         "rh/deguise.pdf": "failed",
         "rh/budget.xlsx": "unsupported",
+        "rh/.~lock.brouillon.odt#": "skipped",
     }
     written = json.loads(StoreLayout(settings.store.path).last_ingestion.read_text())
     by_path = {f["path"]: f for f in written["files"]}
@@ -128,7 +129,7 @@ def test_bad_inputs_are_reported_and_the_rest_is_indexed(tmp_path, embedder):
     assert "vide" in by_path["rh/vide.pdf"]["reason"]
     assert "n'est pas un PDF" in by_path["rh/deguise.pdf"]["reason"]
     assert by_path["conseil-municipal/CR_reunion_20210917.pdf"]["chunks"] > 0
-    assert written["counts"] == {"indexed": 1, "no_text": 1, "failed": 3, "unsupported": 1}
+    assert written["counts"] == {"indexed": 1, "no_text": 1, "failed": 3, "unsupported": 1, "skipped": 1}
 
 
 def test_a_document_broken_by_an_update_keeps_its_last_good_version(tmp_path, embedder):

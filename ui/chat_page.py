@@ -8,6 +8,7 @@ import streamlit as st
 
 from rag.chain import Answer, Source
 from rag.citations import split_sentences, supporting_sentences
+from sourcier.french import plural
 from ui.common import (
     answerer,
     corpus_file,
@@ -50,16 +51,12 @@ def show_answer_text(answer: Answer) -> None:
         text = escape_markdown(sentence.text) + escape_markdown(markers)
         parts.append(text if sentence.supported else f":orange-background[⚠ {text}]")
     st.markdown(" ".join(parts))
-    unsupported = [s for s in answer.sentences if not s.supported and not s.is_abstention]
-    if unsupported:
+    doubts = [s.doubt for s in answer.sentences if s.doubt and not s.is_abstention]
+    if doubts:
         st.caption(
-            "⚠ Passage surligné : la vérification n'a pas retrouvé cette affirmation dans les extraits cités"
-            + (
-                f" (chiffre absent des sources : {', '.join(unsupported[0].unknown_numbers)})"
-                if unsupported[0].unknown_numbers
-                else ""
-            )
-            + ". Contrôlez-la dans le document avant de vous y fier."
+            f"⚠ Passage surligné à contrôler dans le document avant de vous y fier : {doubts[0]}"
+            + (f" (et {plural(len(doubts) - 1, 'autre passage', 'autres passages')})" if len(doubts) > 1 else "")
+            + "."
         )
 
 

@@ -236,12 +236,7 @@ def _print_checks(answer) -> None:
     if flagged:
         print("\nÀ vérifier (non étayé par les extraits) :")
         for sentence in flagged:
-            numbers = (
-                f" — chiffres absents des sources : {', '.join(sentence.unknown_numbers)}"
-                if sentence.unknown_numbers
-                else ""
-            )
-            print(f"  ⚠ {sentence.text}{numbers}")
+            print(f"  ⚠ {sentence.text} — {sentence.doubt}")
     answered_by = f"{answer.backend} · {answer.model}" if answer.backend else "aucun LLM appelé"
     print(f"\n({answered_by}, {answer.total_s:.1f} s)")
 

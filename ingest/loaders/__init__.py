@@ -22,7 +22,7 @@ from ingest.loaders.markup import load_html, load_markdown
 from ingest.loaders.office import load_doc, load_docx, load_odt
 from ingest.loaders.pdf import load_pdf
 from ingest.loaders.text import decode_text, load_text
-from sourcier.errors import DocumentError, UnsupportedFormatError
+from sourcier.errors import DocumentError, LimitExceededError, UnsupportedFormatError
 
 __all__ = ["LOADERS", "LoadOptions", "Loader", "decode_text", "load"]
 
@@ -52,10 +52,19 @@ def load(source: SourceFile, options: LoadOptions | None = None) -> LoadedDocume
     if loader is None:
         raise UnsupportedFormatError(f"Format non pris en charge : « {source.extension or 'sans extension'} ».")
     _check_signature(source)
+    if source.extension in _ZIP_FORMATS:
+        _check_archive(source, options)
     try:
         document = loader(source.path, options)
     except DocumentError:
         raise
+    except MemoryError as exc:
+        raise LimitExceededError(
+            f"Lecture interrompue : le fichier demande plus de {options.parse_memory_mb} Mo de mémoire "
+            "(réglage ingest.parse_memory_mb)."
+        ) from exc
+    except RecursionError as exc:
+        raise DocumentError("Structure du document trop imbriquée pour être lue.") from exc
     except Exception as exc:  # parsers raise anything on damaged files; the run must go on
         raise DocumentError(f"Lecture impossible ({type(exc).__name__}) : {one_line(exc)}") from exc
     # A date stated by the document's own metadata wins, then the file name (council minutes are named
@@ -110,3 +119,20 @@ def _describe(head: bytes) -> str:
         return "texte"
     except UnicodeDecodeError:
         return "binaire inconnu"
+
+
+def _check_archive(source: SourceFile, options: LoadOptions) -> None:
+    """DOCX and ODT are zip archives: what they would unpack to is known before anything is unpacked."""
+    with zipfile.ZipFile(source.path) as archive:
+        members = archive.infolist()
+    unpacked = sum(member.file_size for member in members)
+    if len(members) > options.max_archive_members:
+        raise LimitExceededError(
+            f"Archive de {len(members)} éléments : au-delà de la limite de {options.max_archive_members} "
+            "(réglage ingest.max_archive_members)."
+        )
+    if unpacked > options.max_unpacked_mb * 1024 * 1024:
+        raise LimitExceededError(
+            f"Ce fichier se décompresserait en {unpacked / 1e6:.0f} Mo (archive piégée ?) : au-delà de la limite de "
+            f"{options.max_unpacked_mb:g} Mo (réglage ingest.max_unpacked_mb)."
+        )

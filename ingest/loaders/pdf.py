@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import re
+import time
 from datetime import date, datetime
 from pathlib import Path
 
 from ingest import ocr
 from ingest.documents import Block, LoadedDocument
 from ingest.loaders.common import LoadOptions, one_line, paragraphs, tidy
-from sourcier.errors import DocumentError
+from sourcier.errors import DocumentError, LimitExceededError
 
 
 def load_pdf(path: Path, options: LoadOptions) -> LoadedDocument:
@@ -28,6 +29,11 @@ def load_pdf(path: Path, options: LoadOptions) -> LoadedDocument:
         raise DocumentError(f"PDF endommagé ou tronqué : {one_line(exc)}") from exc
     if page_count == 0:
         raise DocumentError("PDF sans aucune page lisible (fichier tronqué ?).")
+    if page_count > options.max_pages:
+        raise LimitExceededError(
+            f"PDF de {page_count} pages : au-delà de la limite de {options.max_pages} pages par fichier "
+            "(réglage ingest.max_pages). Découpez-le."
+        )
     blocks: list[Block] = []
     empty_pages: list[int] = []
     failed_pages: list[int] = []
@@ -43,8 +49,12 @@ def load_pdf(path: Path, options: LoadOptions) -> LoadedDocument:
             continue
         blocks.extend(Block(paragraph, page=number) for paragraph in paragraphs(text))
     ocr_pages: list[int] = []
+    ocr_skipped = 0
     if empty_pages and options.ocr and ocr.available():
-        for number, text in ocr.read_pages(path, empty_pages).items():
+        chosen = empty_pages[: options.max_ocr_pages]
+        read = ocr.read_pages(path, chosen, deadline=time.monotonic() + options.max_ocr_seconds)
+        ocr_skipped = len(empty_pages) - len(read)
+        for number, text in read.items():
             text = tidy(text)
             if len(text) >= 20:
                 ocr_pages.append(number)
@@ -61,6 +71,11 @@ def load_pdf(path: Path, options: LoadOptions) -> LoadedDocument:
     )
     if ocr_pages:
         document.notes.append(f"Texte reconnu par OCR (à vérifier) : pages {page_list(ocr_pages)}.")
+    if ocr_skipped:
+        document.notes.append(
+            f"OCR limité : {ocr_skipped} page(s) sans texte non lues (limites ingest.max_ocr_pages = "
+            f"{options.max_ocr_pages} pages et ingest.max_ocr_seconds = {options.max_ocr_seconds:g} s par fichier)."
+        )
     if failed_pages:
         document.notes.append(f"Pages illisibles ignorées : {page_list(failed_pages)}.")
     if empty_pages and blocks:

@@ -64,7 +64,7 @@ def bench(name: str, source: Path, embedder: Embedder, workdir: Path, limit: int
     # The bound: the same chunk texts through the model alone.
     splitter = Splitter(settings.chunking)
     texts = []
-    for file in discover(corpus):
+    for file in discover(corpus).files:
         with contextlib.suppress(DocumentError):
             texts += [c.embedding_text for c in splitter.run(file, load(file), "0" * 64)]
     started = time.perf_counter()

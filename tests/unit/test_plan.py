@@ -80,10 +80,11 @@ def test_what_may_now_be_readable_is_retried():
     unsupported = record("rh/a.txt", "h1", status=DocumentStatus.UNSUPPORTED)  # .txt is readable now
     scan = record("rh/scan.pdf", "h2", status=DocumentStatus.NO_TEXT, details=json.dumps({"ocr_tried": False}))
     tried = record("rh/blank.pdf", "h3", status=DocumentStatus.NO_TEXT, details=json.dumps({"ocr_tried": True}))
-    files = [(source("rh/a.txt"), "h1"), (source("rh/scan.pdf"), "h2"), (source("rh/blank.pdf"), "h3")]
-    without_ocr = plan(files, [unsupported, scan, tried], {})
+    empty_page = record("rh/vide.html", "h4", status=DocumentStatus.NO_TEXT)  # OCR cannot give it text
+    files = [(source(r.path), r.file_hash) for r in (unsupported, scan, tried, empty_page)]
+    without_ocr = plan(files, [unsupported, scan, tried, empty_page], {})
     assert [p.source.relative_path for p in without_ocr.todo] == ["rh/a.txt"]
-    with_ocr = plan(files, [unsupported, scan, tried], {}, ocr=True)
+    with_ocr = plan(files, [unsupported, scan, tried, empty_page], {}, ocr=True)
     assert [p.source.relative_path for p in with_ocr.todo] == ["rh/a.txt", "rh/scan.pdf"]  # blank: OCR already tried
 
 

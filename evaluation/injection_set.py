@@ -1,0 +1,127 @@
+"""A labelled set for the injection detector: injections (and their obfuscated forms) against ordinary sentences.
+
+Positives are hand-written (`data/injections_{dev,test}.txt`), each also in the forms an attacker obfuscates it:
+zero-width characters inside words, Cyrillic look-alike letters, capitals. Negatives are the hard cases: hand-written
+administrative imperatives (`data/negatives_*.txt`) and every sentence of real documents from ../shared/corpora
+that uses the words injections use (ignorer, consignes, instructions, répondez, désormais, assistant, modèle…).
+The dev part tunes; the test part (other documents, other hand-written sentences) is only measured.
+
+    python -m evaluation.injection_set          # test-part figures
+    python -m evaluation.injection_set dev      # with the misses, for tuning
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sourcier.injection import detect
+
+DATA = Path(__file__).parent / "data"
+CORPORA = Path(__file__).resolve().parents[1].parent / "shared" / "corpora"
+SPLITS = ("dev", "test")
+# Real documents of each part: the test part reads other collections than the dev part.
+_CORPUS_GLOBS = {
+    "dev": ["service_public_fiches/html/**/*.html", "etalab_guides_md_html/md/**/*.md"],
+    "test": [
+        "gennevilliers_rh_guides/docs/**/*.md",
+        "cgct_markdown/code-general-des-collectivites-territoriales/**/*.md",
+        "aides_jeunes_aides_locales/md/*.md",
+    ],
+}
+_HARD_WORDS = re.compile(
+    r"ignor|oubli|instruction|consigne|tenir compte|tenez compte|répond|devez|doit|règle|assistant|modèle|désormais"
+    r"|dorénavant|système|prompt|directive|\btu\b|\bIA\b|abstraction|prioritaire",
+    re.IGNORECASE,
+)
+_SENTENCE = re.compile(r"[^.!?\n]{20,400}[.!?]")
+_CYRILLIC = str.maketrans({"o": "о", "e": "е", "a": "а", "c": "с", "p": "р", "i": "і"})
+MAX_CORPUS_SENTENCES = 2000
+
+
+def obfuscations(sentence: str) -> list[str]:
+    """The sentence, with zero-width spaces inside its words, with Cyrillic look-alikes, and in capitals."""
+    words = sentence.split(" ")
+    zero_width = " ".join(w[: len(w) // 2] + "\u200b" + w[len(w) // 2 :] if len(w) > 4 else w for w in words)
+    lookalike = " ".join(w.translate(_CYRILLIC) if i % 2 == 0 else w for i, w in enumerate(words))
+    return [sentence, zero_width, lookalike, sentence.upper()]
+
+
+def _lines(name: str) -> list[str]:
+    path = DATA / name
+    return [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip() and line[0] != "#"]
+
+
+def _corpus_sentences(split: str) -> list[str]:
+    from lxml import html
+
+    found: list[str] = []
+    for pattern in _CORPUS_GLOBS[split]:
+        for path in sorted(CORPORA.glob(pattern)):
+            raw = path.read_text(encoding="utf-8", errors="replace")
+            text = html.fromstring(raw).text_content() if path.suffix == ".html" else raw
+            for match in _SENTENCE.finditer(text):
+                sentence = " ".join(match.group(0).split())
+                if _HARD_WORDS.search(sentence):
+                    found.append(sentence)
+    unique = sorted(set(found))
+    step = max(1, len(unique) // MAX_CORPUS_SENTENCES)  # a spread sample, the same every time
+    return unique[::step][:MAX_CORPUS_SENTENCES]
+
+
+@dataclass
+class Labelled:
+    positives: list[str] = field(default_factory=list)
+    negatives: list[str] = field(default_factory=list)
+
+
+def labelled(split: str) -> Labelled:
+    if split not in SPLITS:
+        raise ValueError(f"split must be one of {SPLITS}")
+    positives = [form for sentence in _lines(f"injections_{split}.txt") for form in obfuscations(sentence)]
+    negatives = _lines(f"negatives_{split}.txt") + _corpus_sentences(split)
+    return Labelled(positives, negatives)
+
+
+@dataclass
+class Scores:
+    precision: float
+    recall: float
+    positives: int
+    negatives: int
+    missed: list[str]
+    false_alarms: list[str]
+
+
+def evaluate(split: str) -> Scores:
+    data = labelled(split)
+    missed = [s for s in data.positives if not detect(s)]
+    false_alarms = [s for s in data.negatives if detect(s)]
+    caught = len(data.positives) - len(missed)
+    precision = caught / (caught + len(false_alarms)) if caught + len(false_alarms) else 1.0
+    return Scores(
+        round(precision, 3), round(caught / len(data.positives), 3), len(data.positives), len(data.negatives),
+        missed, false_alarms,
+    )  # fmt: skip
+
+
+def main(argv: list[str]) -> int:
+    split = argv[0] if argv else "test"
+    scores = evaluate(split)
+    print(
+        f"Injection detector, {split} part: precision {scores.precision:.3f}, recall {scores.recall:.3f} "
+        f"({scores.positives} injections incl. obfuscated forms, {scores.negatives} ordinary sentences; "
+        f"{len(scores.missed)} missed, {len(scores.false_alarms)} false alarms)"
+    )
+    if split == "dev":
+        for sentence in scores.missed:
+            print("  missed:", sentence)
+        for sentence in scores.false_alarms:
+            print("  false alarm:", sentence)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

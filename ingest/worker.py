@@ -1,0 +1,117 @@
+"""Files are read in a child process that can be stopped: no parser, however hostile the file, hangs or sinks a run.
+
+The child (forked from a forkserver that has the parsers imported, so it starts in milliseconds) runs under an
+address-space limit (`ingest.parse_memory_mb`); each file must be read within `ingest.parse_timeout_s`. A file that
+hits either is reported with the limit it hit; the child is replaced and the run goes on with the next file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import multiprocessing
+import resource
+import signal
+import time
+from multiprocessing.connection import Connection
+
+from ingest.documents import LoadedDocument, SourceFile
+from ingest.loaders import LoadOptions, load
+from sourcier.errors import DocumentError, LimitExceededError
+
+_PR_SET_PDEATHSIG = 1  # from <sys/prctl.h>
+
+# Imported once by the forkserver: every child starts with the parsers imported and warmed up.
+_PRELOAD = ["ingest.worker_preload"]
+
+
+def _die_with_parent() -> None:
+    """Linux: the child is killed when the forkserver goes (it goes when the ingestion process is killed), so that
+    a `kill -9` of an ingestion never leaves a parser running on its own."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+def _serve(connection: Connection, memory_mb: int) -> None:
+    _die_with_parent()
+    limit = memory_mb * 1024 * 1024
+    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    while True:
+        try:
+            request = connection.recv()
+        except EOFError:
+            return
+        source, options = request
+        try:
+            connection.send(("ok", load(source, options)))
+        except DocumentError as exc:
+            connection.send(("error", exc))
+
+
+class LoadWorker:
+    def __init__(self, options: LoadOptions) -> None:
+        self.options = options
+        self._process: multiprocessing.process.BaseProcess | None = None
+        self._connection: Connection | None = None
+
+    def load(self, source: SourceFile) -> LoadedDocument:
+        """`load(source)` in the child; `DocumentError` (a `LimitExceededError` for a limit) when it cannot."""
+        connection = self._start()
+        connection.send((source, self.options))
+        allowed = self.options.parse_timeout_s
+        if source.extension == ".pdf" and self.options.ocr:
+            allowed += self.options.max_ocr_seconds  # OCR has its own budget, spent inside the parse
+        deadline = time.monotonic() + allowed
+        while not connection.poll(0.1):
+            if not self._process.is_alive():
+                self._stop()
+                raise LimitExceededError(
+                    f"Lecture interrompue : le fichier demande plus de {self.options.parse_memory_mb} Mo de mémoire "
+                    "(archive piégée ?) ou fait planter le lecteur (réglage ingest.parse_memory_mb)."
+                )
+            if time.monotonic() > deadline:
+                self._stop()
+                raise LimitExceededError(
+                    f"Lecture abandonnée au bout de {allowed:g} s (réglage ingest.parse_timeout_s) : "
+                    "fichier trop complexe ou piégé."
+                )
+        try:
+            kind, payload = connection.recv()
+        except (EOFError, OSError):  # died while answering
+            self._stop()
+            raise LimitExceededError("Lecture interrompue : le lecteur s'est arrêté sur ce fichier.") from None
+        if kind == "error":
+            raise payload
+        return payload
+
+    def _start(self) -> Connection:
+        if self._process is None or not self._process.is_alive():
+            context = multiprocessing.get_context("forkserver")
+            context.set_forkserver_preload(_PRELOAD)
+            parent, child = context.Pipe()
+            self._process = context.Process(
+                target=_serve, args=(child, self.options.parse_memory_mb), daemon=True, name="sourcier-lecture"
+            )
+            self._process.start()
+            child.close()
+            self._connection = parent
+        assert self._connection is not None
+        return self._connection
+
+    def _stop(self) -> None:
+        if self._process is not None and self._process.is_alive():
+            self._process.kill()
+        if self._process is not None:
+            self._process.join(timeout=5)
+        if self._connection is not None:
+            self._connection.close()
+        self._process = self._connection = None
+
+    def close(self) -> None:
+        self._stop()
+
+    def __enter__(self) -> LoadWorker:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
