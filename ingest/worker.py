@@ -43,9 +43,13 @@ def _serve(connection: Connection, memory_mb: int) -> None:
             return
         source, options = request
         try:
-            connection.send(("ok", load(source, options)))
-        except DocumentError as exc:
-            connection.send(("error", exc))
+            try:
+                reply = ("ok", load(source, options))
+            except DocumentError as exc:
+                reply = ("error", exc)
+            connection.send(reply)
+        except OSError:  # the run stopped waiting (limit hit, or ingestion killed): nothing to answer
+            return
 
 
 class LoadWorker:
