@@ -69,31 +69,22 @@ def garbled_reasons(text: str) -> list[str]:
 def analyse_extraction(document: DocumentView) -> list[Finding]:
     place = Place(document.path, document.title, document.service)
     findings = []
-    if document.status == "no_text" and document.format != "pdf":
-        findings.append(
-            Finding(
-                FindingType.EXTRACTION,
-                Severity.MEDIUM,
-                [place],
-                [],
-                "Document sans texte : il est vide ou ne contient que de la mise en forme.",
-                "Vérifier le fichier d'origine et le remplacer par une version complète, ou le retirer du corpus.",
-                key="no_text",
-                details={"kind": "empty"},
-            )
-        )
-        return findings
     if document.status == "no_text":
+        scan = document.format == "pdf"  # only a PDF can be a scan; an empty page or text file is just empty
         findings.append(
             Finding(
                 FindingType.EXTRACTION,
-                Severity.HIGH,
+                Severity.HIGH if scan else Severity.MEDIUM,
                 [place],
                 [],
-                "Document scanné sans couche texte : son contenu est invisible pour la recherche.",
-                "Installer Tesseract (tesseract-ocr-fra) pour l'OCR, ou déposer une version texte (PDF exporté, DOCX).",
+                "Document scanné sans couche texte : son contenu est invisible pour la recherche."
+                if scan
+                else "Document sans texte : il est vide ou ne contient que de la mise en forme.",
+                "Installer Tesseract (tesseract-ocr-fra) pour l'OCR, ou déposer une version texte (PDF exporté, DOCX)."
+                if scan
+                else "Vérifier le fichier d'origine et le remplacer par une version complète, ou le retirer du corpus.",
                 key="no_text",
-                details={"kind": "scan"},
+                details={"kind": "scan" if scan else "empty"},
             )
         )
         return findings

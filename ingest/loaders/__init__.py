@@ -21,10 +21,10 @@ from ingest.loaders.common import LoadOptions, one_line
 from ingest.loaders.markup import load_html, load_markdown
 from ingest.loaders.office import load_doc, load_docx, load_odt
 from ingest.loaders.pdf import load_pdf
-from ingest.loaders.text import decode_text, load_text
+from ingest.loaders.text import decode, load_text
 from sourcier.errors import DocumentError, LimitExceededError, UnsupportedFormatError
 
-__all__ = ["LOADERS", "LoadOptions", "Loader", "decode_text", "load"]
+__all__ = ["LOADERS", "LoadOptions", "Loader", "decode", "load"]
 
 Loader = Callable[[Path, LoadOptions], LoadedDocument]
 

@@ -11,6 +11,7 @@ from ingest import ocr
 from ingest.documents import Block, LoadedDocument
 from ingest.loaders.common import LoadOptions, one_line, paragraphs, tidy
 from sourcier.errors import DocumentError, LimitExceededError
+from sourcier.french import plural
 
 
 def load_pdf(path: Path, options: LoadOptions) -> LoadedDocument:
@@ -73,7 +74,8 @@ def load_pdf(path: Path, options: LoadOptions) -> LoadedDocument:
         document.notes.append(f"Texte reconnu par OCR (à vérifier) : pages {page_list(ocr_pages)}.")
     if ocr_skipped:
         document.notes.append(
-            f"OCR limité : {ocr_skipped} page(s) sans texte non lues (limites ingest.max_ocr_pages = "
+            f"OCR limité : {plural(ocr_skipped, 'page')} sans texte non {'lue' if ocr_skipped < 2 else 'lues'} "
+            f"(limites ingest.max_ocr_pages = "
             f"{options.max_ocr_pages} pages et ingest.max_ocr_seconds = {options.max_ocr_seconds:g} s par fichier)."
         )
     if failed_pages:

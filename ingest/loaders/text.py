@@ -38,10 +38,6 @@ def load_text(path: Path, options: LoadOptions) -> LoadedDocument:
     return document
 
 
-def decode_text(data: bytes) -> str:
-    return decode(data).text
-
-
 def decode(data: bytes, declared: str | None = None) -> Decoded:
     """Text from bytes: by BOM, then as UTF-8 (tolerating a few damaged bytes), then by the encoding the document
     declares (HTML), then by detection (charset-normalizer: Windows-1252, Latin-1, DOS, Mac… the legacy of French
