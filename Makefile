@@ -63,6 +63,7 @@ bench: install
 	$(PY) -m tests.bench.ingestion
 	$(PY) -m tests.bench.retrieval
 	$(PY) -m tests.bench.quality
+	$(PY) -m tests.bench.hostile
 
 # Retrieval and abstention on the dev sets (add LLM=1 for answers too: slow on 2 cores).
 eval: install

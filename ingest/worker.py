@@ -17,9 +17,13 @@ from multiprocessing.connection import Connection
 
 from ingest.documents import LoadedDocument, SourceFile
 from ingest.loaders import LoadOptions, load
-from sourcier.errors import DocumentError, LimitExceededError
+from sourcier.errors import DocumentError, LimitExceededError, ServiceUnavailableError
 
 _PR_SET_PDEATHSIG = 1  # from <sys/prctl.h>
+# A child starts in milliseconds once the forkserver is warm, but the first one waits for the parsers to be imported
+# (seconds on a loaded 2-core server): that wait is not the file's, so it has its own, generous, budget.
+_STARTUP_TIMEOUT_S = 180
+_READY = "ready"
 
 # Imported once by the forkserver: every child starts with the parsers imported and warmed up.
 _PRELOAD = ["ingest.worker_preload"]
@@ -36,6 +40,7 @@ def _serve(connection: Connection, memory_mb: int) -> None:
     _die_with_parent()
     limit = memory_mb * 1024 * 1024
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    connection.send(_READY)
     while True:
         try:
             request = connection.recv()
@@ -50,6 +55,13 @@ def _serve(connection: Connection, memory_mb: int) -> None:
             connection.send(reply)
         except OSError:  # the run stopped waiting (limit hit, or ingestion killed): nothing to answer
             return
+
+
+def _ready(connection: Connection) -> bool:
+    try:
+        return connection.poll(_STARTUP_TIMEOUT_S) and connection.recv() == _READY
+    except (EOFError, OSError):  # died while starting
+        return False
 
 
 class LoadWorker:
@@ -99,6 +111,11 @@ class LoadWorker:
             self._process.start()
             child.close()
             self._connection = parent
+            if not _ready(parent):
+                self._stop()
+                raise ServiceUnavailableError(
+                    f"Le lecteur de documents n'a pas démarré en {_STARTUP_TIMEOUT_S} s : serveur surchargé ?"
+                )
         assert self._connection is not None
         return self._connection
 

@@ -3,17 +3,15 @@
 One ingestion of the generated suite (`tests/hostile_files.py`) beside two real fiches, with the real parsers in the
 real reading worker, the real embedding model and an embedded Chroma; then each class of file against its expected
 outcome, the quality report on the result, a second run that retries nothing, the parse-time and memory limits, and a
-`kill -9` in the middle of a hostile run.
+`kill -9` in the middle of a hostile run. The suite's peak memory is measured by `tests/bench/hostile.py`.
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 
 import psutil
@@ -38,8 +36,6 @@ from tests.hostile_files import (
 from tests.test_crash_and_offline import subprocess_env
 
 pytestmark = [pytest.mark.shared, pytest.mark.slow]
-
-PEAK_MEMORY_BYTES = 3 * 1024**3
 
 # Every class of the suite → (status, words its reason must hold).
 EXPECTED = {
@@ -70,32 +66,6 @@ EXPECTED = {
 }
 
 
-class PeakMemory:
-    """Largest resident memory of this process and all its descendants (the reading worker, Tesseract), sampled."""
-
-    def __init__(self, interval: float = 0.05) -> None:
-        self.interval, self.peak, self._stop = interval, 0, threading.Event()
-        self._thread = threading.Thread(target=self._sample, daemon=True)
-
-    def _sample(self) -> None:
-        me = psutil.Process()
-        while not self._stop.is_set():
-            total = 0
-            for process in [me, *me.children(recursive=True)]:
-                with contextlib.suppress(psutil.Error):
-                    total += process.memory_info().rss
-            self.peak = max(self.peak, total)
-            time.sleep(self.interval)
-
-    def __enter__(self) -> PeakMemory:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc_info) -> None:
-        self._stop.set()
-        self._thread.join()
-
-
 @pytest.fixture(scope="module")
 def hostile(tmp_path_factory, embedder):
     tmp_path = tmp_path_factory.mktemp("hostile")
@@ -104,9 +74,7 @@ def hostile(tmp_path_factory, embedder):
         setattr(settings.ingest, name, value)
     build_hostile_corpus(settings.corpus_dir)
     pipeline = IngestionPipeline(settings, embedder=embedder)
-    with PeakMemory() as memory:
-        report = pipeline.run()
-    return settings, pipeline, report, memory.peak
+    return settings, pipeline, pipeline.run()
 
 
 def by_path(report):
@@ -115,7 +83,7 @@ def by_path(report):
 
 @pytest.mark.parametrize("path", sorted(EXPECTED))
 def test_every_hostile_file_gets_its_outcome(hostile, path):
-    _, _, report, _ = hostile
+    _, _, report = hostile
     files = by_path(report)
     assert path in files, f"{path} has no line in the ingestion report"
     status, words = EXPECTED[path]
@@ -125,14 +93,14 @@ def test_every_hostile_file_gets_its_outcome(hostile, path):
 
 
 def test_every_entry_of_the_corpus_is_accounted_for(hostile):
-    settings, _, report, _ = hostile
+    settings, _, report = hostile
     reported = set(by_path(report))
     assert reported == set(EXPECTED)  # nothing silently dropped, nothing invented
     assert report.summary().startswith(f"{len(EXPECTED)} fichiers (")
 
 
 def test_text_is_decoded_right_or_flagged(hostile):
-    settings, _, _, _ = hostile
+    settings, _, _ = hostile
     texts: dict[str, str] = {}
     for chunk in live_chunks(settings):
         texts[chunk.metadata["source"]] = texts.get(chunk.metadata["source"], "") + chunk.text
@@ -147,7 +115,7 @@ def test_text_is_decoded_right_or_flagged(hostile):
 
 
 def test_quality_report_flags_what_stays_garbled_and_no_false_duplicates(hostile, embedder):
-    settings, _, _, _ = hostile
+    settings, _, _ = hostile
     report = build_report(settings, embedder)
     garbled = {finding.places[0].path for finding in report.findings if finding.details.get("kind") == "garbled"}
     assert "textes/koi8.txt" in garbled
@@ -161,7 +129,7 @@ def test_quality_report_flags_what_stays_garbled_and_no_false_duplicates(hostile
 
 
 def test_every_injection_variant_is_detected_and_cut(hostile):
-    settings, _, _, _ = hostile
+    settings, _, _ = hostile
     planted = "".join(c.text for c in live_chunks(settings) if c.metadata["source"] == "pieges/consignes.html")
     assert len(find_injections(planted)) == len(INJECTIONS)
     shown = neutralise(planted)
@@ -169,7 +137,7 @@ def test_every_injection_variant_is_detected_and_cut(hostile):
 
 
 def test_a_second_run_retries_nothing(hostile, monkeypatch):
-    settings, pipeline, _, _ = hostile
+    settings, pipeline, _ = hostile
 
     def no_parsing(*args, **kwargs):
         raise AssertionError("an unchanged file was read again")
@@ -183,16 +151,10 @@ def test_a_second_run_retries_nothing(hostile, monkeypatch):
 
 @requires_tesseract
 def test_ocr_is_capped_per_file(hostile):
-    _, _, report, _ = hostile
+    _, _, report = hostile
     scan = by_path(report)["pdf/scan-8-pages.pdf"]
     assert scan.status == DocumentStatus.NO_TEXT
     assert "OCR limité : 5 pages sans texte non lues" in scan.reason
-
-
-def test_peak_memory_of_the_hostile_ingestion(hostile):
-    *_, peak = hostile
-    print(f"peak memory of the hostile ingestion: {peak / 1024**2:.0f} MB")
-    assert 0 < peak < PEAK_MEMORY_BYTES
 
 
 def test_a_file_that_takes_too_long_is_stopped_and_not_retried(tmp_path, embedder, monkeypatch):
