@@ -6,10 +6,14 @@ Each converter reads one dataset of ../shared/corpora (see its SOURCE.md) and wr
 
 from __future__ import annotations
 
+import hashlib
+import html
 import json
 import re
 import shutil
 from pathlib import Path
+
+DATA = Path(__file__).parent / "data"
 
 
 def prepare_faq(shared: Path, out: Path) -> Path:
@@ -109,10 +113,60 @@ def prepare_cdtn(shared: Path, out: Path, variants_per_request: int = 3) -> Path
     return _write_cases(out, lines_out)
 
 
+def held_out(key: str) -> bool:
+    """The test part: a fixed half chosen by hash, never used to tune anything."""
+    return hashlib.sha256(key.encode("utf-8")).digest()[0] % 2 == 0
+
+
+def unanswerable(kind: str) -> list[dict]:
+    """Handwritten questions no document of the sets answers: `offtopic` or `near` (local specifics)."""
+    lines = (DATA / f"unanswerable_{kind}.txt").read_text(encoding="utf-8").splitlines()
+    return [
+        {"question": q, "expect_abstain": True, "kind": kind, "part": "test" if held_out(q) else "dev"}
+        for q in (line.strip() for line in lines)
+        if q and not q.startswith("#")
+    ]
+
+
+def prepare_servicepublic(shared: Path, out: Path, share: int = 3) -> Path:
+    """service_public_fiches: one fiche in `share` of the 865 (by hash: ~290, ~10 min of ingestion on 2 cores) as
+    HTML with its title stripped; each fiche whose title is a question gives that question (gold: the fiche). With the off-topic and near-domain unanswerable questions, this is the
+    abstention set; every case carries its `kind` and its `part` (dev or test, by hash of the fiche or question)."""
+    source = shared / "service_public_fiches"
+    rows = [line.split("\t") for line in (source / "index.tsv").read_text(encoding="utf-8").splitlines()[1:]]
+    lines = []
+    for fiche_id, audience, _type, _subject, _date, title in rows:
+        if hashlib.sha256(fiche_id.encode()).digest()[1] % share:
+            continue
+        page = (source / "html" / audience / f"{fiche_id}.html").read_text(encoding="utf-8")
+        # Titles stripped: the question must be found from the content, not from a heading that repeats it.
+        page = re.sub(r"<title>.*?</title>", f"<title>Fiche {fiche_id}</title>", page, count=1, flags=re.DOTALL)
+        page = re.sub(r"<h1>.*?</h1>", "", page, count=1, flags=re.DOTALL)
+        path = Path(audience) / f"{fiche_id}.html"
+        (out / "corpus" / path).parent.mkdir(parents=True, exist_ok=True)
+        (out / "corpus" / path).write_text(page, encoding="utf-8")
+        question = html.unescape(title).strip()
+        if question.endswith("?"):
+            lines.append(
+                {
+                    "question": question,
+                    "gold_docs": [path.as_posix()],
+                    "kind": "answerable",
+                    "part": "test" if held_out(fiche_id) else "dev",
+                }
+            )
+    return _write_cases(out, lines + unanswerable("offtopic") + unanswerable("near"))
+
+
 def _write_cases(out: Path, lines: list[dict]) -> Path:
     path = out / "questions.jsonl"
     path.write_text("\n".join(json.dumps(line, ensure_ascii=False) for line in lines) + "\n", encoding="utf-8")
     return path
 
 
-PREPARERS = {"faq": prepare_faq, "gennevilliers": prepare_gennevilliers, "cdtn": prepare_cdtn}
+PREPARERS = {
+    "faq": prepare_faq,
+    "gennevilliers": prepare_gennevilliers,
+    "cdtn": prepare_cdtn,
+    "servicepublic": prepare_servicepublic,
+}

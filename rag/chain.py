@@ -1,4 +1,5 @@
-"""Answer: rewrite the follow-up → retrieve → abstain or generate (streamed) → check citations → record gaps."""
+"""Answer: read the question → retrieve → assess the evidence → abstain, or generate (streamed) → check citations
+→ record gaps. No model call before generation: a follow-up is searched with the question it follows."""
 
 from __future__ import annotations
 
@@ -12,8 +13,10 @@ from langchain_core.output_parsers import StrOutputParser
 from ingest.embed import Embedder, TextEmbedder
 from ingest.live import LiveIndex
 from rag.citations import CheckedSentence, check_answer
+from rag.evidence import Verdict, assess
 from rag.llm import Backend, llm_errors, make_backend
-from rag.prompts import ABSTENTION, ANSWER, REWRITE, extract_text, format_extracts
+from rag.prompts import ABSTENTION, answer_prompt, extract_text, format_extracts
+from rag.question import lack_sentence, retrieval_query
 from rag.retrieve import HybridRetriever
 from sourcier.feedback import FeedbackStore
 from sourcier.injection import is_suspect
@@ -37,12 +40,14 @@ class Source:
 @dataclass
 class Answer:
     question: str
-    standalone_question: str
+    standalone_question: str  # what was searched: a follow-up with the question it follows
     text: str = ""
     sentences: list[CheckedSentence] = field(default_factory=list)
     sources: list[Source] = field(default_factory=list)
     abstained: bool = False
     abstention_reason: str | None = None
+    verdict: Verdict | None = None
+    evidence: float | None = None  # probability that the passages are about the question
     backend: str | None = None
     model: str | None = None
     retrieval_s: float = 0.0
@@ -73,15 +78,6 @@ def to_source(number: int, document: Document) -> Source:
         excerpt=document.page_content,
         score=float(meta.get("score", 0.0)),
     )
-
-
-def evidence_is_weak(documents: list[Document], min_dense: float, min_bm25: float) -> bool:
-    """Too little evidence to let a model answer: nothing retrieved, or no passage close enough by either measure."""
-    if not documents:
-        return True
-    best_dense = max((d.metadata.get("dense_score", 0.0) for d in documents), default=0.0)
-    best_bm25 = max((d.metadata.get("bm25_score", 0.0) for d in documents), default=0.0)
-    return best_dense < min_dense and best_bm25 < min_bm25
 
 
 class Answerer:
@@ -135,31 +131,40 @@ class Answerer:
         """Yields the answer's text as it is generated, then the checked `Answer`."""
         started = time.perf_counter()
         question = " ".join(question.split())
-        standalone = self._standalone(question, history) if history else question
-        answer = Answer(question=question, standalone_question=standalone)
+        searched = retrieval_query(question, history)
+        answer = Answer(question=question, standalone_question=searched)
 
-        documents = self.retriever.invoke(standalone, where=where)
+        documents = self.retriever.invoke(searched, where=where)
         answer.retrieval_s = round(time.perf_counter() - started, 3)
         answer.sources = [to_source(n, d) for n, d in enumerate(documents, start=1)]
-        config = self.settings.answer
-        if evidence_is_weak(documents, config.min_dense_score, config.min_bm25_score):
+        assessment = assess(question, documents, searched=searched)
+        answer.verdict, answer.evidence = assessment.verdict, assessment.probability
+        lack = lack_sentence(assessment.missing) if assessment.missing else ""
+        if assessment.verdict is Verdict.ABSTAIN:
             answer.abstained, answer.abstention_reason = True, "preuves insuffisantes dans l'index"
-            answer.text = ABSTENTION
-            yield ABSTENTION
+            answer.text = f"{lack} {ABSTENTION}".strip()
+            answer.sentences = check_answer(answer.text, [])
+            yield answer.text
             self._record_gap(answer)
             answer.total_s = round(time.perf_counter() - started, 3)
             yield answer
             return
 
+        config = self.settings.answer
         with llm_errors(self.settings.llm.backend):
             backend = self.backend
         answer.backend, answer.model = backend.name, backend.model
-        chain = ANSWER | backend.chat | StrOutputParser()
-        pieces = []
+        chain = answer_prompt(general_rule=assessment.verdict is Verdict.GENERAL_RULE) | backend.chat | StrOutputParser()
+        pieces = [lack + "\n\n"] if lack else []
+        if lack:
+            yield pieces[0]
+        inputs = {
+            "extracts": format_extracts(documents, config.extract_chars),
+            "question": question if searched == question else f"{question} (à propos de : {searched})",
+            "missing": ", ".join(s.text for s in assessment.missing),
+        }
         with llm_errors(self.settings.llm.backend):
-            for piece in chain.stream(
-                {"extracts": format_extracts(documents, config.extract_chars), "question": standalone}
-            ):
+            for piece in chain.stream(inputs):
                 if answer.first_token_s is None:
                     answer.first_token_s = round(time.perf_counter() - started, 3)
                 pieces.append(piece)
@@ -176,14 +181,6 @@ class Answerer:
             self._record_gap(answer)
         answer.total_s = round(time.perf_counter() - started, 3)
         yield answer
-
-    def _standalone(self, question: str, history: Sequence[tuple[str, str]]) -> str:
-        transcript = "\n".join(f"Agent : {q}\nAssistant : {a[:300]}" for q, a in history[-3:])
-        # `stop` is understood by every backend (Ollama has no `max_tokens`); the rewrite is one line.
-        with llm_errors(self.settings.llm.backend):
-            chain = REWRITE | self.backend.chat.bind(stop=["\n"]) | StrOutputParser()
-            rewritten = chain.invoke({"history": transcript, "question": question}).strip().strip('"«» ')
-        return rewritten.splitlines()[0] if rewritten else question
 
     def _record_gap(self, answer: Answer) -> None:
         closest = [{"title": s.title, "path": s.path, "page": s.page, "score": s.score} for s in answer.sources[:3]]

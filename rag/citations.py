@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from rag.prompts import ABSTENTION
+from rag.question import LACK_PREFIX
 from sourcier.french import content_terms, numbers
 
 _MARKER = re.compile(r"\s*\[(\d{1,2})\]")
@@ -30,7 +31,8 @@ class CheckedSentence:
 
     @property
     def is_abstention(self) -> bool:
-        return ABSTENTION.rstrip(".") in self.text
+        """The standard refusal, or the sentence saying which of the question's specifics the documents lack."""
+        return ABSTENTION.rstrip(".") in self.text or self.text.startswith(LACK_PREFIX)
 
     @property
     def doubt(self) -> str | None:

@@ -15,7 +15,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from rag.chain import Answerer, evidence_is_weak
+from rag.chain import Answerer
+from rag.evidence import Verdict, assess
 from sourcier.french import fold
 
 
@@ -81,9 +82,8 @@ def evaluate(answerer: Answerer, cases: list[Case], with_llm: bool, mode: str) -
                 if answer.supported_share is not None:
                     citation_validity.append(answer.supported_share)
         else:
-            abstain_pred.append(
-                evidence_is_weak(documents[: config.extracts], config.min_dense_score, config.min_bm25_score)
-            )
+            # Refused, or answered « les documents ne mentionnent pas … » before a general rule.
+            abstain_pred.append(assess(case.question, documents[: config.extracts]).verdict is not Verdict.ANSWER)
 
     answered = ranks  # questions with gold documents (off-topic ones have none)
 

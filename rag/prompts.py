@@ -28,17 +28,24 @@ ANSWER = ChatPromptTemplate.from_messages(
     ]
 )
 
-REWRITE = ChatPromptTemplate.from_messages(
+# The question names what no extract mentions (a town, a date): the agent has already been told so; the model
+# gives the general rule the extracts hold, as such, or abstains.
+GENERAL_RULE = ChatPromptTemplate.from_messages(
     [
+        ("system", SYSTEM),
         (
-            "system",
-            "Réécris la dernière question de l'agent pour qu'elle se comprenne sans la conversation : "
-            "remplace les pronoms et sous-entendus par ce qu'ils désignent. Réponds par la seule question réécrite.",
+            "human",
+            "Question : {question}\n\nExtraits :\n{extracts}\n\n"
+            "Les extraits ne parlent pas de : {missing}. N'invente rien à ce sujet. Donne seulement la règle "
+            "générale que les extraits contiennent sur la question, en commençant par « En règle générale, », "
+            "en citant les extraits [n] ; si aucun extrait ne la contient, réponds : « {abstention} »",
         ),
-        ("human", "Conversation :\n{history}\n\nDernière question : {question}\n\nQuestion réécrite :"),
     ]
-)
+).partial(abstention=ABSTENTION)
 
+
+def answer_prompt(general_rule: bool = False) -> ChatPromptTemplate:
+    return GENERAL_RULE if general_rule else ANSWER
 
 def extract_text(document: Document, max_chars: int) -> str:
     """What the model is shown of a passage (and what its answer is checked against)."""

@@ -86,9 +86,12 @@ def missing_specifics(question: str, passages: Iterable[str]) -> list[Specific]:
     return [s for s in specifics(question) if s.relative_date or fold(s.text) not in text]
 
 
+LACK_PREFIX = "Les documents disponibles ne mentionnent"
+
+
 def lack_sentence(missing: Sequence[Specific]) -> str:
-    """« Les documents ne mentionnent pas « Béthune ». » — said before any general rule."""
+    """« Les documents disponibles ne mentionnent pas « Béthune ». » — said before any general rule."""
     quoted = [f"« {s.text} »" for s in missing]
     if len(quoted) == 1:
-        return f"Les documents disponibles ne mentionnent pas {quoted[0]}."
-    return f"Les documents disponibles ne mentionnent ni {', ni '.join(quoted[:-1])} ni {quoted[-1]}."
+        return f"{LACK_PREFIX} pas {quoted[0]}."
+    return f"{LACK_PREFIX} ni {', ni '.join(quoted[:-1])} ni {quoted[-1]}."

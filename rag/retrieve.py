@@ -6,6 +6,7 @@ index ANDs its scope (exclusions, later access rights) into every read.
 
 from __future__ import annotations
 
+import statistics
 from typing import Any
 
 from langchain_core.callbacks import CallbackManagerForRetrieverRun
@@ -65,6 +66,11 @@ class HybridRetriever(BaseRetriever):
                 found[chunk.id] = _document(chunk)
 
         fused = reciprocal_rank_fusion(rankings)
+        # How far each passage stands out from the other candidates of its retriever: a scale every embedding
+        # model and every corpus shares, unlike raw cosine or BM25 values (what abstention is decided on).
+        dense_z, lexical_z = _standardised(dense_scores), _standardised(lexical_scores)
+        dense_rank = {chunk_id: rank for rank, chunk_id in enumerate(rankings[0], start=1)} if dense_scores else {}
+        lexical_rank = {chunk_id: rank for rank, chunk_id in enumerate(rankings[-1], start=1)} if lexical_scores else {}
         documents = []
         for chunk_id, score in list(fused.items())[:k]:
             document = found.get(chunk_id)
@@ -73,10 +79,23 @@ class HybridRetriever(BaseRetriever):
             document.metadata["score"] = round(score, 5)
             if chunk_id in dense_scores:
                 document.metadata["dense_score"] = round(dense_scores[chunk_id], 4)
+                document.metadata["dense_z"] = round(dense_z[chunk_id], 3)
+                document.metadata["dense_rank"] = dense_rank[chunk_id]
             if chunk_id in lexical_scores:
                 document.metadata["bm25_score"] = round(lexical_scores[chunk_id], 3)
+                document.metadata["bm25_z"] = round(lexical_z[chunk_id], 3)
+                document.metadata["bm25_rank"] = lexical_rank[chunk_id]
             documents.append(document)
         return documents
+
+
+def _standardised(scores: dict[str, float]) -> dict[str, float]:
+    if len(scores) < 3:
+        return dict.fromkeys(scores, 0.0)
+    values = list(scores.values())
+    mean = statistics.fmean(values)
+    spread = statistics.pstdev(values) or 1.0
+    return {key: (value - mean) / spread for key, value in scores.items()}
 
 
 def _document(chunk: StoredChunk) -> Document:

@@ -109,9 +109,6 @@ class AnswerSettings(BaseModel):
     # Small models answer best from few, short extracts (measured: see README).
     extracts: int = Field(4, ge=1, le=12)
     extract_chars: int = Field(900, ge=200)
-    # Below both scores the chain abstains without calling the LLM (calibrated on the dev sets, see README).
-    min_dense_score: float = 0.84
-    min_bm25_score: float = 4.0
 
 
 class QualitySettings(BaseModel):

@@ -63,9 +63,9 @@ def main(argv: list[str] | None = None) -> int:
     evaluate.add_argument("--output", type=Path, help="écrire les résultats en JSON")
 
     prepare = commands.add_parser(
-        "eval-prepare", help="convertir un jeu de ../shared/corpora (faq, gennevilliers, cdtn)"
+        "eval-prepare", help="convertir un jeu de ../shared/corpora (faq, gennevilliers, cdtn, servicepublic)"
     )
-    prepare.add_argument("dataset", choices=["faq", "gennevilliers", "cdtn", "quality"])
+    prepare.add_argument("dataset", choices=["faq", "gennevilliers", "cdtn", "servicepublic", "quality"])
     prepare.add_argument("--shared", type=Path, default=Path("../shared/corpora"))
     prepare.add_argument("--out", type=Path, required=True)
 
@@ -276,7 +276,7 @@ def _chat(settings: Settings, args) -> int:
                 print()
                 _print_sources(event)
                 _print_checks(event)
-                history.append((event.standalone_question, event.text))
+                history.append((event.question, event.text))
             else:
                 print(event, end="", flush=True)
 

@@ -3,8 +3,8 @@
 from langchain_core.documents import Document
 
 from ingest.lexical import LexicalIndex, matches
-from rag.chain import evidence_is_weak
 from rag.citations import check_answer, split_sentences
+from rag.evidence import AbstentionModel, Signals, Verdict, assess
 from rag.prompts import ABSTENTION, ANSWER, format_extracts
 from rag.retrieve import reciprocal_rank_fusion
 from sourcier.french import content_terms, fold, numbers
@@ -96,14 +96,47 @@ def test_abstention_sentence_is_recognised():
     assert checked.is_abstention and checked.supported
 
 
-def test_weak_evidence_means_abstention():
-    strong = [Document("x", metadata={"dense_score": 0.86, "bm25_score": 3.0})]
-    lexical_only = [Document("x", metadata={"dense_score": 0.75, "bm25_score": 12.0})]
-    weak = [Document("x", metadata={"dense_score": 0.75, "bm25_score": 2.0})]
-    assert not evidence_is_weak(strong, 0.8, 8.0)
-    assert not evidence_is_weak(lexical_only, 0.8, 8.0)
-    assert evidence_is_weak(weak, 0.8, 8.0)
-    assert evidence_is_weak([], 0.8, 8.0)
+MODEL = AbstentionModel(weights=(0.5, 0.3, 4.0, 2.0, 1.0), bias=-4.0, threshold=0.5)
+
+
+ELECTORAL = "Pour s'inscrire sur la liste électorale, fournissez un justificatif de domicile de moins de 3 mois."
+
+
+def _passage(text: str, **scores) -> Document:
+    return Document(text, metadata={"title": "Fiche", **scores})
+
+
+def test_passages_about_the_question_are_answered_whatever_the_raw_scores():
+    question = "Quel justificatif de domicile pour s'inscrire sur la liste électorale ?"
+    on_topic = [_passage(ELECTORAL, dense_z=2.5, dense_rank=1, bm25_z=3.0, bm25_rank=1)]
+    assessment = assess(question, on_topic, model=MODEL)
+    assert assessment.verdict is Verdict.ANSWER and assessment.signals.agreement == 1.0
+    assert assessment.signals.coverage > 0.6
+
+
+def test_passages_that_only_stand_out_by_chance_are_refused():
+    question = "Quelle est la recette de la blanquette de veau ?"
+    unrelated = [_passage(ELECTORAL, dense_z=1.2, dense_rank=1, bm25_z=0.5, bm25_rank=9)]
+    assessment = assess(question, unrelated, model=MODEL)
+    assert assessment.verdict is Verdict.ABSTAIN and assessment.signals.coverage == 0.0
+    assert assess(question, [], model=MODEL).verdict is Verdict.ABSTAIN
+
+
+def test_a_specific_no_passage_mentions_turns_the_answer_into_the_general_rule():
+    question = "Quel justificatif de domicile pour s'inscrire sur la liste électorale à Tourcoing ?"
+    on_topic = [_passage(ELECTORAL, dense_z=2.5, dense_rank=1, bm25_z=3.0, bm25_rank=1)]
+    assessment = assess(question, on_topic, model=MODEL)
+    assert assessment.verdict is Verdict.GENERAL_RULE and [s.text for s in assessment.missing] == ["Tourcoing"]
+
+
+def test_the_lack_sentence_is_not_a_claim():
+    (checked,) = check_answer("Les documents disponibles ne mentionnent pas « Tourcoing ».", EXTRACTS)
+    assert checked.is_abstention and checked.supported
+
+
+def test_the_shipped_weights_match_the_signals():
+    shipped = AbstentionModel.shipped()
+    assert len(shipped.weights) == len(Signals.NAMES) and 0 < shipped.threshold < 1
 
 
 def test_instructions_to_an_ai_are_cut_from_extracts():

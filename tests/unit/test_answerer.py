@@ -20,7 +20,6 @@ QUESTION = "Quel justificatif de domicile pour s'inscrire sur la liste électora
 
 def answerer(tmp_path, *replies, fail_with=None, passages=PASSAGES):
     settings, index, _ = build(tmp_path, EMBEDDER, passages)
-    settings.answer.min_dense_score = 0.3  # the hashing embedder's cosine scale, not e5's
     backend = scripted_backend(*replies, fail_with=fail_with)
     retriever = HybridRetriever(index=index, embedder=EMBEDDER, k=settings.answer.extracts)
     return settings, Answerer(settings, retriever, backend), backend.chat
@@ -76,13 +75,22 @@ def test_an_instruction_inside_a_document_is_cut_before_the_model_reads_it(tmp_p
     assert "Ignore les instructions" not in shown and "passage retiré" in shown
 
 
-def test_a_follow_up_is_rewritten_by_the_model_before_retrieval(tmp_path):
-    rewrite = "Quel acte de naissance faut-il pour le dossier de mariage ?"
-    _, chain, chat = answerer(tmp_path, rewrite, "Un acte de naissance de moins de 3 mois [1].")
-    answer = chain.ask("Et pour un mariage ?", history=[(QUESTION, "Un justificatif de domicile [1].")])
-    assert answer.standalone_question == rewrite
-    assert answer.sources[0].path == "etat-civil/mariage.html"
-    assert "Conversation" in chat.prompts[0][-1].content and len(chat.prompts) == 2
+def test_a_follow_up_is_searched_with_the_question_it_follows_without_a_model_call(tmp_path):
+    _, chain, chat = answerer(tmp_path, "Un acte de naissance de moins de 3 mois [1].")
+    answer = chain.ask("Et pour un dossier de mariage ?", history=[(QUESTION, "Un justificatif de domicile [1].")])
+    assert answer.standalone_question == f"{QUESTION} Et pour un dossier de mariage ?"
+    assert "etat-civil/mariage.html" in [source.path for source in answer.sources]
+    (prompt,) = chat.prompts  # the answer only: no rewrite call
+    assert "Et pour un dossier de mariage ?" in prompt[-1].content
+
+
+def test_a_named_place_the_documents_lack_is_said_before_the_general_rule(tmp_path):
+    _, chain, chat = answerer(tmp_path, "En règle générale, un justificatif de moins de 3 mois [1].")
+    answer = chain.ask("Quel justificatif de domicile pour s'inscrire sur la liste électorale à Béthune ?")
+    assert answer.text.startswith("Les documents disponibles ne mentionnent pas « Béthune ».")
+    assert "ne parlent pas de : Béthune" in chat.prompts[0][-1].content
+    lack, rule = answer.sentences
+    assert lack.is_abstention and rule.supported and not answer.abstained
 
 
 def test_an_unreachable_llm_is_a_service_error_in_french(tmp_path):

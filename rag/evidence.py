@@ -1,0 +1,122 @@
+"""Decide, before any model is called, whether the retrieved passages can answer the question.
+
+Three outcomes: answer; give only the general rule, after saying which of the question's specifics (a named town, a
+year, « lundi prochain ») no passage mentions; or abstain. Whether the passages are about the question at all is a
+logistic model over signals that do not depend on one embedding model's cosine scale — how far the best passages
+stand out from the other candidates (dense and lexical), how much of the question's content the passages cover,
+whether both retrievers agree. Its weights are learned on the dev part of the abstention set
+(`python -m evaluation.abstention fit`, written to `abstention_weights.json` beside this module).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from functools import cache
+from pathlib import Path
+
+from langchain_core.documents import Document
+
+from rag.question import Specific, missing_specifics
+from sourcier.french import content_terms
+
+WEIGHTS_FILE = Path(__file__).with_name("abstention_weights.json")
+AGREEMENT_DEPTH = 3  # a passage both retrievers rank this high is found by meaning and by words
+
+
+class Verdict(StrEnum):
+    ANSWER = "answer"
+    GENERAL_RULE = "general_rule"  # the passages hold a rule, not the question's specifics
+    ABSTAIN = "abstain"
+
+
+@dataclass(frozen=True)
+class Signals:
+    dense_z: float  # best passage's standing among the dense candidates, in standard deviations
+    lexical_z: float
+    coverage: float  # share of the question's content words found in the passages
+    best_coverage: float  # … in the single passage that covers most
+    agreement: float  # 1 when a passage is among the first of both retrievers
+
+    def vector(self) -> list[float]:
+        return [self.dense_z, self.lexical_z, self.coverage, self.best_coverage, self.agreement]
+
+    NAMES = ("dense_z", "lexical_z", "coverage", "best_coverage", "agreement")
+
+
+@dataclass(frozen=True)
+class Assessment:
+    verdict: Verdict
+    probability: float  # that the passages are about the question
+    signals: Signals
+    missing: list[Specific] = field(default_factory=list)
+
+
+def signals(question: str, documents: Sequence[Document]) -> Signals:
+    wanted = set(content_terms(question))
+    per_passage = [set(content_terms(d.page_content + " " + d.metadata.get("title", ""))) for d in documents]
+    found = set().union(*per_passage) if per_passage else set()
+
+    def share(terms: set[str]) -> float:
+        return len(wanted & terms) / len(wanted) if wanted else 0.0
+
+    return Signals(
+        dense_z=max((d.metadata.get("dense_z", 0.0) for d in documents), default=0.0),
+        lexical_z=max((d.metadata.get("bm25_z", 0.0) for d in documents), default=0.0),
+        coverage=share(found),
+        best_coverage=max((share(terms) for terms in per_passage), default=0.0),
+        agreement=float(
+            any(
+                d.metadata.get("dense_rank", 99) <= AGREEMENT_DEPTH and d.metadata.get("bm25_rank", 99) <= AGREEMENT_DEPTH
+                for d in documents
+            )
+        ),
+    )
+
+
+@dataclass(frozen=True)
+class AbstentionModel:
+    weights: tuple[float, ...]
+    bias: float
+    threshold: float  # below this probability, abstain
+
+    def probability(self, features: Signals) -> float:
+        score = self.bias + sum(w * x for w, x in zip(self.weights, features.vector(), strict=True))
+        return 1 / (1 + math.exp(-score))
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {"features": Signals.NAMES, "weights": self.weights, "bias": self.bias, "threshold": self.threshold},
+            indent=1,
+        )
+
+    @classmethod
+    @cache
+    def shipped(cls) -> AbstentionModel:
+        data = json.loads(WEIGHTS_FILE.read_text(encoding="utf-8"))
+        if tuple(data["features"]) != Signals.NAMES:
+            raise ValueError(f"{WEIGHTS_FILE.name} : poids calculés pour d'autres signaux, relancez l'étalonnage")
+        return cls(tuple(data["weights"]), data["bias"], data["threshold"])
+
+
+def assess(
+    question: str, documents: Sequence[Document], searched: str | None = None, model: AbstentionModel | None = None
+) -> Assessment:
+    """The passages are weighed against what was searched (a follow-up with its topic); the specifics that must be
+    found are those of the agent's own question."""
+    model = model or AbstentionModel.shipped()
+    features = signals(searched or question, documents)
+    probability = model.probability(features) if documents else 0.0
+    missing = missing_specifics(
+        question, [d.page_content + " " + d.metadata.get("title", "") for d in documents]
+    )
+    if probability < model.threshold:
+        verdict = Verdict.ABSTAIN
+    elif missing:
+        verdict = Verdict.GENERAL_RULE
+    else:
+        verdict = Verdict.ANSWER
+    return Assessment(verdict, round(probability, 3), features, missing)
