@@ -154,7 +154,8 @@ class Answerer:
         with llm_errors(self.settings.llm.backend):
             backend = self.backend
         answer.backend, answer.model = backend.name, backend.model
-        chain = answer_prompt(general_rule=assessment.verdict is Verdict.GENERAL_RULE) | backend.chat | StrOutputParser()
+        prompt = answer_prompt(general_rule=assessment.verdict is Verdict.GENERAL_RULE)
+        chain = prompt | backend.chat | StrOutputParser()
         pieces = [lack + "\n\n"] if lack else []
         if lack:
             yield pieces[0]

@@ -68,13 +68,13 @@ def signals(question: str, documents: Sequence[Document]) -> Signals:
         lexical_z=max((d.metadata.get("bm25_z", 0.0) for d in documents), default=0.0),
         coverage=share(found),
         best_coverage=max((share(terms) for terms in per_passage), default=0.0),
-        agreement=float(
-            any(
-                d.metadata.get("dense_rank", 99) <= AGREEMENT_DEPTH and d.metadata.get("bm25_rank", 99) <= AGREEMENT_DEPTH
-                for d in documents
-            )
-        ),
+        agreement=float(any(_found_by_both(d) for d in documents)),
     )
+
+
+def _found_by_both(document: Document) -> bool:
+    meta = document.metadata
+    return meta.get("dense_rank", 99) <= AGREEMENT_DEPTH and meta.get("bm25_rank", 99) <= AGREEMENT_DEPTH
 
 
 @dataclass(frozen=True)
