@@ -131,7 +131,8 @@ def unanswerable(kind: str) -> list[dict]:
 def prepare_servicepublic(shared: Path, out: Path, share: int = 3) -> Path:
     """service_public_fiches: one fiche in `share` of the 865 (by hash: ~290, ~10 min of ingestion on 2 cores) as
     HTML with its title stripped; each fiche whose title is a question gives that question (gold: the fiche).
-    With the off-topic and near-domain unanswerable questions, this is the abstention set; every case carries its `kind` and its `part` (dev or test, by hash of the fiche or question)."""
+    With the off-topic and near-domain unanswerable questions, this is the abstention set; every case carries its
+    `kind` and its `part` (dev or test, by hash of the fiche or question)."""
     source = shared / "service_public_fiches"
     rows = [line.split("\t") for line in (source / "index.tsv").read_text(encoding="utf-8").splitlines()[1:]]
     lines = []

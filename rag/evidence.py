@@ -110,9 +110,7 @@ def assess(
     model = model or AbstentionModel.shipped()
     features = signals(searched or question, documents)
     probability = model.probability(features) if documents else 0.0
-    missing = missing_specifics(
-        question, [d.page_content + " " + d.metadata.get("title", "") for d in documents]
-    )
+    missing = missing_specifics(question, [d.page_content + " " + d.metadata.get("title", "") for d in documents])
     if probability < model.threshold:
         verdict = Verdict.ABSTAIN
     elif missing:

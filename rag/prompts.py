@@ -47,6 +47,7 @@ GENERAL_RULE = ChatPromptTemplate.from_messages(
 def answer_prompt(general_rule: bool = False) -> ChatPromptTemplate:
     return GENERAL_RULE if general_rule else ANSWER
 
+
 def extract_text(document: Document, max_chars: int) -> str:
     """What the model is shown of a passage (and what its answer is checked against)."""
     text = neutralise(document.page_content)
