@@ -62,7 +62,8 @@ def test_answer_cites_the_right_document(demo):
 def test_off_topic_question_is_refused_without_calling_the_llm(demo):
     settings, answerer = demo
     answer = answerer.ask("Qui a gagné la coupe du monde de football en 1998 ?")
-    assert answer.abstained and answer.text == ABSTENTION
+    # What the documents lack is said first (« 1998 »), then the refusal.
+    assert answer.abstained and answer.text.endswith(ABSTENTION)
     assert answer.backend is None  # retrieval evidence was too weak: no generation
     assert answer.sources  # the closest documents are still shown
     gaps = answerer.feedback.unanswered()
@@ -76,12 +77,13 @@ def test_instructions_inside_documents_are_not_obeyed(demo):
     assert "accueil/horaires.md" in {s.path for s in answer.sources}
 
 
-def test_follow_up_question_is_rewritten_with_the_conversation(demo):
+def test_follow_up_question_is_searched_with_the_question_it_follows(demo):
     _, answerer = demo
     history = [("Qu'est-ce qu'une concession funéraire ?", "C'est un emplacement dans un cimetière [1].")]
     answer = answerer.ask("Combien de temps dure-t-elle ?", history)
-    assert "concession" in answer.standalone_question.lower()
+    assert answer.standalone_question == "Qu'est-ce qu'une concession funéraire ? Combien de temps dure-t-elle ?"
     assert "cimetiere/F31001.html" in {s.path for s in answer.sources}
+    assert not answer.abstained and answer.text
 
 
 # --- one backend contract, three backends ------------------------------------------------------------------

@@ -98,9 +98,11 @@ def test_chat_answers_with_its_sources_and_stores_feedback(indexed, monkeypatch,
     assert stored["comment"] == "Il manque le cas des étudiants."
     assert stored["cited_chunks"] and all(":" in chunk for chunk in stored["cited_chunks"])
 
-    # A follow-up is rewritten with the history; a new conversation forgets it.
+    # A follow-up is searched with the question it follows (one model call: the answer); a new conversation
+    # forgets it.
     app.chat_input[0].set_value("Et pour un étudiant ?").run()
-    assert len(ollama.requests) >= 3 and "Et pour un étudiant" in str(ollama.requests[-2]["messages"])
+    assert len(ollama.requests) == 2 and "Et pour un étudiant" in str(ollama.requests[-1]["messages"])
+    assert f"« {QUESTION} Et pour un étudiant ? »" in all_text(app)
     app.button[[b.label for b in app.button].index("Nouvelle conversation")].click().run()
     assert not app.expander and "Exemples" in app.markdown[1].value
 

@@ -129,7 +129,7 @@ def show_turn(index: int, turn: dict) -> None:
         if turn.get("services"):
             details.append("services : " + ", ".join(turn["services"]))
         if answer.standalone_question != answer.question:
-            details.append(f"question comprise : « {answer.standalone_question} »")
+            details.append(f"recherche avec la question précédente : « {answer.standalone_question} »")
         st.caption(" · ".join(details))
         cited = sorted({n for s in answer.sentences for n in s.sources})
         claims_by_source = {n: [s.text for s in answer.sentences if n in s.sources] for n in cited}
