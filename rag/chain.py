@@ -171,10 +171,10 @@ class Answerer:
                 pieces.append(piece)
                 yield piece
         answer.text = "".join(pieces).strip()
-        # Checked against what the model was shown, not the full passages.
+        # Checked against what the model was shown (title included), not the full passages.
         answer.sentences = check_answer(
             answer.text,
-            [extract_text(d, config.extract_chars) for d in documents],
+            [f"{d.metadata.get('title', '')}\n{extract_text(d, config.extract_chars)}" for d in documents],
             suspect=[is_suspect(d.page_content) for d in documents],
         )
         if not answer.text or all(s.is_abstention for s in answer.sentences):

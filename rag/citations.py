@@ -1,31 +1,58 @@
-"""Check an answer's citations: every [n] must point to an extract that supports its sentence.
+"""Check an answer's citations: a sentence is supported only if the extract it cites states it.
 
-Support is lexical and cheap (no model ships offline that could judge entailment in French): the share of the
-sentence's content words found in the cited extracts, and every number of the sentence present in an extract.
+Sharing words with an extract is not enough (« Le dossier de mariage est valable 3 mois » shares five of its six
+words with a table saying that the *birth certificate* must be under 3 months old). So, per sentence:
+
+- the words it is *about* — the nouns of its subject, or of its object when the subject is a pronoun (a French
+  dependency parse, spaCy's small model from PyPI) — must all be in the cited extracts;
+- every number must be there with what it counts (« 3 mois », not a « 3 » next to « jours »);
+- it must not deny what the closest sentence of the extract affirms, or the reverse;
+- most of its content words must be in the cited extracts, and, when an embedder is given, it must be close in
+  meaning to one sentence of them;
+- a sentence without a marker is attributed to the extract that states it best (`inferred`), then checked the same
+  way; a sentence that no extract states is unsupported — never supported by default.
+
+Measured on a labelled set of sentences from real answers (`python -m evaluation.citation_set`).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
+
+import numpy as np
 
 from rag.prompts import ABSTENTION
 from rag.question import LACK_PREFIX
-from sourcier.french import content_terms, numbers
+from sourcier.french import content_terms, fold, numbers, parser, quantities
 
 _MARKER = re.compile(r"\s*\[(\d{1,2})\]")
 _SENTENCE_END = re.compile(r"(?<=[.!?…])\s+(?=[«\[A-ZÀ-Ý0-9\-•])|\n+")
-SUPPORT_THRESHOLD = 0.5
+_NEGATION = re.compile(
+    r"\b(?:ne|n)\b[^.;:]*?\b(?:pas|plus|jamais|aucune?|rien|nulle?|guere|ni)\b|\b(?:aucune?|jamais|nulle part)\b"
+)
+SUPPORT_THRESHOLD = 0.5  # share of the sentence's content words found in its cited extracts
+SIMILARITY_THRESHOLD = 0.80  # e5 cosine to the closest sentence of the cited extracts (query prompt on both sides)
+NEGATION_OVERLAP = 0.5  # the extract sentence compared for polarity must say mostly the same thing
+
+# Sentence embeddings of a batch of texts, normalised (the answerer passes its e5 model's).
+EmbedSentences = Callable[[list[str]], np.ndarray]
 
 
 @dataclass
 class CheckedSentence:
     text: str  # without markers
     sources: list[int] = field(default_factory=list)  # valid extract numbers, 1-based
+    inferred: bool = False  # no marker: attributed to the extract that states it best
     supported: bool = False
-    support: float = 0.0
+    support: float = 0.0  # share of its content words found in its sources
+    similarity: float | None = None  # closeness in meaning to the closest sentence of its sources
     unknown_numbers: list[str] = field(default_factory=list)  # figures that appear in no extract
+    detached_numbers: list[str] = field(default_factory=list)  # « 3 mois »: not so in its sources
+    off_subject: list[str] = field(default_factory=list)  # what it is about that its sources never mention
+    negation_mismatch: bool = False  # it denies what its source affirms, or the reverse
     dropped_markers: list[int] = field(default_factory=list)  # [n] pointing to no extract
     suspect_only: bool = False  # its only sources hold text addressed to an AI: one planted extract, not evidence
 
@@ -41,8 +68,18 @@ class CheckedSentence:
             return None
         if self.suspect_only:
             return "elle ne s'appuie que sur un extrait suspect (son document contient du texte adressé à une IA)"
+        if not self.sources:
+            return "aucun extrait ne dit cela"
         if self.unknown_numbers:
             return f"chiffre absent des sources : {', '.join(self.unknown_numbers)}"
+        if self.off_subject:
+            quoted = ", ".join(f"« {word} »" for word in self.off_subject)
+            return f"la source citée ne parle pas de {quoted}"
+        if self.detached_numbers:
+            quoted = ", ".join(f"« {figure} »" for figure in self.detached_numbers)
+            return f"la source citée ne dit pas {quoted}"
+        if self.negation_mismatch:
+            return "la source citée dit le contraire (négation)"
         return "affirmation non retrouvée dans les extraits cités"
 
 
@@ -60,46 +97,123 @@ def split_sentences(answer: str) -> list[str]:
     return sentences
 
 
-def check_answer(answer: str, extracts: list[str], suspect: Sequence[bool] = ()) -> list[CheckedSentence]:
-    """`suspect[n-1]` marks extract n as holding text addressed to an AI: a sentence that only such extracts
-    support is not supported, whatever its words (a planted document must not overturn the others)."""
+@lru_cache(maxsize=4096)
+def about(sentence: str) -> tuple[str, ...]:
+    """The nouns a sentence is about: its subject's, or its object's when the subject is a pronoun (« vous devez
+    fournir un justificatif de domicile » → justificatif, domicile). Heads and their noun complements only: a
+    relative clause says something about the subject, it does not name it."""
+    document = parser()(sentence)
+    for relations in (("nsubj", "nsubj:pass"), ("obj",)):
+        heads = [t for t in document if t.dep_ in relations and t.pos_ in ("NOUN", "PROPN")]
+        if heads:
+            break
+    else:
+        return ()
+    head = next((t for t in heads if t.head.dep_ == "ROOT"), heads[0])  # the main clause's, when it has one
+    words = [head]
+    frontier = [head]
+    while frontier:
+        token = frontier.pop()
+        for child in token.children:
+            if child.dep_ in ("nmod", "compound", "flat:name", "appos") and child.pos_ in ("NOUN", "PROPN"):
+                words.append(child)
+                frontier.append(child)
+    return tuple(word.text for word in sorted(words, key=lambda t: t.i))
+
+
+def _negated(text: str) -> bool:
+    return bool(_NEGATION.search(fold(text)))
+
+
+def check_answer(
+    answer: str,
+    extracts: list[str],
+    suspect: Sequence[bool] = (),
+    embed: EmbedSentences | None = None,
+) -> list[CheckedSentence]:
+    """`extracts` are what the model was shown (title included). `suspect[n-1]` marks extract n as holding text
+    addressed to an AI: a sentence that only such extracts support is not supported, whatever its words (a planted
+    document must not overturn the others). `embed`, when given, adds closeness in meaning as a condition."""
     suspect = list(suspect) or [False] * len(extracts)
     extract_terms = [set(content_terms(text)) for text in extracts]
-    extract_numbers = set().union(*(numbers(text) for text in extracts)) if extracts else set()
+    extract_sentences = [split_sentences(text) for text in extracts]
+    all_numbers = set().union(*(numbers(text) for text in extracts)) if extracts else set()
     checked = []
     for raw in split_sentences(answer):
         cited = [int(n) for n in _MARKER.findall(raw)]
-        text = _MARKER.sub("", raw).strip()
-        text = re.sub(r"\s+([.,;:!?])", r"\1", text)
+        text = re.sub(r"\s+([.,;:!?])", r"\1", _MARKER.sub("", raw).strip())
         sentence = CheckedSentence(text=text)
         sentence.sources = sorted({n for n in cited if 1 <= n <= len(extracts)})
         sentence.dropped_markers = sorted({n for n in cited if not 1 <= n <= len(extracts)})
+        checked.append(sentence)
         if sentence.is_abstention:
             sentence.supported = True
-            checked.append(sentence)
             continue
         terms = set(content_terms(text))
-        sentence.unknown_numbers = sorted(numbers(text) - extract_numbers)
-        if not terms:
+        sentence.unknown_numbers = sorted(numbers(text) - all_numbers)
+        if not terms:  # « Oui. »: nothing to check but figures
             sentence.supported = not sentence.unknown_numbers
-            checked.append(sentence)
             continue
-        # Cited extracts first; a sentence without a valid marker is checked against all of them.
-        candidates = sentence.sources or list(range(1, len(extracts) + 1))
-        covered = set().union(*(extract_terms[n - 1] for n in candidates)) if candidates else set()
-        sentence.support = round(len(terms & covered) / len(terms), 3)
-        if not sentence.sources and sentence.support >= SUPPORT_THRESHOLD:
-            best = max(candidates, key=lambda n: len(terms & extract_terms[n - 1]))
-            sentence.sources = [best]  # inferred: the model forgot its marker
-        sentence.suspect_only = bool(sentence.sources) and all(suspect[n - 1] for n in sentence.sources)
+        if not sentence.sources and extracts:
+            best = max(range(1, len(extracts) + 1), key=lambda n: len(terms & extract_terms[n - 1]))
+            if terms & extract_terms[best - 1]:
+                sentence.sources, sentence.inferred = [best], True
+        if not sentence.sources:
+            continue
+        _weigh(sentence, terms, [extracts[n - 1] for n in sentence.sources], extract_terms, extract_sentences)
+        sentence.suspect_only = all(suspect[n - 1] for n in sentence.sources)
+    if embed is not None:
+        _add_similarity(checked, extract_sentences, embed)
+    for sentence in checked:
+        if sentence.is_abstention or not sentence.sources:
+            continue
         sentence.supported = (
-            bool(sentence.sources)
-            and sentence.support >= SUPPORT_THRESHOLD
-            and not sentence.unknown_numbers
+            sentence.support >= SUPPORT_THRESHOLD
+            and not (sentence.unknown_numbers or sentence.detached_numbers or sentence.off_subject)
+            and not sentence.negation_mismatch
             and not sentence.suspect_only
+            and (sentence.similarity is None or sentence.similarity >= SIMILARITY_THRESHOLD)
         )
-        checked.append(sentence)
     return checked
+
+
+def _weigh(
+    sentence: CheckedSentence,
+    terms: set[str],
+    cited_texts: list[str],
+    extract_terms: list[set[str]],
+    extract_sentences: list[list[str]],
+) -> None:
+    covered = set().union(*(extract_terms[n - 1] for n in sentence.sources))
+    sentence.support = round(len(terms & covered) / len(terms), 3)
+    sentence.off_subject = [word for word in about(sentence.text) if not set(content_terms(word)) <= covered]
+    cited_quantities = {key for text in cited_texts for key in quantities(text)}
+    cited_numbers = {number for number, _ in cited_quantities}
+    sentence.detached_numbers = [
+        written
+        for (number, unit), written in quantities(sentence.text).items()
+        if number not in sentence.unknown_numbers
+        and (number not in cited_numbers or (unit and (number, unit) not in cited_quantities))
+    ]
+    # Polarity is compared with the extract sentence that says most of the same thing.
+    candidates = [s for n in sentence.sources for s in extract_sentences[n - 1]]
+    overlap, closest = max(((len(terms & set(content_terms(s))) / len(terms), s) for s in candidates), default=(0, ""))
+    sentence.negation_mismatch = overlap >= NEGATION_OVERLAP and _negated(sentence.text) != _negated(closest)
+
+
+def _add_similarity(
+    checked: list[CheckedSentence], extract_sentences: list[list[str]], embed: EmbedSentences
+) -> None:
+    claims = [s for s in checked if s.sources and not s.is_abstention]
+    if not claims:
+        return
+    numbered = [(n, text) for n, texts in enumerate(extract_sentences, start=1) for text in texts]
+    vectors = embed([s.text for s in claims] + [text for _, text in numbered])
+    claim_vectors, passage_vectors = vectors[: len(claims)], vectors[len(claims) :]
+    for sentence, vector in zip(claims, claim_vectors, strict=True):
+        rows = [i for i, (n, _) in enumerate(numbered) if n in sentence.sources]
+        if rows:
+            sentence.similarity = round(float(np.max(passage_vectors[rows] @ vector)), 3)
 
 
 def supporting_sentences(excerpt: str, claims: list[str], min_shared: int = 2) -> list[str]:

@@ -57,3 +57,40 @@ def numbers(text: str) -> set[str]:
 def plural(count: int, singular: str, plural: str | None = None) -> str:
     """« 1 fichier », « 0 fichier », « 3 fichiers » (French: 0 and 1 take the singular)."""
     return f"{count} {singular if abs(count) < 2 else (plural or singular + 's')}"
+
+
+@lru_cache(maxsize=1)
+def parser():
+    """spaCy's small French pipeline (a PyPI package: nothing is downloaded), for what words alone cannot tell —
+    which noun a sentence is about. Loaded once, on first use (~2 s)."""
+    import spacy
+
+    return spacy.load("fr_core_news_sm", exclude=["ner", "lemmatizer"])
+
+
+_UNIT_ALIASES = {"euro": "€", "euros": "€", "eur": "€", "heure": "h", "heures": "h", "pourcent": "%", "pour": "%"}
+_NUMBER_THEN_WORD = re.compile(
+    r"(?<![\w])(\d{1,3}(?:[   .]\d{3})+|\d+)(?:[,.](\d+))?(?:\s*(%|€)|\s+(?:d'|l')?([a-zA-Zà-ÿÀ-Ý]+)(?:\s+(cent))?)?"
+)
+
+
+def quantities(text: str) -> dict[tuple[str, str | None], str]:
+    """Each number with the word that says what it counts, and how it is written: « 3 mois » → ('3', 'mois'),
+    « 1 500 € » → ('1500', '€'), « 2 jours par semaine » → ('2', 'jour'); None when the next word says nothing
+    (« en 2020. »)."""
+    found: dict[tuple[str, str | None], str] = {}
+    for match in _NUMBER_THEN_WORD.finditer(text):
+        whole = re.sub(r"[   .]", "", match.group(1)) + (f".{match.group(2)}" if match.group(2) else "")
+        symbol, word, cent = match.group(3), match.group(4) and match.group(4).lower(), match.group(5)
+        unit: str | None = symbol
+        if word:
+            folded = fold(word)
+            if folded == "pour" and cent:
+                unit = "%"
+            elif folded in _UNIT_ALIASES:
+                unit = _UNIT_ALIASES[folded]
+            elif folded not in _STOP:
+                unit = _stem(folded)
+        written = match.group(0) if unit else text[match.start(1) : match.end(2) if match.group(2) else match.end(1)]
+        found.setdefault((whole, unit), written.strip())
+    return found

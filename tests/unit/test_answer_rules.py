@@ -168,3 +168,62 @@ def test_a_sentence_backed_only_by_a_suspect_extract_is_flagged():
     )
     assert checked[0].suspect_only and not checked[0].supported and "extrait suspect" in checked[0].doubt
     assert checked[1].supported and checked[1].doubt is None
+
+
+VALIDITY = (
+    "Quelle est la durée de validité d'un acte d'état civil ?\n"
+    "La durée de validité des pièces d'état civil n'est pas limitée : elles sont valables quelle que soit leur date "
+    "de délivrance. Pour les démarches les plus courantes, un acte "
+    "de naissance récent est exigé. Démarche : Date de délivrance de l'acte de naissance. Passeport : 3 mois maximum. "
+    "Mariage : 3 mois maximum si le service qui délivre l'acte est français."
+)
+
+
+def test_a_sentence_about_something_its_source_never_mentions_is_not_supported():
+    # Five of its six words are in the extract; what it is about (« dossier ») is not.
+    swapped, right = check_answer(
+        "Le dossier de mariage est valable pendant 3 mois maximum [1]. "
+        "Pour un mariage, l'acte de naissance doit dater de 3 mois maximum [1].",
+        [VALIDITY],
+    )
+    assert swapped.support >= 0.8 and not swapped.supported and swapped.off_subject == ["dossier"]
+    assert "ne parle pas de « dossier »" in swapped.doubt
+    assert right.supported and right.doubt is None
+
+
+def test_a_figure_must_come_with_what_it_counts_and_the_polarity_must_agree():
+    days, denied, affirmed = check_answer(
+        "Pour un passeport, l'acte de naissance doit dater de 3 jours maximum [1]. "
+        "La durée de validité des pièces d'état civil est limitée [1]. "
+        "La durée de validité des pièces d'état civil n'est pas limitée [1].",
+        [VALIDITY],
+    )
+    assert days.detached_numbers == ["3 jours"] and "« 3 jours »" in days.doubt and not days.supported
+    assert denied.negation_mismatch and not denied.supported and "contraire" in denied.doubt
+    assert affirmed.supported
+
+
+def test_a_sentence_without_a_marker_is_attributed_then_checked():
+    hours = "Horaires des agents\nLa durée annuelle du travail est de 1 607 heures pour un agent à temps complet."
+    attributed, off_topic, stated_nowhere = check_answer(
+        "La durée annuelle du travail est de 1 607 heures. Le service urbanisme est ouvert 35 heures par semaine. "
+        "Les chats sont gris.",
+        [VALIDITY, hours],
+    )
+    assert attributed.inferred and attributed.sources == [2] and attributed.supported
+    assert off_topic.inferred and not off_topic.supported and off_topic.doubt
+    assert stated_nowhere.sources == [] and not stated_nowhere.supported and stated_nowhere.doubt == (
+        "aucun extrait ne dit cela"
+    )
+
+
+def test_closeness_in_meaning_is_a_condition_when_an_embedder_is_given():
+    from tests.fakes import HashingEmbedder
+
+    embedder = HashingEmbedder()
+    (checked,) = check_answer("Le passeport demande un acte de moins de 3 mois maximum [1].", [VALIDITY])
+    (with_meaning,) = check_answer(
+        "Le passeport demande un acte de moins de 3 mois maximum [1].", [VALIDITY], embed=embedder.embed_queries
+    )
+    assert checked.similarity is None and with_meaning.similarity is not None
+    assert with_meaning.supported == (checked.supported and with_meaning.similarity >= 0.8)
