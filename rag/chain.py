@@ -64,6 +64,14 @@ class Answer:
         data["supported_share"] = self.supported_share
         return data
 
+    @classmethod
+    def from_dict(cls, data: dict) -> Answer:
+        fields = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        fields["sentences"] = [CheckedSentence(**s) for s in data.get("sentences", [])]
+        fields["sources"] = [Source(**s) for s in data.get("sources", [])]
+        fields["verdict"] = Verdict(data["verdict"]) if data.get("verdict") else None
+        return cls(**fields)
+
 
 def to_source(number: int, document: Document) -> Source:
     meta = document.metadata

@@ -33,9 +33,14 @@ _SENTENCE_END = re.compile(r"(?<=[.!?…])\s+(?=[«\[A-ZÀ-Ý0-9\-•])|\n+")
 _NEGATION = re.compile(
     r"\b(?:ne|n)\b[^.;:]*?\b(?:pas|plus|jamais|aucune?|rien|nulle?|guere|ni)\b|\b(?:aucune?|jamais|nulle part)\b"
 )
+_CLAUSE = re.compile(r"[;:()]|,\s+(?=mais|sauf|et|ou|si)\b|\s+(?=[A-ZÀ-Ý][a-zà-ÿ]+\s)")
 SUPPORT_THRESHOLD = 0.5  # share of the sentence's content words found in its cited extracts
 SIMILARITY_THRESHOLD = 0.80  # e5 cosine to the closest sentence of the cited extracts (query prompt on both sides)
 NEGATION_OVERLAP = 0.5  # the extract sentence compared for polarity must say mostly the same thing
+
+# How a source Sourcier attributed (the model cited none, or the wrong one) is shown, the same in the app and the CLI.
+INFERRED_MARK = "†"
+INFERRED_NOTE = "source retrouvée par Sourcier : le modèle n'avait pas cité cet extrait pour cette phrase."
 
 # Sentence embeddings of a batch of texts, normalised (the answerer passes its e5 model's).
 EmbedSentences = Callable[[list[str]], np.ndarray]
@@ -115,7 +120,12 @@ def about(sentence: str) -> tuple[str, ...]:
     while frontier:
         token = frontier.pop()
         for child in token.children:
-            if child.dep_ in ("nmod", "compound", "flat:name", "appos") and child.pos_ in ("NOUN", "PROPN"):
+            counted = any(grandchild.pos_ == "NUM" for grandchild in child.children)  # « de 3 mois »: a figure
+            if (
+                child.dep_ in ("nmod", "compound", "flat:name", "appos")
+                and child.pos_ in ("NOUN", "PROPN")
+                and not counted
+            ):
                 words.append(child)
                 frontier.append(child)
     return tuple(word.text for word in sorted(words, key=lambda t: t.i))
@@ -167,14 +177,44 @@ def check_answer(
     for sentence in checked:
         if sentence.is_abstention or not sentence.sources:
             continue
-        sentence.supported = (
-            sentence.support >= SUPPORT_THRESHOLD
-            and not (sentence.unknown_numbers or sentence.detached_numbers or sentence.off_subject)
-            and not sentence.negation_mismatch
-            and not sentence.suspect_only
-            and (sentence.similarity is None or sentence.similarity >= SIMILARITY_THRESHOLD)
-        )
+        sentence.supported = _holds(sentence)
+        if not sentence.supported and not sentence.suspect_only:
+            _cite_the_extract_that_states_it(sentence, extracts, suspect, extract_terms, extract_sentences, embed)
     return checked
+
+
+def _holds(sentence: CheckedSentence) -> bool:
+    return (
+        sentence.support >= SUPPORT_THRESHOLD
+        and not (sentence.unknown_numbers or sentence.detached_numbers or sentence.off_subject)
+        and not sentence.negation_mismatch
+        and not sentence.suspect_only
+        and (sentence.similarity is None or sentence.similarity >= SIMILARITY_THRESHOLD)
+    )
+
+
+def _cite_the_extract_that_states_it(
+    sentence: CheckedSentence,
+    extracts: list[str],
+    suspect: list[bool],
+    extract_terms: list[set[str]],
+    extract_sentences: list[list[str]],
+    embed: EmbedSentences | None,
+) -> None:
+    """A small model often numbers its markers wrong: when another extract states the sentence, that extract is
+    cited instead (`inferred`), and the sentence stands; otherwise it keeps its marker and its doubt."""
+    terms = set(content_terms(sentence.text))
+    for number in range(1, len(extracts) + 1):
+        if number in sentence.sources or suspect[number - 1]:
+            continue
+        trial = CheckedSentence(text=sentence.text, sources=[number], unknown_numbers=sentence.unknown_numbers)
+        _weigh(trial, terms, [extracts[number - 1]], extract_terms, extract_sentences)
+        if embed is not None:
+            _add_similarity([trial], extract_sentences, embed)
+        if _holds(trial):
+            trial.inferred, trial.supported, trial.dropped_markers = True, True, sentence.dropped_markers
+            sentence.__dict__.update(trial.__dict__)
+            return
 
 
 def _weigh(
@@ -195,15 +235,14 @@ def _weigh(
         if number not in sentence.unknown_numbers
         and (number not in cited_numbers or (unit and (number, unit) not in cited_quantities))
     ]
-    # Polarity is compared with the extract sentence that says most of the same thing.
-    candidates = [s for n in sentence.sources for s in extract_sentences[n - 1]]
+    # Polarity is compared with the clause of the extract that says most of the same thing (a clause: lists and
+    # tables run on without full stops, and a « ne … pas » two items away says nothing about this one).
+    candidates = [c for n in sentence.sources for s in extract_sentences[n - 1] for c in _CLAUSE.split(s) if c]
     overlap, closest = max(((len(terms & set(content_terms(s))) / len(terms), s) for s in candidates), default=(0, ""))
     sentence.negation_mismatch = overlap >= NEGATION_OVERLAP and _negated(sentence.text) != _negated(closest)
 
 
-def _add_similarity(
-    checked: list[CheckedSentence], extract_sentences: list[list[str]], embed: EmbedSentences
-) -> None:
+def _add_similarity(checked: list[CheckedSentence], extract_sentences: list[list[str]], embed: EmbedSentences) -> None:
     claims = [s for s in checked if s.sources and not s.is_abstention]
     if not claims:
         return

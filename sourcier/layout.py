@@ -48,6 +48,11 @@ class StoreLayout:
         return self.root / "feedback.sqlite3"
 
     @property
+    def conversations(self) -> Path:
+        """The chat's conversations, so that a reload finds them again."""
+        return self.root / "conversations.sqlite3"
+
+    @property
     def quality_state(self) -> Path:
         return self.root / "quality.sqlite3"
 

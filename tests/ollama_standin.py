@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 ANSWER = "Il faut un justificatif de domicile de moins de 3 mois [1]."
@@ -13,6 +14,7 @@ ANSWER = "Il faut un justificatif de domicile de moins de 3 mois [1]."
 class _Handler(BaseHTTPRequestHandler):
     models: list[str] = []
     requests: list[dict] = []
+    word_delay: float = 0.0  # seconds between streamed words: a model that takes its time
 
     def log_message(self, *args) -> None:
         pass
@@ -52,6 +54,8 @@ class _Handler(BaseHTTPRequestHandler):
                     "done": False,
                 }
                 self.wfile.write((json.dumps(line) + "\n").encode())
+                self.wfile.flush()
+                time.sleep(self.word_delay)
             final = {
                 "model": request["model"],
                 "created_at": "2026-11-28T00:00:00Z",
@@ -78,8 +82,8 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 class OllamaStandIn:
-    def __init__(self, models: list[str]) -> None:
-        handler = type("Handler", (_Handler,), {"models": models, "requests": []})
+    def __init__(self, models: list[str], word_delay: float = 0.0) -> None:
+        handler = type("Handler", (_Handler,), {"models": models, "requests": [], "word_delay": word_delay})
         self.handler = handler
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"

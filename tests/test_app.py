@@ -54,6 +54,20 @@ def start(timeout: int = 120) -> AppTest:
     return app
 
 
+def ask(app: AppTest, question: str, timeout: float = 120) -> None:
+    """Ask in the chat, wait for the worker that answers (it writes outside the page's runs), show the answer."""
+    app.chat_input[0].set_value(question).run()
+    assert conversation_of(app).wait(timeout), f"no answer within {timeout} s (LLM stand-in too slow?)"
+    app.run()
+
+
+def conversation_of(app: AppTest):
+    from ui.common import conversations  # the registry the app uses: AppTest runs it in this process
+
+    conversation_id = app.query_params["conversation"]
+    return conversations().get(conversation_id[0] if isinstance(conversation_id, list) else conversation_id)
+
+
 def all_text(app: AppTest) -> str:
     parts = [m.value for m in app.markdown] + [c.value for c in app.caption] + [e.label for e in app.expander]
     parts += [a.value for a in [*app.info, *app.warning, *app.error, *app.success]]
@@ -76,13 +90,16 @@ def test_chat_answers_with_its_sources_and_stores_feedback(indexed, monkeypatch,
     assert "2 documents internes" in app.markdown[0].value
     assert len([b for b in app.button if b.key and b.key.startswith("example-")]) == 3
 
-    app.chat_input[0].set_value(QUESTION).run()
+    ask(app, QUESTION)
     assert not app.exception
     text = all_text(app)
     assert "justificatif de domicile de moins de 3 mois" in text
     # Source: title, service, the cited passage highlighted, the file downloadable; model named, discreetly.
+    # The stand-in always cites [1]; the passage that says « 3 mois » is another one: the check cites it instead
+    # and says so.
     source = app.expander[0]
-    assert source.label.startswith("[1] ") and "elections" in source.label
+    assert source.label.startswith("[") and "elections" in source.label
+    assert "source retrouvée par Sourcier" in text
     assert ":blue-background[" in source.markdown[0].value
     assert "elections/F1965.html" in text
     assert "qwen2.5:7b-instruct (ollama)" in text
@@ -100,17 +117,46 @@ def test_chat_answers_with_its_sources_and_stores_feedback(indexed, monkeypatch,
 
     # A follow-up is searched with the question it follows (one model call: the answer); a new conversation
     # forgets it.
-    app.chat_input[0].set_value("Et pour un étudiant ?").run()
+    ask(app, "Et pour un étudiant ?")
     assert len(ollama.requests) == 2 and "Et pour un étudiant" in str(ollama.requests[-1]["messages"])
     assert f"« {QUESTION} Et pour un étudiant ? »" in all_text(app)
     app.button[[b.label for b in app.button].index("Nouvelle conversation")].click().run()
     assert not app.expander and "Exemples" in app.markdown[1].value
 
 
+def test_no_question_is_lost_and_a_reload_finds_the_conversation(indexed, monkeypatch):
+    slow = OllamaStandIn(models=["qwen2.5:7b-instruct"], word_delay=0.3)  # ~5 s per answer
+    try:
+        use_index(monkeypatch, indexed, slow.url)
+        app = start()
+        app.chat_input[0].set_value(QUESTION).run()
+        app.chat_input[0].set_value("Et pour un étudiant ?").run()  # while the first is being written
+        assert "En attente" in all_text(app) or len(slow.requests) < 2
+        conversation = conversation_of(app)
+        assert conversation.wait(120), "no answer within 120 s (LLM stand-in too slow?)"
+        app.run()
+        assert not app.exception and not app.error
+        assert [t.question for t in conversation.turns] == [QUESTION, "Et pour un étudiant ?"]
+        assert all_text(app).count("justificatif de domicile de moins de 3 mois") >= 2
+
+        # A reload is a new session with the same address: the conversation is still there, answers and sources.
+        reloaded = AppTest.from_file(APP, default_timeout=120)
+        reloaded.query_params["conversation"] = conversation.id
+        reloaded.run()
+        assert not reloaded.exception
+        assert [m.value for m in reloaded.chat_message[0].markdown][0].startswith("Quel justificatif")
+        assert len(reloaded.chat_message) == 4 and reloaded.expander[0].label.startswith("[")
+        # The answer can be copied with its sources.
+        copied = reloaded.code[0].value
+        assert copied.startswith("Il faut un justificatif") and "\n\nSources :\n[" in copied
+    finally:
+        slow.close()
+
+
 def test_off_topic_question_shows_closest_documents_without_calling_the_llm(indexed, monkeypatch, ollama):
     use_index(monkeypatch, indexed, ollama.url)
     app = start()
-    app.chat_input[0].set_value("Quelle est la recette de la tarte tatin aux pommes ?").run()
+    ask(app, "Quelle est la recette de la tarte tatin aux pommes ?")
     assert not app.exception
     assert "Je ne trouve pas cette information" in app.info[0].value
     assert "Documents les plus proches" in all_text(app)
@@ -122,7 +168,7 @@ def test_off_topic_question_shows_closest_documents_without_calling_the_llm(inde
 def test_unreachable_llm_is_explained_in_french(indexed, monkeypatch):
     use_index(monkeypatch, indexed, f"http://127.0.0.1:{free_port()}")
     app = start()
-    app.chat_input[0].set_value(QUESTION).run()
+    ask(app, QUESTION)
     assert not app.exception
     message = app.error[0].value
     assert "modèle de langage" in message and "Traceback" not in message
@@ -132,7 +178,7 @@ def test_service_filter_applies_inside_retrieval(indexed, monkeypatch, ollama):
     use_index(monkeypatch, indexed, ollama.url)
     app = start()
     app.multiselect(key="services").select("urbanisme").run()
-    app.chat_input[0].set_value(QUESTION).run()
+    ask(app, QUESTION)
     assert not app.exception
     sources = [e.label for e in app.expander] + [c.value for c in app.caption]
     assert not any("elections" in s for s in sources)
@@ -151,7 +197,7 @@ def test_admin_excludes_and_reincludes_a_document(indexed, monkeypatch, ollama):
         assert [e["path"] for e in manifest.excluded().values()] == ["elections/F1965.html"]
 
     app.switch_page("chat_page.py").run()
-    app.chat_input[0].set_value(QUESTION).run()
+    ask(app, QUESTION)
     # The chat did answer (a failed answer would hide the document too), from what remains: the urbanisme fiche,
     # cited or listed among the closest documents.
     assert not app.exception and not app.error

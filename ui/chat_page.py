@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-import itertools
-
 import streamlit as st
 
 from rag.chain import Answer, Source
-from rag.citations import split_sentences, supporting_sentences
+from rag.citations import INFERRED_MARK, INFERRED_NOTE, split_sentences, supporting_sentences
+from rag.conversation import Conversation, Turn, TurnState, new_conversation_id, valid_conversation_id
+from rag.question import LACK_PREFIX
 from sourcier.french import plural
 from ui.common import (
     answerer,
+    conversations,
     corpus_file,
     escape_markdown,
     explain,
@@ -20,7 +21,8 @@ from ui.common import (
     settings,
 )
 
-TURNS = "turns"
+CONVERSATION = "conversation"  # the query parameter that names the conversation
+FEEDBACK = "feedback_given"
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
@@ -47,10 +49,12 @@ def show_answer_text(answer: Answer) -> None:
         return
     parts = []
     for sentence in answer.sentences:
-        markers = "".join(f" [{n}]" for n in sentence.sources)
+        markers = "".join(f" [{n}]" for n in sentence.sources) + (INFERRED_MARK if sentence.inferred else "")
         text = escape_markdown(sentence.text) + escape_markdown(markers)
         parts.append(text if sentence.supported else f":orange-background[⚠ {text}]")
     st.markdown(" ".join(parts))
+    if any(s.inferred for s in answer.sentences):
+        st.caption(f"{INFERRED_MARK} {INFERRED_NOTE}")
     doubts = [s.doubt for s in answer.sentences if s.doubt and not s.is_abstention]
     if doubts:
         st.caption(
@@ -97,22 +101,36 @@ def _excerpt_markdown(excerpt: str, highlighted: set[str]) -> str:
     return " ".join(parts)
 
 
-def show_turn(index: int, turn: dict) -> None:
-    answer: Answer = turn["answer"]
+def show_turn(index: int, turn: Turn) -> None:
     with st.chat_message("user"):
-        st.markdown(escape_markdown(answer.question))
+        st.markdown(escape_markdown(turn.question))
     with st.chat_message("assistant"):
-        if turn.get("error"):
-            st.error(turn["error"])
+        if turn.state is TurnState.WAITING:
+            st.caption("En attente : je réponds d'abord à la question précédente.")
+            return
+        if turn.state is TurnState.ANSWERING:
+            if turn.partial:
+                st.markdown(escape_markdown(turn.partial) + " ▌")
+            else:
+                # Finding the passages and reading them takes the model a while on a CPU: say so until it writes.
+                st.caption("Je cherche dans les documents et je lis les passages pertinents…")
+            return
+        answer = turn.answer
+        assert answer is not None
+        if turn.error:
+            st.error(turn.error)
             return
         if answer.abstained:
             st.info(
                 "Je ne trouve pas cette information dans les documents disponibles. "
                 "Votre question est transmise aux responsables de la documentation."
             )
-            if turn.get("services"):
+            lack = next((s.text for s in answer.sentences if s.text.startswith(LACK_PREFIX)), None)
+            if lack:
+                st.caption(lack)
+            if turn.services:
                 st.caption(
-                    f"La recherche était limitée aux services : {', '.join(turn['services'])}. "
+                    f"La recherche était limitée aux services : {', '.join(turn.services)}. "
                     "Élargissez-la dans le panneau de gauche."
                 )
             if answer.sources:
@@ -126,8 +144,8 @@ def show_turn(index: int, turn: dict) -> None:
             return
         show_answer_text(answer)
         details = [f"Réponse de {answer.model} ({answer.backend})", f"{answer.total_s:.0f} s"]
-        if turn.get("services"):
-            details.append("services : " + ", ".join(turn["services"]))
+        if turn.services:
+            details.append("services : " + ", ".join(turn.services))
         if answer.standalone_question != answer.question:
             details.append(f"recherche avec la question précédente : « {answer.standalone_question} »")
         st.caption(" · ".join(details))
@@ -140,18 +158,44 @@ def show_turn(index: int, turn: dict) -> None:
         others = dict.fromkeys(s.title or s.path for s in answer.sources if (s.title or s.path) not in cited_titles)
         if others:
             st.caption("Autres documents consultés : " + " ; ".join(others))
+        with st.popover("Copier la réponse", icon=":material/content_copy:"):
+            st.code(as_text(answer), language=None, wrap_lines=True)
         show_feedback(index, turn)
 
 
-def show_feedback(index: int, turn: dict) -> None:
-    answer: Answer = turn["answer"]
+def as_text(answer: Answer) -> str:
+    """The answer with its sources, to paste into a mail or a note (the copy button of the block)."""
+    lines = [
+        " ".join(
+            sentence.text
+            + "".join(f" [{n}]" for n in sentence.sources)
+            + (INFERRED_MARK if sentence.inferred else "")
+            + ("" if sentence.supported or sentence.is_abstention else " (à vérifier)")
+            for sentence in answer.sentences
+        )
+        or answer.text,
+        "",
+        "Sources :",
+    ]
+    cited = {n for s in answer.sentences for n in s.sources}
+    for source in answer.sources:
+        if source.number in cited:
+            where = location(source.page, source.section)
+            lines.append(f"[{source.number}] {source.title or source.path}" + (f", {where}" if where else ""))
+    return "\n".join(lines)
+
+
+def show_feedback(index: int, turn: Turn) -> None:
+    answer = turn.answer
+    assert answer is not None
     rating = st.feedback("thumbs", key=f"rating-{index}")
     if rating is None:
         return
     value = 1 if rating == 1 else -1
     store = feedback_store()
-    if turn.get("feedback_rating") != value:
-        turn["feedback_id"] = store.record_feedback(
+    given = st.session_state.setdefault(FEEDBACK, {})  # (turn's time, rating) → feedback row
+    if (turn.asked_at, value) not in given:
+        given[(turn.asked_at, value)] = store.record_feedback(
             value,
             answer.question,
             answer.text,
@@ -159,47 +203,34 @@ def show_feedback(index: int, turn: dict) -> None:
             backend=answer.backend,
             model=answer.model,
         )
-        turn["feedback_rating"] = value
     with st.form(key=f"comment-form-{index}", border=False):
         comment = st.text_input(
             "Un commentaire pour les responsables de la documentation ? (facultatif)", key=f"comment-{index}"
         )
         if st.form_submit_button("Envoyer le commentaire") and comment.strip():
-            store.update_comment(turn["feedback_id"], comment)
+            store.update_comment(given[(turn.asked_at, value)], comment)
             st.success("Merci, votre commentaire est transmis.")
 
 
-def ask(question: str, services: list[str]) -> None:
-    turns = st.session_state[TURNS]
-    history = [(t["answer"].question, t["answer"].text) for t in turns if not t.get("error")]
-    where = {"service": {"$in": services}} if services else None
-    with st.chat_message("user"):
-        st.markdown(escape_markdown(question))
-    result: dict = {}
-    with st.chat_message("assistant"):
-        try:
-            events = answerer().stream(question, history, where)
-            # Finding the passages and reading them takes the model a while on a CPU: say so until it writes.
-            with st.spinner("Je cherche dans les documents et je lis les passages pertinents…"):
-                first = next(events)
+def current_conversation() -> Conversation:
+    """The conversation named in the page's address (so that a reload finds it), or a new one."""
+    conversation_id = st.query_params.get(CONVERSATION)
+    if not valid_conversation_id(conversation_id):
+        conversation_id = new_conversation_id()
+        st.query_params[CONVERSATION] = conversation_id
+    return conversations().get(conversation_id)
 
-            def pieces():
-                for event in itertools.chain([first], events):
-                    if isinstance(event, Answer):
-                        result["answer"] = event
-                    else:
-                        yield event
 
-            st.write_stream(pieces())
-        except Exception as error:  # shown in French; details in the server log
-            result["error"] = explain(error)
-            result.setdefault("answer", Answer(question=question, standalone_question=question))
-    turns.append({"answer": result["answer"], "error": result.get("error"), "services": services})
-    st.rerun()
+@st.fragment(run_every=1.0)
+def follow(conversation: Conversation, first_pending: int) -> None:
+    """The questions still being answered, refreshed every second; the whole page once they are."""
+    if not conversation.busy:
+        st.rerun()
+    for index, turn in enumerate(conversation.turns[first_pending:], start=first_pending):
+        show_turn(index, turn)
 
 
 def render() -> None:
-    st.session_state.setdefault(TURNS, [])
     try:
         live = live_documents()
     except Exception as error:
@@ -219,11 +250,16 @@ def render() -> None:
             "Chercher seulement dans les services", services, key="services", placeholder="Tous les services"
         )
         if st.button("Nouvelle conversation", icon=":material/add_comment:", width="stretch"):
-            st.session_state[TURNS] = []
+            st.query_params[CONVERSATION] = new_conversation_id()
             st.rerun()
 
     st.title("Sourcier")
-    turns = st.session_state[TURNS]
+    conversation = current_conversation()
+    question = st.chat_input("Posez votre question…") or st.session_state.pop("pending_question", None)
+    if question and question.strip():
+        answerer()  # loaded here, with its spinner, rather than in the worker
+        conversation.ask(question.strip(), chosen)
+    turns = list(conversation.turns)
     if not turns:
         st.markdown(
             f"Posez vos questions sur les procédures de la collectivité. Je réponds à partir de "
@@ -237,12 +273,12 @@ def render() -> None:
             for number, example in enumerate(examples):
                 if st.button(example, key=f"example-{number}"):
                     st.session_state["pending_question"] = example
-    for index, turn in enumerate(turns):
+                    st.rerun()
+    first_pending = next((i for i, turn in enumerate(turns) if not turn.finished), len(turns))
+    for index, turn in enumerate(turns[:first_pending]):
         show_turn(index, turn)
-
-    question = st.chat_input("Posez votre question…") or st.session_state.pop("pending_question", None)
-    if question and question.strip():
-        ask(question.strip(), chosen)
+    if first_pending < len(turns):
+        follow(conversation, first_pending)
 
 
 render()

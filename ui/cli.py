@@ -232,6 +232,13 @@ def _print_sources(answer) -> None:
 
 
 def _print_checks(answer) -> None:
+    from rag.citations import INFERRED_MARK, INFERRED_NOTE
+
+    attributed = [s for s in answer.sentences if s.inferred]
+    if attributed:
+        print(f"\n{INFERRED_MARK} {INFERRED_NOTE[0].upper()}{INFERRED_NOTE[1:]}")
+        for sentence in attributed:
+            print(f"  {sentence.text} [{', '.join(map(str, sentence.sources))}]{INFERRED_MARK}")
     flagged = [s for s in answer.sentences if not s.supported]
     if flagged:
         print("\nÀ vérifier (non étayé par les extraits) :")

@@ -11,6 +11,7 @@ import streamlit as st
 from ingest.embed import Embedder
 from ingest.live import LiveDocuments, lexical_stamp, read_live_documents
 from rag.chain import Answerer
+from rag.conversation import Conversation, ConversationStore
 from rag.llm import Backend, make_backend
 from sourcier.errors import SourcierError
 from sourcier.feedback import FeedbackStore
@@ -44,6 +45,25 @@ def _answerer(stamp: tuple[str, float]) -> Answerer:
 def answerer() -> Answerer:
     """Rebuilt only when an ingestion changed the index (new collection or new lexical index)."""
     return _answerer(lexical_stamp(settings()))
+
+
+class _Conversations:
+    """Every conversation of this server process, by id: a reload of the page finds its conversation — and the
+    worker still answering it — again; after a restart it is read back from the store."""
+
+    def __init__(self) -> None:
+        self._open: dict[str, Conversation] = {}
+
+    def get(self, conversation_id: str) -> Conversation:
+        if conversation_id not in self._open:
+            store = ConversationStore.of(StoreLayout(settings().store.path))
+            self._open[conversation_id] = Conversation(conversation_id, store, answerer, explain)
+        return self._open[conversation_id]
+
+
+@st.cache_resource
+def conversations() -> _Conversations:
+    return _Conversations()
 
 
 def feedback_store() -> FeedbackStore:

@@ -212,8 +212,10 @@ def test_a_sentence_without_a_marker_is_attributed_then_checked():
     )
     assert attributed.inferred and attributed.sources == [2] and attributed.supported
     assert off_topic.inferred and not off_topic.supported and off_topic.doubt
-    assert stated_nowhere.sources == [] and not stated_nowhere.supported and stated_nowhere.doubt == (
-        "aucun extrait ne dit cela"
+    assert (
+        stated_nowhere.sources == []
+        and not stated_nowhere.supported
+        and stated_nowhere.doubt == ("aucun extrait ne dit cela")
     )
 
 

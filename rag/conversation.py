@@ -1,0 +1,210 @@
+"""Conversations that lose nothing: questions answered one after the other, kept beside the index.
+
+A question asked while another is being answered waits its turn (a page that re-runs does not cut the answer
+short: answers are written by a worker thread, not by the page). Every turn is saved as it changes, under a
+conversation id the page keeps in its address, so a reload — or a restart of the server — finds the conversation
+again; a turn that a restart interrupted is answered again.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import sqlite3
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+
+from rag.chain import Answer, Answerer
+from sourcier.clock import now
+from sourcier.layout import StoreLayout
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS turns (
+    conversation TEXT NOT NULL,
+    position INTEGER NOT NULL,
+    asked_at TEXT NOT NULL,
+    state TEXT NOT NULL,
+    question TEXT NOT NULL,
+    services TEXT NOT NULL,
+    answer TEXT,
+    error TEXT,
+    PRIMARY KEY (conversation, position)
+);
+"""
+
+
+class TurnState(StrEnum):
+    WAITING = "waiting"  # behind another question
+    ANSWERING = "answering"
+    DONE = "done"
+    FAILED = "failed"
+
+
+@dataclass
+class Turn:
+    question: str
+    services: list[str] = field(default_factory=list)
+    state: TurnState = TurnState.WAITING
+    partial: str = ""  # what the model has written so far
+    answer: Answer | None = None
+    error: str | None = None  # in French, for the agent
+    asked_at: str = field(default_factory=now)
+
+    @property
+    def finished(self) -> bool:
+        return self.state in (TurnState.DONE, TurnState.FAILED)
+
+
+def new_conversation_id() -> str:
+    return secrets.token_urlsafe(16)  # unguessable: the address is the only key until sign-in exists
+
+
+def valid_conversation_id(value: str | None) -> bool:
+    return bool(value) and 16 <= len(value) <= 64 and all(c.isalnum() or c in "-_" for c in value)
+
+
+class ConversationStore:
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        with self._connect() as db:
+            db.executescript(_SCHEMA)
+
+    @classmethod
+    def of(cls, layout: StoreLayout) -> ConversationStore:
+        return cls(layout.conversations)
+
+    def _connect(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self.path, timeout=30)
+        db.row_factory = sqlite3.Row
+        return db
+
+    def save(self, conversation: str, position: int, turn: Turn) -> None:
+        answer = json.dumps(turn.answer.to_dict(), ensure_ascii=False) if turn.answer else None
+        with self._connect() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO turns VALUES (?,?,?,?,?,?,?,?)",
+                (
+                    conversation,
+                    position,
+                    turn.asked_at,
+                    turn.state.value,
+                    turn.question,
+                    json.dumps(turn.services),
+                    answer,
+                    turn.error,
+                ),
+            )
+
+    def load(self, conversation: str) -> list[Turn]:
+        with self._connect() as db:
+            rows = db.execute(
+                "SELECT * FROM turns WHERE conversation = ? ORDER BY position", (conversation,)
+            ).fetchall()
+        return [
+            Turn(
+                question=row["question"],
+                services=json.loads(row["services"]),
+                state=TurnState(row["state"]),
+                answer=Answer.from_dict(json.loads(row["answer"])) if row["answer"] else None,
+                error=row["error"],
+                asked_at=row["asked_at"],
+            )
+            for row in rows
+        ]
+
+    def clear(self, conversation: str) -> None:
+        with self._connect() as db:
+            db.execute("DELETE FROM turns WHERE conversation = ?", (conversation,))
+
+
+class Conversation:
+    """The turns of one conversation and the worker that answers them in order."""
+
+    def __init__(
+        self,
+        conversation_id: str,
+        store: ConversationStore,
+        answerer: Callable[[], Answerer],
+        explain: Callable[[BaseException], str],
+    ) -> None:
+        self.id = conversation_id
+        self.store = store
+        self._answerer = answerer
+        self._explain = explain
+        self._lock = threading.Lock()
+        self._worker: threading.Thread | None = None
+        self.turns: list[Turn] = store.load(conversation_id)
+        for turn in self.turns:
+            if not turn.finished:  # interrupted by a restart: answered again
+                turn.state, turn.partial = TurnState.WAITING, ""
+        self._wake()
+
+    @property
+    def busy(self) -> bool:
+        return any(not turn.finished for turn in self.turns)
+
+    def ask(self, question: str, services: list[str] | None = None) -> Turn:
+        turn = Turn(question=" ".join(question.split()), services=list(services or []))
+        with self._lock:
+            self.turns.append(turn)
+            position = len(self.turns) - 1
+        self.store.save(self.id, position, turn)
+        self._wake()
+        return turn
+
+    def clear(self) -> None:
+        """Forget the conversation; a question being answered finishes, unseen."""
+        with self._lock:
+            self.turns = []
+        self.store.clear(self.id)
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Until every question is answered (tests and the CLI); False on timeout."""
+        worker = self._worker
+        if worker is not None:
+            worker.join(timeout)
+        return not self.busy
+
+    def _wake(self) -> None:
+        with self._lock:
+            if self.busy and (self._worker is None or not self._worker.is_alive()):
+                self._worker = threading.Thread(target=self._work, name=f"conversation-{self.id[:6]}", daemon=True)
+                self._worker.start()
+
+    def _work(self) -> None:
+        while True:
+            with self._lock:
+                turns = self.turns
+                pending = next((t for t in turns if not t.finished), None)
+                if pending is None:
+                    self._worker = None
+                    return
+                position = turns.index(pending)
+                # The conversation so far: what follow-ups are searched with.
+                history = [
+                    (t.answer.question, t.answer.text)
+                    for t in turns[:position]
+                    if t.state is TurnState.DONE and t.answer
+                ]
+            self._answer(pending, position, history, turns)
+
+    def _answer(self, turn: Turn, position: int, history: list[tuple[str, str]], turns: list[Turn]) -> None:
+        turn.state = TurnState.ANSWERING
+        where = {"service": {"$in": turn.services}} if turn.services else None
+        try:
+            for event in self._answerer().stream(turn.question, history, where):
+                if isinstance(event, Answer):
+                    turn.answer = event
+                else:
+                    turn.partial += event
+            turn.state = TurnState.DONE
+        except Exception as error:  # said in French on the page; details in the server log
+            turn.error = self._explain(error)
+            turn.answer = turn.answer or Answer(question=turn.question, standalone_question=turn.question)
+            turn.state = TurnState.FAILED
+        if turns is self.turns:  # not cleared meanwhile
+            self.store.save(self.id, position, turn)

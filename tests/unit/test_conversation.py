@@ -1,0 +1,88 @@
+"""Conversations lose no question: answered in order by a worker, saved as they change, found again after a reload
+or a restart (fast tier, scripted LLM; the page is tested with the real components in tests/test_app.py)."""
+
+import threading
+
+from rag.chain import Answerer
+from rag.conversation import Conversation, ConversationStore, TurnState
+from rag.retrieve import HybridRetriever
+from sourcier.errors import LLMUnavailableError
+from sourcier.layout import StoreLayout
+from tests.fakes import HashingEmbedder, scripted_backend
+from tests.unit.indexes import build
+
+EMBEDDER = HashingEmbedder()
+FIRST = "Quel justificatif de domicile pour s'inscrire sur la liste électorale ?"
+SECOND = "Et pour un étudiant ?"
+
+
+def setting_up(tmp_path, *replies, fail_with=None, gate: threading.Event | None = None):
+    settings, index, _ = build(tmp_path, EMBEDDER)
+    backend = scripted_backend(*replies, fail_with=fail_with)
+    answerer = Answerer(settings, HybridRetriever(index=index, embedder=EMBEDDER, k=4), backend)
+
+    def slow_answerer() -> Answerer:
+        if gate is not None:
+            gate.wait(10)  # the first answer is still being written when the second question comes
+        return answerer
+
+    store = ConversationStore.of(StoreLayout(settings.store.path))
+    return store, slow_answerer, backend.chat
+
+
+def explain(error: BaseException) -> str:
+    return f"Le modèle de langage ne répond pas ({type(error).__name__})."
+
+
+def test_a_question_asked_while_another_is_answered_waits_its_turn(tmp_path):
+    gate = threading.Event()
+    store, answerer, chat = setting_up(
+        tmp_path,
+        "Un justificatif de domicile de moins de 3 mois [1].",
+        "Une attestation de l'hébergeant [1].",
+        gate=gate,
+    )
+    conversation = Conversation("conversation-de-test-1", store, answerer, explain)
+    first = conversation.ask(FIRST)
+    second = conversation.ask(SECOND)
+    assert second.state is TurnState.WAITING and conversation.busy
+    gate.set()
+    assert conversation.wait(30)
+    assert [t.state for t in conversation.turns] == [TurnState.DONE, TurnState.DONE]
+    assert first.answer.text.startswith("Un justificatif") and second.answer.text.startswith("Une attestation")
+    # The follow-up was searched with the question it follows, once that one was answered.
+    assert second.answer.standalone_question == f"{FIRST} {SECOND}"
+    assert len(chat.prompts) == 2
+
+
+def test_a_reload_or_a_restart_finds_the_conversation_again(tmp_path):
+    store, answerer, _ = setting_up(tmp_path, "Un justificatif de domicile de moins de 3 mois [1].")
+    conversation = Conversation("conversation-de-test-2", store, answerer, explain)
+    conversation.ask(FIRST, services=["elections"])
+    assert conversation.wait(30)
+    again = Conversation("conversation-de-test-2", store, answerer, explain)
+    (turn,) = again.turns
+    assert turn.state is TurnState.DONE and turn.services == ["elections"]
+    assert turn.answer.text == conversation.turns[0].answer.text
+    assert turn.answer.sources[0].path == conversation.turns[0].answer.sources[0].path
+    assert [s.supported for s in turn.answer.sentences] == [s.supported for s in conversation.turns[0].answer.sentences]
+    assert Conversation("une-autre-conversation", store, answerer, explain).turns == []
+
+
+def test_a_question_a_restart_interrupted_is_answered_again(tmp_path):
+    store, answerer, chat = setting_up(tmp_path, "Un justificatif de domicile de moins de 3 mois [1].")
+    stopped = Conversation("conversation-de-test-3", store, lambda: (_ for _ in ()).throw(SystemExit), explain)
+    stopped._wake = lambda: None  # the server stops before its worker starts
+    stopped.ask(FIRST)
+    restarted = Conversation("conversation-de-test-3", store, answerer, explain)
+    assert restarted.wait(30) and restarted.turns[0].state is TurnState.DONE and len(chat.prompts) == 1
+
+
+def test_a_failure_is_kept_with_its_french_explanation(tmp_path):
+    store, answerer, _ = setting_up(tmp_path, "x", fail_with=LLMUnavailableError)
+    conversation = Conversation("conversation-de-test-4", store, answerer, explain)
+    turn = conversation.ask(FIRST)
+    assert conversation.wait(30) and turn.state is TurnState.FAILED
+    assert turn.error.startswith("Le modèle de langage ne répond pas")
+    conversation.clear()
+    assert Conversation("conversation-de-test-4", store, answerer, explain).turns == []
