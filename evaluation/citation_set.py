@@ -48,7 +48,7 @@ def _part(question: str) -> str:
     return "test" if held_out(question) else "dev"
 
 
-def generate(set_dir: Path, count: int) -> None:
+def generate(set_dir: Path, count: int, out_path: Path = UNLABELLED) -> None:
     import os
 
     os.environ["SOURCIER_CORPUS_DIR"] = str(set_dir / "corpus")
@@ -64,8 +64,8 @@ def generate(set_dir: Path, count: int) -> None:
     answerer = Answerer.from_settings(settings)
     cases = [json.loads(line) for line in (set_dir / "questions.jsonl").read_text(encoding="utf-8").splitlines()]
     answerable = [c for c in cases if c["kind"] == "answerable"][::3][:count]
-    UNLABELLED.parent.mkdir(parents=True, exist_ok=True)
-    with UNLABELLED.open("a", encoding="utf-8") as out:
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    with out_path.open("a", encoding="utf-8") as out:
         for number, case in enumerate(answerable, start=1):
             answer = answerer.ask(case["question"])
             if answer.abstained or not answer.backend:
@@ -74,7 +74,13 @@ def generate(set_dir: Path, count: int) -> None:
                 f"{s.title}\n{extract_text(Document(s.excerpt), settings.answer.extract_chars)}" for s in answer.sources
             ]
             for sentence in split_sentences(answer.text):
-                row = {"question": case["question"], "sentence": sentence, "extracts": shown, "label": None}
+                row = {
+                    "question": case["question"],
+                    "sentence": sentence,
+                    "extracts": shown,
+                    "label": None,
+                    "answer": answer.text,
+                }
                 out.write(json.dumps(row, ensure_ascii=False) + "\n")
             out.flush()
             print(f"{number}/{len(answerable)} {answer.total_s:.0f} s — {case['question']}", flush=True)
@@ -172,7 +178,7 @@ def score(part: str, show_mistakes: bool = False) -> dict:
 
 def main(argv: list[str]) -> int:
     if argv[:1] == ["generate"]:
-        generate(Path(argv[1]), int(argv[2]) if len(argv) > 2 else 40)
+        generate(Path(argv[1]), int(argv[2]) if len(argv) > 2 else 40, *(Path(a) for a in argv[3:4]))
         return 0
     part = argv[0] if argv else "test"
     figures = score(part, show_mistakes=part == "dev")

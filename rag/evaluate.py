@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import json
+import re
 import statistics
 import time
 from dataclasses import dataclass, field
@@ -27,6 +28,7 @@ class Case:
     gold_answer: str | None = None
     key_terms: list[str] = field(default_factory=list)
     expect_abstain: bool = False
+    kind: str | None = None  # abstention sets: answerable, offtopic (off the domain), near (local specifics)
 
 
 def read_cases(path: Path) -> list[Case]:
@@ -49,13 +51,23 @@ def _percentile(values: list[float], share: float) -> float | None:
     return round(ordered[min(len(ordered) - 1, int(share * len(ordered)))], 3)
 
 
-def evaluate(answerer: Answerer, cases: list[Case], with_llm: bool, mode: str) -> dict:
+def spread(cases: list[Case], count: int | None) -> list[Case]:
+    """`count` cases taken evenly through the set (every kind of question keeps its share), or all."""
+    if not count or count >= len(cases):
+        return list(cases)
+    step = len(cases) / count
+    return [cases[int(i * step)] for i in range(count)]
+
+
+def evaluate(answerer: Answerer, cases: list[Case], with_llm: bool, mode: str, llm_sample: int | None = None) -> dict:
+    """Retrieval and abstention on every case; answers (slow on a CPU) on `llm_sample` of them, or all."""
+    answered_by_llm = {id(case) for case in spread(cases, llm_sample)} if with_llm else set()
     answerer.retriever.mode = mode
     ranked_k = max(10, answerer.retriever.k)  # ranking metrics look deeper than the extracts the model is shown
     config = answerer.settings.answer
     ranks, retrieval_latency, answer_latency = [], [], []
     abstain_true, abstain_pred = [], []
-    contains, citation_validity = [], []
+    contains, citation_validity, copied = [], [], []
     for case in cases:
         started = time.perf_counter()
         documents = answerer.retriever.invoke(case.question, k=ranked_k)
@@ -69,10 +81,10 @@ def evaluate(answerer: Answerer, cases: list[Case], with_llm: bool, mode: str) -
             rank = next((i for i, path in enumerate(ranked_docs, start=1) if path in case.gold_docs), None)
             ranks.append(rank)
         abstain_true.append(case.expect_abstain)
-        if with_llm:
+        if id(case) in answered_by_llm:
             answer = answerer.ask(case.question)
             answer_latency.append(answer.total_s)
-            abstain_pred.append(answer.abstained)
+            abstain_pred.append(answer.abstained or answer.verdict is Verdict.GENERAL_RULE)
             if not case.expect_abstain and not answer.abstained:
                 expected = [case.gold_answer] if case.gold_answer else case.key_terms
                 if expected:
@@ -81,6 +93,7 @@ def evaluate(answerer: Answerer, cases: list[Case], with_llm: bool, mode: str) -
                     contains.append(found / len(expected))
                 if answer.supported_share is not None:
                     citation_validity.append(answer.supported_share)
+                copied.append(copied_share(answer.text, [source.excerpt for source in answer.sources]))
         else:
             # Refused, or answered « les documents ne mentionnent pas … » before a general rule.
             abstain_pred.append(assess(case.question, documents[: config.extracts]).verdict is not Verdict.ANSWER)
@@ -91,6 +104,10 @@ def evaluate(answerer: Answerer, cases: list[Case], with_llm: bool, mode: str) -
         return round(sum(1 for r in answered if r and r <= k) / len(answered), 3) if answered else None
 
     true_positive = sum(p and t for p, t in zip(abstain_pred, abstain_true, strict=True))
+    refused_by_kind = {
+        kind: round(statistics.mean(p for p, c in zip(abstain_pred, cases, strict=True) if c.kind == kind), 3)
+        for kind in dict.fromkeys(c.kind for c in cases if c.kind)
+    }
     return {
         "mode": mode,
         "questions": len(cases),
@@ -100,11 +117,36 @@ def evaluate(answerer: Answerer, cases: list[Case], with_llm: bool, mode: str) -
         "mrr@10": round(statistics.mean(1 / r if r and r <= 10 else 0 for r in answered), 3) if answered else None,
         "abstention_precision": round(true_positive / sum(abstain_pred), 3) if sum(abstain_pred) else None,
         "abstention_recall": round(true_positive / sum(abstain_true), 3) if sum(abstain_true) else None,
+        "refused_by_kind": refused_by_kind or None,
         "answer_key_terms": round(statistics.mean(contains), 3) if contains else None,
         "citation_validity": round(statistics.mean(citation_validity), 3) if citation_validity else None,
+        "copied_share": round(statistics.mean(copied), 3) if copied else None,
         "retrieval_p50_s": _percentile(retrieval_latency, 0.5),
         "retrieval_p95_s": _percentile(retrieval_latency, 0.95),
         "answer_p50_s": _percentile(answer_latency, 0.5),
         "answer_p95_s": _percentile(answer_latency, 0.95),
         "backend": answerer.backend.label if with_llm else None,
     }
+
+
+COPY_RUN = 8  # words in a row taken from one extract: copied, not written
+
+
+def copied_share(answer: str, extracts: list[str]) -> float:
+    """The share of an answer's words that sit in runs of at least `COPY_RUN` words copied from one extract."""
+    words = re.findall(r"\w+", fold(re.sub(r"\[\d+\]", " ", answer)))
+    if len(words) < COPY_RUN:
+        return 0.0
+    best = 0
+    for extract in extracts:
+        runs = {tuple(g) for g in _grams(re.findall(r"\w+", fold(extract)))}
+        covered = set()
+        for start, gram in enumerate(_grams(words)):
+            if tuple(gram) in runs:
+                covered.update(range(start, start + COPY_RUN))
+        best = max(best, len(covered))
+    return round(best / len(words), 3)
+
+
+def _grams(words: list[str]) -> list[list[str]]:
+    return [words[i : i + COPY_RUN] for i in range(len(words) - COPY_RUN + 1)]

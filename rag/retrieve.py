@@ -6,7 +6,12 @@ index ANDs its scope (exclusions, later access rights) into every read.
 
 from __future__ import annotations
 
+import json
 import statistics
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
 from typing import Any
 
 from langchain_core.callbacks import CallbackManagerForRetrieverRun
@@ -20,14 +25,52 @@ from ingest.store import StoredChunk
 from sourcier.settings import RetrievalMode
 
 RRF_K = 60  # the usual constant: flattens the head of each ranking so that agreement between them wins
+FUSION_FILE = Path(__file__).with_name("fusion_weights.json")
 
 
-def reciprocal_rank_fusion(rankings: list[list[str]], k: int = RRF_K) -> dict[str, float]:
+def reciprocal_rank_fusion(
+    rankings: list[list[str]], k: int = RRF_K, weights: Sequence[float] | None = None
+) -> dict[str, float]:
     fused: dict[str, float] = {}
-    for ranking in rankings:
+    for ranking, weight in zip(rankings, weights or [1.0] * len(rankings), strict=True):
         for rank, item in enumerate(ranking, start=1):
-            fused[item] = fused.get(item, 0.0) + 1.0 / (k + rank)
+            fused[item] = fused.get(item, 0.0) + weight / (k + rank)
     return dict(sorted(fused.items(), key=lambda pair: pair[1], reverse=True))
+
+
+@dataclass(frozen=True)
+class Fusion:
+    """How the two rankings are fused: a weight per retriever, and how much a passage's document counts (the same
+    fusion over documents ranked by their best passage, added to the passage's own score). Learned on the dev part
+    of the service-public set (`python -m evaluation.fusion`)."""
+
+    dense: float = 1.0
+    lexical: float = 1.0
+    documents: float = 0.0
+
+    @classmethod
+    @cache
+    def shipped(cls) -> Fusion:
+        return cls(**json.loads(FUSION_FILE.read_text(encoding="utf-8")))
+
+
+def fuse(dense: list[str], lexical: list[str], document_of: Callable[[str], str], fusion: Fusion) -> dict[str, float]:
+    """Passage ids, best first, with their fused scores."""
+    weights = [fusion.dense, fusion.lexical]
+    fused = reciprocal_rank_fusion([dense, lexical], weights=weights)
+    if fusion.documents:
+        by_document = reciprocal_rank_fusion(
+            [list(dict.fromkeys(map(document_of, dense))), list(dict.fromkeys(map(document_of, lexical)))],
+            weights=weights,
+        )
+        fused = {item: score + fusion.documents * by_document[document_of(item)] for item, score in fused.items()}
+        fused = dict(sorted(fused.items(), key=lambda pair: pair[1], reverse=True))
+    return fused
+
+
+def document_of(chunk_id: str) -> str:
+    """Chunk ids are `doc_id:file_hash:index`."""
+    return chunk_id.rsplit(":", 2)[0]
 
 
 class HybridRetriever(BaseRetriever):
@@ -39,6 +82,7 @@ class HybridRetriever(BaseRetriever):
     candidates: int = 30  # per retriever, before fusion
     mode: RetrievalMode = RetrievalMode.HYBRID
     where: dict | None = None
+    fusion: Fusion | None = None  # None: the shipped weights
 
     def _get_relevant_documents(
         self, query: str, *, run_manager: CallbackManagerForRetrieverRun | None = None, **kwargs: Any
@@ -65,7 +109,10 @@ class HybridRetriever(BaseRetriever):
             for chunk in self.index.get(missing):
                 found[chunk.id] = _document(chunk)
 
-        fused = reciprocal_rank_fusion(rankings)
+        if self.mode is RetrievalMode.HYBRID:
+            fused = fuse(rankings[0], rankings[1], document_of, self.fusion or Fusion.shipped())
+        else:
+            fused = reciprocal_rank_fusion(rankings)
         # How far each passage stands out from the other candidates of its retriever: a scale every embedding
         # model and every corpus shares, unlike raw cosine or BM25 values (what abstention is decided on).
         dense_z, lexical_z = _standardised(dense_scores), _standardised(lexical_scores)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import streamlit as st
 
 from rag.chain import Answer, Source
@@ -21,6 +23,7 @@ from ui.common import (
     settings,
 )
 
+_LIST_ITEM = re.compile(r"^\s*(?:[-•*–]|\d{1,2}[.)])\s+")
 CONVERSATION = "conversation"  # the query parameter that names the conversation
 FEEDBACK = "feedback_given"
 
@@ -43,16 +46,35 @@ def pdf_page_image(path: str, page: int, modified: float) -> bytes | None:
         document.close()
 
 
+def layout(answer: Answer, render) -> str:
+    """The checked sentences put back as paragraphs and lists (`render` writes one sentence, without its bullet)."""
+    text, in_list = "", False
+    for sentence in answer.sentences:
+        item = _LIST_ITEM.match(sentence.text)
+        written = render(sentence, sentence.text[item.end() :] if item else sentence.text)
+        # Lists stay lists: an item starts its own line, and the text after a list a new paragraph.
+        text += f"\n- {written}" if item else (f"\n\n{written}" if in_list else f" {written}")
+        in_list = bool(item)
+    return text.strip()
+
+
+def _with_markers(sentence, words: str) -> str:
+    """« … 3 mois [1]. »: the markers before the final full stop, as the model wrote them."""
+    markers = "".join(f" [{n}]" for n in sentence.sources) + (INFERRED_MARK if sentence.inferred else "")
+    stop = words[-1] if words and words[-1] in ".!?…" else ""
+    return words[: len(words) - len(stop)] + markers + stop
+
+
 def show_answer_text(answer: Answer) -> None:
     if not answer.sentences:
         st.markdown(escape_markdown(answer.text))
         return
-    parts = []
-    for sentence in answer.sentences:
-        markers = "".join(f" [{n}]" for n in sentence.sources) + (INFERRED_MARK if sentence.inferred else "")
-        text = escape_markdown(sentence.text) + escape_markdown(markers)
-        parts.append(text if sentence.supported else f":orange-background[⚠ {text}]")
-    st.markdown(" ".join(parts))
+
+    def highlighted(sentence, words: str) -> str:
+        text = escape_markdown(_with_markers(sentence, words))
+        return text if sentence.supported else f":orange-background[⚠ {text}]"
+
+    st.markdown(layout(answer, highlighted))
     if any(s.inferred for s in answer.sentences):
         st.caption(f"{INFERRED_MARK} {INFERRED_NOTE}")
     doubts = [s.doubt for s in answer.sentences if s.doubt and not s.is_abstention]
@@ -166,12 +188,12 @@ def show_turn(index: int, turn: Turn) -> None:
 def as_text(answer: Answer) -> str:
     """The answer with its sources, to paste into a mail or a note (the copy button of the block)."""
     lines = [
-        " ".join(
-            sentence.text
-            + "".join(f" [{n}]" for n in sentence.sources)
-            + (INFERRED_MARK if sentence.inferred else "")
-            + ("" if sentence.supported or sentence.is_abstention else " (à vérifier)")
-            for sentence in answer.sentences
+        layout(
+            answer,
+            lambda sentence, words: (
+                _with_markers(sentence, words)
+                + ("" if sentence.supported or sentence.is_abstention else " (à vérifier)")
+            ),
         )
         or answer.text,
         "",

@@ -60,6 +60,9 @@ def main(argv: list[str] | None = None) -> int:
     evaluate.add_argument("questions", type=Path, help="JSONL : question, gold_docs, key_terms, expect_abstain")
     evaluate.add_argument("--mode", choices=["hybrid", "dense", "bm25", "all"], default="all")
     evaluate.add_argument("--llm", action="store_true", help="générer aussi les réponses (lent)")
+    evaluate.add_argument(
+        "--sample", type=int, default=None, help="avec --llm : répondre à N questions réparties dans le jeu"
+    )
     evaluate.add_argument("--output", type=Path, help="écrire les résultats en JSON")
 
     prepare = commands.add_parser(
@@ -295,7 +298,7 @@ def _eval(settings: Settings, args) -> int:
     cases = read_cases(args.questions)
     answerer = Answerer.from_settings(settings)
     modes = ["bm25", "dense", "hybrid"] if args.mode == "all" else [args.mode]
-    results = [evaluate(answerer, cases, with_llm=args.llm, mode=mode) for mode in modes]
+    results = [evaluate(answerer, cases, with_llm=args.llm, mode=mode, llm_sample=args.sample) for mode in modes]
     columns = [k for k in results[0] if k != "backend"]
     print(" ".join(f"{c:>12}" for c in columns))
     for result in results:
