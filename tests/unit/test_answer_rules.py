@@ -6,7 +6,7 @@ from ingest.lexical import LexicalIndex, matches
 from rag.citations import check_answer, split_sentences
 from rag.evidence import AbstentionModel, Signals, Verdict, assess
 from rag.prompts import ABSTENTION, ANSWER, format_extracts
-from rag.retrieve import reciprocal_rank_fusion
+from rag.retrieve import Fusion, fuse, reciprocal_rank_fusion
 from sourcier.french import content_terms, fold, numbers
 
 
@@ -14,6 +14,15 @@ def test_fusion_rewards_agreement():
     fused = reciprocal_rank_fusion([["a", "b", "c"], ["b", "d", "a"]])
     assert list(fused)[:2] == ["b", "a"]
     assert set(fused) == {"a", "b", "c", "d"}
+
+
+def test_weighted_fusion_and_documents():
+    # Dense weighs twice: its first passage wins over the lexical first.
+    assert list(fuse(["a", "b"], ["b2", "a"], lambda c: c[0], Fusion(dense=2.0, lexical=1.0)))[0] == "a"
+    # With documents counted, a passage whose document both retrievers rank high beats a passage as lucky as it.
+    by_passage = fuse(["x1", "b1"], ["b2", "y1"], lambda c: c[0], Fusion())
+    by_document = fuse(["x1", "b1"], ["b2", "y1"], lambda c: c[0], Fusion(documents=2.0))
+    assert by_passage["x1"] == by_passage["b2"] and by_document["b2"] > by_document["x1"]
 
 
 def test_french_normalisation():

@@ -2,7 +2,7 @@
 
 import pytest
 
-from rag.retrieve import HybridRetriever
+from rag.retrieve import Fusion, HybridRetriever
 from sourcier.settings import RetrievalMode
 from tests.fakes import HashingEmbedder
 from tests.unit.indexes import build, doc_id, exclude
@@ -61,4 +61,5 @@ def test_hybrid_results_carry_both_scores_when_both_retrievers_agree(live):
     (first, _) = retriever.invoke("permis de construire construction surface")
     assert first.metadata["doc_id"] == doc_id("urbanisme", "permis")
     assert first.metadata["dense_score"] > 0 and first.metadata["bm25_score"] > 0
-    assert first.metadata["score"] == pytest.approx(2 / 61, abs=1e-4)  # rank 1 in both: 1/(60+1) twice
+    fusion = Fusion.shipped()  # rank 1 in both: each retriever's weight / (60 + 1)
+    assert first.metadata["score"] == pytest.approx((fusion.dense + fusion.lexical) / 61, abs=1e-4)
