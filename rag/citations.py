@@ -33,7 +33,9 @@ _SENTENCE_END = re.compile(r"(?<=[.!?…])\s+(?=[«\[A-ZÀ-Ý0-9\-•])|\n+")
 _NEGATION = re.compile(
     r"\b(?:ne|n)\b[^.;:]*?\b(?:pas|plus|jamais|aucune?|rien|nulle?|guere|ni)\b|\b(?:aucune?|jamais|nulle part)\b"
 )
-_CLAUSE = re.compile(r"[;:()]|,\s+(?=mais|sauf|et|ou|si)\b|\s+(?=[A-ZÀ-Ý][a-zà-ÿ]+\s)")
+_NUMBERING = re.compile(r"\d{1,2}[.)]")
+_NOT_A_SUBJECT = {"oui", "non", "si"}  # « Oui, … »: an answer word, not what the sentence is about
+_CLAUSE = re.compile(r"[;:]|,\s+(?=mais|sauf|et|ou|si)\b|\s+(?=[A-ZÀ-Ý][a-zà-ÿ]+\s)")
 SUPPORT_THRESHOLD = 0.5  # share of the sentence's content words found in its cited extracts
 SIMILARITY_THRESHOLD = 0.80  # e5 cosine to the closest sentence of the cited extracts (query prompt on both sides)
 NEGATION_OVERLAP = 0.5  # the extract sentence compared for polarity must say mostly the same thing
@@ -91,7 +93,12 @@ class CheckedSentence:
 def split_sentences(answer: str) -> list[str]:
     pieces = [p.strip() for p in _SENTENCE_END.split(answer.strip()) if p and p.strip()]
     sentences: list[str] = []
+    numbering = ""
     for piece in pieces:
+        if _NUMBERING.fullmatch(piece):  # « 1. » of a numbered list belongs to the item that follows
+            numbering = piece + " "
+            continue
+        piece, numbering = numbering + piece, ""
         # "… mois. [1] Ensuite …": markers at the start of a piece belong to the sentence before.
         leading = re.match(r"^((?:\s*\[\d{1,2}\])+)\s*(.*)$", piece, re.DOTALL)
         if leading and sentences:
@@ -104,30 +111,33 @@ def split_sentences(answer: str) -> list[str]:
 
 @lru_cache(maxsize=4096)
 def about(sentence: str) -> tuple[str, ...]:
-    """The nouns a sentence is about: its subject's, or its object's when the subject is a pronoun (« vous devez
-    fournir un justificatif de domicile » → justificatif, domicile). Heads and their noun complements only: a
-    relative clause says something about the subject, it does not name it."""
+    """The nouns a sentence is about: its main subject's and its main object's (« le dossier de mariage est
+    valable » → dossier, mariage; « vous devez fournir un justificatif de domicile » → justificatif, domicile). Heads
+    and their noun complements only: a relative clause says something about them, it does not name them."""
     document = parser()(sentence)
+    words = []
     for relations in (("nsubj", "nsubj:pass"), ("obj",)):
-        heads = [t for t in document if t.dep_ in relations and t.pos_ in ("NOUN", "PROPN")]
-        if heads:
-            break
-    else:
-        return ()
-    head = next((t for t in heads if t.head.dep_ == "ROOT"), heads[0])  # the main clause's, when it has one
-    words = [head]
-    frontier = [head]
-    while frontier:
-        token = frontier.pop()
-        for child in token.children:
-            counted = any(grandchild.pos_ == "NUM" for grandchild in child.children)  # « de 3 mois »: a figure
-            if (
-                child.dep_ in ("nmod", "compound", "flat:name", "appos")
-                and child.pos_ in ("NOUN", "PROPN")
-                and not counted
-            ):
-                words.append(child)
-                frontier.append(child)
+        heads = [
+            t
+            for t in document
+            if t.dep_ in relations and t.pos_ in ("NOUN", "PROPN") and fold(t.text) not in _NOT_A_SUBJECT
+        ]
+        if not heads:
+            continue
+        head = next((t for t in heads if t.head.dep_ == "ROOT"), heads[0])  # the main clause's, when it has one
+        words.append(head)
+        frontier = [head]
+        while frontier:
+            token = frontier.pop()
+            for child in token.children:
+                counted = any(grandchild.pos_ == "NUM" for grandchild in child.children)  # « de 3 mois »: a figure
+                if (
+                    child.dep_ in ("nmod", "compound", "flat:name", "appos")
+                    and child.pos_ in ("NOUN", "PROPN")
+                    and not counted
+                ):
+                    words.append(child)
+                    frontier.append(child)
     return tuple(word.text for word in sorted(words, key=lambda t: t.i))
 
 
@@ -148,7 +158,7 @@ def check_answer(
     extract_terms = [set(content_terms(text)) for text in extracts]
     extract_sentences = [split_sentences(text) for text in extracts]
     all_numbers = set().union(*(numbers(text) for text in extracts)) if extracts else set()
-    checked = []
+    checked, claims = [], []  # claims: the sentences with words to check
     for raw in split_sentences(answer):
         cited = [int(n) for n in _MARKER.findall(raw)]
         text = re.sub(r"\s+([.,;:!?])", r"\1", _MARKER.sub("", raw).strip())
@@ -165,25 +175,37 @@ def check_answer(
             sentence.supported = not sentence.unknown_numbers
             continue
         if not sentence.sources and extracts:
-            best = max(range(1, len(extracts) + 1), key=lambda n: len(terms & extract_terms[n - 1]))
+            best = max(
+                range(1, len(extracts) + 1),
+                key=lambda n, terms=terms: _overlap(terms, n, extract_terms, extract_sentences),
+            )
             if terms & extract_terms[best - 1]:
                 sentence.sources, sentence.inferred = [best], True
         if not sentence.sources:
             continue
         _weigh(sentence, terms, [extracts[n - 1] for n in sentence.sources], extract_terms, extract_sentences)
         sentence.suspect_only = all(suspect[n - 1] for n in sentence.sources)
+        claims.append(sentence)
     if embed is not None:
-        _add_similarity(checked, extract_sentences, embed)
-    for sentence in checked:
-        if sentence.is_abstention or not sentence.sources:
-            continue
+        _add_similarity(claims, extract_sentences, embed)
+    for sentence in claims:
         sentence.supported = _holds(sentence)
         if not sentence.supported and not sentence.suspect_only:
             _cite_the_extract_that_states_it(sentence, extracts, suspect, extract_terms, extract_sentences, embed)
     return checked
 
 
+def _overlap(
+    terms: set[str], number: int, extract_terms: list[set[str]], extract_sentences: list[list[str]]
+) -> tuple[int, int]:
+    """How much of a sentence extract `number` says: in one of its sentences first (a copied sentence), then in all."""
+    local = max((len(terms & set(content_terms(s))) for s in extract_sentences[number - 1]), default=0)
+    return local, len(terms & extract_terms[number - 1])
+
+
 def _holds(sentence: CheckedSentence) -> bool:
+    if sentence.text.endswith(":"):  # « Les pièces à fournir sont les suivantes : »: announces, states nothing
+        return not (sentence.unknown_numbers or sentence.negation_mismatch or sentence.suspect_only)
     return (
         sentence.support >= SUPPORT_THRESHOLD
         and not (sentence.unknown_numbers or sentence.detached_numbers or sentence.off_subject)
@@ -211,7 +233,12 @@ def _cite_the_extract_that_states_it(
         _weigh(trial, terms, [extracts[number - 1]], extract_terms, extract_sentences)
         if embed is not None:
             _add_similarity([trial], extract_sentences, embed)
-        if _holds(trial):
+        # Better evidence, not merely other evidence: as many of its words, and a passage that says most of it.
+        if (
+            _holds(trial)
+            and trial.support >= sentence.support
+            and _stated_in_one_clause(trial, extract_sentences[number - 1])
+        ):
             trial.inferred, trial.supported, trial.dropped_markers = True, True, sentence.dropped_markers
             sentence.__dict__.update(trial.__dict__)
             return
@@ -235,11 +262,18 @@ def _weigh(
         if number not in sentence.unknown_numbers
         and (number not in cited_numbers or (unit and (number, unit) not in cited_quantities))
     ]
-    # Polarity is compared with the clause of the extract that says most of the same thing (a clause: lists and
-    # tables run on without full stops, and a « ne … pas » two items away says nothing about this one).
-    candidates = [c for n in sentence.sources for s in extract_sentences[n - 1] for c in _CLAUSE.split(s) if c]
+    # Polarity is compared with the clause, in any extract the model was shown, that says most of the same thing
+    # (a clause: lists and tables run on without full stops, and a « ne … pas » two items away says nothing about
+    # this one). Denying what one extract affirms is a doubt wherever the marker points.
+    candidates = [c for sentences in extract_sentences for s in sentences for c in _CLAUSE.split(s) if c]
     overlap, closest = max(((len(terms & set(content_terms(s))) / len(terms), s) for s in candidates), default=(0, ""))
     sentence.negation_mismatch = overlap >= NEGATION_OVERLAP and _negated(sentence.text) != _negated(closest)
+
+
+def _stated_in_one_clause(sentence: CheckedSentence, sentences: list[str]) -> bool:
+    terms = set(content_terms(sentence.text))
+    clauses = [set(content_terms(c)) for s in sentences for c in _CLAUSE.split(s) if c]
+    return bool(terms) and max((len(terms & c) / len(terms) for c in clauses), default=0) >= NEGATION_OVERLAP
 
 
 def _add_similarity(checked: list[CheckedSentence], extract_sentences: list[list[str]], embed: EmbedSentences) -> None:
