@@ -176,7 +176,39 @@ def score(part: str, show_mistakes: bool = False) -> dict:
     }
 
 
+def summary(path: Path) -> dict:
+    """What the generated answers look like: how much is copied, how many carry markers, how many sentences the
+    check supports, how many use a list (`python -m evaluation.citation_set summary FILE`)."""
+    from rag.citations import check_answer
+    from rag.evaluate import copied_share
+
+    answers: dict[str, dict] = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        row = json.loads(line)
+        answer = answers.setdefault(row["question"], {"sentences": [], "extracts": row["extracts"]})
+        answer["sentences"].append(row["sentence"])
+    copied, marked, supported, listed = [], [], [], []
+    for answer in answers.values():
+        text = "\n".join(answer["sentences"])
+        copied.append(copied_share(text, answer["extracts"]))
+        marked.append(bool(re.search(r"\[\d+\]", text)))
+        listed.append(any(re.match(r"\s*(-|\d{1,2}[.)])\s", s) for s in answer["sentences"]))
+        checked = [c for c in check_answer(text, answer["extracts"]) if not c.is_abstention]
+        supported += [c.supported for c in checked]
+    count = len(answers)
+    return {
+        "answers": count,
+        "copied_share": round(sum(copied) / count, 3),
+        "with_markers": round(sum(marked) / count, 3),
+        "with_a_list": round(sum(listed) / count, 3),
+        "sentences_supported": round(sum(supported) / len(supported), 3),
+    }
+
+
 def main(argv: list[str]) -> int:
+    if argv[:1] == ["summary"]:
+        print(json.dumps(summary(Path(argv[1])), ensure_ascii=False))
+        return 0
     if argv[:1] == ["generate"]:
         generate(Path(argv[1]), int(argv[2]) if len(argv) > 2 else 40, *(Path(a) for a in argv[3:4]))
         return 0

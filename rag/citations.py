@@ -186,12 +186,13 @@ def check_answer(
         _weigh(sentence, terms, [extracts[n - 1] for n in sentence.sources], extract_terms, extract_sentences)
         sentence.suspect_only = all(suspect[n - 1] for n in sentence.sources)
         claims.append(sentence)
-    if embed is not None:
-        _add_similarity(claims, extract_sentences, embed)
+    closeness = _Closeness(embed, extract_sentences) if embed is not None else None
+    if closeness is not None:
+        closeness.measure(claims)
     for sentence in claims:
         sentence.supported = _holds(sentence)
         if not sentence.supported and not sentence.suspect_only:
-            _cite_the_extract_that_states_it(sentence, extracts, suspect, extract_terms, extract_sentences, embed)
+            _cite_the_extract_that_states_it(sentence, extracts, suspect, extract_terms, extract_sentences, closeness)
     return checked
 
 
@@ -221,7 +222,7 @@ def _cite_the_extract_that_states_it(
     suspect: list[bool],
     extract_terms: list[set[str]],
     extract_sentences: list[list[str]],
-    embed: EmbedSentences | None,
+    closeness: _Closeness | None,
 ) -> None:
     """A small model often numbers its markers wrong: when another extract states the sentence, that extract is
     cited instead (`inferred`), and the sentence stands; otherwise it keeps its marker and its doubt."""
@@ -231,8 +232,8 @@ def _cite_the_extract_that_states_it(
             continue
         trial = CheckedSentence(text=sentence.text, sources=[number], unknown_numbers=sentence.unknown_numbers)
         _weigh(trial, terms, [extracts[number - 1]], extract_terms, extract_sentences)
-        if embed is not None:
-            _add_similarity([trial], extract_sentences, embed)
+        if closeness is not None:
+            closeness.measure([trial])
         # Better evidence, not merely other evidence: as many of its words, and a passage that says most of it.
         if (
             _holds(trial)
@@ -276,17 +277,26 @@ def _stated_in_one_clause(sentence: CheckedSentence, sentences: list[str]) -> bo
     return bool(terms) and max((len(terms & c) / len(terms) for c in clauses), default=0) >= NEGATION_OVERLAP
 
 
-def _add_similarity(checked: list[CheckedSentence], extract_sentences: list[list[str]], embed: EmbedSentences) -> None:
-    claims = [s for s in checked if s.sources and not s.is_abstention]
-    if not claims:
-        return
-    numbered = [(n, text) for n, texts in enumerate(extract_sentences, start=1) for text in texts]
-    vectors = embed([s.text for s in claims] + [text for _, text in numbered])
-    claim_vectors, passage_vectors = vectors[: len(claims)], vectors[len(claims) :]
-    for sentence, vector in zip(claims, claim_vectors, strict=True):
-        rows = [i for i, (n, _) in enumerate(numbered) if n in sentence.sources]
-        if rows:
-            sentence.similarity = round(float(np.max(passage_vectors[rows] @ vector)), 3)
+class _Closeness:
+    """Closeness in meaning of a sentence to the sentences of its sources; every text is embedded once."""
+
+    def __init__(self, embed: EmbedSentences, extract_sentences: list[list[str]]) -> None:
+        self._embed = embed
+        self._numbered = [(n, text) for n, texts in enumerate(extract_sentences, start=1) for text in texts]
+        self._passages: np.ndarray | None = None
+        self._claims: dict[str, np.ndarray] = {}
+
+    def measure(self, sentences: list[CheckedSentence]) -> None:
+        sentences = [s for s in sentences if s.sources and not s.is_abstention]
+        if self._passages is None:
+            self._passages = self._embed([text for _, text in self._numbered])
+        new = list(dict.fromkeys(s.text for s in sentences if s.text not in self._claims))
+        if new:
+            self._claims.update(zip(new, self._embed(new), strict=True))
+        for sentence in sentences:
+            rows = [i for i, (n, _) in enumerate(self._numbered) if n in sentence.sources]
+            if rows:
+                sentence.similarity = round(float(np.max(self._passages[rows] @ self._claims[sentence.text])), 3)
 
 
 def supporting_sentences(excerpt: str, claims: list[str], min_shared: int = 2) -> list[str]:

@@ -30,7 +30,7 @@ def demo(tmp_path_factory, embedder):
     settings.llm.backend = "embedded"
     settings.llm.embedded_port = free_port()
     corpus = settings.corpus_dir
-    copy_into(corpus, "elections", FICHES / "F1965.html", FICHES / "F34779.html")
+    copy_into(corpus, "elections", FICHES / "F1965.html", FICHES / "F34779.html", FICHES / "F34778.html")
     copy_into(corpus, "cimetiere", FICHES / "F31001.html")
     copy_into(corpus, "rh", FICHES / "F34996.html")
     (corpus / "accueil").mkdir(parents=True)
@@ -84,6 +84,32 @@ def test_follow_up_question_is_searched_with_the_question_it_follows(demo):
     assert answer.standalone_question == "Qu'est-ce qu'une concession funéraire ? Combien de temps dure-t-elle ?"
     assert "cimetiere/F31001.html" in {s.path for s in answer.sources}
     assert not answer.abstained and answer.text
+
+
+def test_a_follow_up_about_a_new_citizen_stays_on_the_electoral_list(demo):
+    # Reported: rewritten into a statement, this follow-up retrieved the company section of the address fiche and
+    # told a new French citizen to provide a company's statutes.
+    _, answerer = demo
+    history = [("Quels documents fournir pour s'inscrire sur la liste électorale ?", "Un justificatif [1].")]
+    answer = answerer.ask("Et pour une personne qui vient de devenir française ?", history)
+    assert answer.standalone_question.startswith("Quels documents fournir pour s'inscrire sur la liste électorale")
+    assert "elections/F34778.html" in {s.path for s in answer.sources[:2]}, [s.path for s in answer.sources]
+    assert "statuts" not in answer.text.lower()
+
+
+def test_a_question_the_documents_do_not_answer_gets_no_unflagged_answer_from_another_service(demo):
+    # Reported: the urbanisme service's opening hours were answered from an HR fiche on staff working time, with
+    # no marker and no warning.
+    _, answerer = demo
+    answer = answerer.ask("Quels sont les horaires d'ouverture du service urbanisme ?")
+    by_number = {s.number: s for s in answer.sources}
+    from_hr_only = [
+        sentence
+        for sentence in answer.sentences
+        if sentence.supported and sentence.sources and all(by_number[n].service == "rh" for n in sentence.sources)
+    ]
+    assert answer.abstained or not from_hr_only, answer.text
+    assert all(s.sources or s.is_abstention or not s.supported for s in answer.sentences)
 
 
 # --- one backend contract, three backends ------------------------------------------------------------------
