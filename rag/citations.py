@@ -33,6 +33,7 @@ _SENTENCE_END = re.compile(r"(?<=[.!?…])\s+(?=[«\[A-ZÀ-Ý0-9\-•])|\n+")
 _NEGATION = re.compile(
     r"\b(?:ne|n)\b[^.;:]*?\b(?:pas|plus|jamais|aucune?|rien|nulle?|guere|ni)\b|\b(?:aucune?|jamais|nulle part)\b"
 )
+_ITEM_LEAD = re.compile(r"^([-•*–]|\d{1,2}[.)])?\s*:\s*")
 _NUMBERING = re.compile(r"\d{1,2}[.)]")
 _NOT_A_SUBJECT = {"oui", "non", "si"}  # « Oui, … »: an answer word, not what the sentence is about
 _CLAUSE = re.compile(r"[;:]|,\s+(?=mais|sauf|et|ou|si)\b|\s+(?=[A-ZÀ-Ý][a-zà-ÿ]+\s)")
@@ -100,7 +101,7 @@ def split_sentences(answer: str) -> list[str]:
             continue
         piece, numbering = numbering + piece, ""
         # "… mois. [1] Ensuite …": markers at the start of a piece belong to the sentence before.
-        leading = re.match(r"^((?:\s*\[\d{1,2}\])+)\s*(.*)$", piece, re.DOTALL)
+        leading = re.match(r"^((?:\s*\[\d{1,2}\])+)(?!\s*:)\s*(.*)$", piece, re.DOTALL)  # « [2] : … » opens its own
         if leading and sentences:
             sentences[-1] += " " + leading.group(1).strip()
             piece = leading.group(2).strip()
@@ -162,6 +163,7 @@ def check_answer(
     for raw in split_sentences(answer):
         cited = [int(n) for n in _MARKER.findall(raw)]
         text = re.sub(r"\s+([.,;:!?])", r"\1", _MARKER.sub("", raw).strip())
+        text = _ITEM_LEAD.sub(lambda m: f"{m.group(1)} " if m.group(1) else "", text)  # « - [1] : Pour … »
         sentence = CheckedSentence(text=text)
         sentence.sources = sorted({n for n in cited if 1 <= n <= len(extracts)})
         sentence.dropped_markers = sorted({n for n in cited if not 1 <= n <= len(extracts)})

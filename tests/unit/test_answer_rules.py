@@ -75,6 +75,12 @@ def test_sentence_split_keeps_markers_with_their_sentence():
         "La demande se fait en mairie [2].",
         "Voir aussi [3].",
     ]
+    # A small model sometimes opens list items with their marker: it stays with its item.
+    first, second = check_answer(
+        "- [1] : Un justificatif de domicile de moins de 3 mois.\n[2] : L'inscription se fait en mairie.", EXTRACTS
+    )
+    assert (first.text, first.sources) == ("- Un justificatif de domicile de moins de 3 mois.", [1])
+    assert (second.text, second.sources, second.supported) == ("L'inscription se fait en mairie.", [2], True)
 
 
 EXTRACTS = [
