@@ -18,6 +18,7 @@ from pathlib import Path
 
 from rag.chain import Answerer
 from rag.evidence import Verdict, assess
+from sourcier.settings import RetrievalMode
 from sourcier.french import fold
 
 
@@ -62,7 +63,7 @@ def spread(cases: list[Case], count: int | None) -> list[Case]:
 def evaluate(answerer: Answerer, cases: list[Case], with_llm: bool, mode: str, llm_sample: int | None = None) -> dict:
     """Retrieval and abstention on every case; answers (slow on a CPU) on `llm_sample` of them, or all."""
     answered_by_llm = {id(case) for case in spread(cases, llm_sample)} if with_llm else set()
-    answerer.retriever.mode = mode
+    answerer.retriever.mode = RetrievalMode(mode)
     ranked_k = max(10, answerer.retriever.k)  # ranking metrics look deeper than the extracts the model is shown
     config = answerer.settings.answer
     ranks, retrieval_latency, answer_latency = [], [], []

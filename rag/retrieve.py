@@ -109,7 +109,7 @@ class HybridRetriever(BaseRetriever):
             for chunk in self.index.get(missing):
                 found[chunk.id] = _document(chunk)
 
-        if self.mode is RetrievalMode.HYBRID:
+        if self.mode == RetrievalMode.HYBRID:
             fused = fuse(rankings[0], rankings[1], document_of, self.fusion or Fusion.shipped())
         else:
             fused = reciprocal_rank_fusion(rankings)
