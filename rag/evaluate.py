@@ -18,8 +18,8 @@ from pathlib import Path
 
 from rag.chain import Answerer
 from rag.evidence import Verdict, assess
-from sourcier.settings import RetrievalMode
 from sourcier.french import fold
+from sourcier.settings import RetrievalMode
 
 
 @dataclass
