@@ -14,12 +14,15 @@ import sqlite3
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
 
 from rag.chain import Answer, Answerer
 from sourcier.clock import now
 from sourcier.layout import StoreLayout
+
+KEEP_DAYS = 30  # a conversation untouched this long is deleted when the store is opened
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS turns (
@@ -67,11 +70,18 @@ def valid_conversation_id(value: str | None) -> bool:
 
 
 class ConversationStore:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, keep_days: int = KEEP_DAYS) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
+        cutoff = (datetime.now(UTC) - timedelta(days=keep_days)).isoformat(timespec="seconds")
         with self._connect() as db:
             db.executescript(_SCHEMA)
+            # Questions may name people: conversations are not kept longer than they are useful.
+            db.execute(
+                "DELETE FROM turns WHERE conversation IN "
+                "(SELECT conversation FROM turns GROUP BY conversation HAVING MAX(asked_at) < ?)",
+                (cutoff,),
+            )
 
     @classmethod
     def of(cls, layout: StoreLayout) -> ConversationStore:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 from pathlib import Path
 
 import streamlit as st
@@ -51,14 +52,23 @@ class _Conversations:
     """Every conversation of this server process, by id: a reload of the page finds its conversation — and the
     worker still answering it — again; after a restart it is read back from the store."""
 
+    LIMIT = 200  # conversations kept in memory; idle ones beyond are dropped (they stay in the store)
+
     def __init__(self) -> None:
         self._open: dict[str, Conversation] = {}
+        self._lock = threading.Lock()
 
     def get(self, conversation_id: str) -> Conversation:
-        if conversation_id not in self._open:
-            store = ConversationStore.of(StoreLayout(settings().store.path))
-            self._open[conversation_id] = Conversation(conversation_id, store, answerer, explain)
-        return self._open[conversation_id]
+        with self._lock:
+            conversation = self._open.pop(conversation_id, None)
+            if conversation is None:
+                store = ConversationStore.of(StoreLayout(settings().store.path))
+                conversation = Conversation(conversation_id, store, answerer, explain)
+            self._open[conversation_id] = conversation  # most recent last
+            idle = [key for key, open_ in self._open.items() if not open_.busy]
+            for key in idle[: max(0, len(self._open) - self.LIMIT)]:
+                del self._open[key]
+            return conversation
 
 
 @st.cache_resource

@@ -86,3 +86,17 @@ def test_a_failure_is_kept_with_its_french_explanation(tmp_path):
     assert turn.error.startswith("Le modèle de langage ne répond pas")
     conversation.clear()
     assert Conversation("conversation-de-test-4", store, answerer, explain).turns == []
+
+
+def test_conversations_untouched_for_a_month_are_deleted(tmp_path):
+    store, answerer, _ = setting_up(tmp_path, "Un justificatif de domicile de moins de 3 mois [1].")
+    old = Conversation("conversation-ancienne-1", store, answerer, explain)
+    old.ask(FIRST)
+    assert old.wait(30)
+    with store._connect() as db:
+        db.execute("UPDATE turns SET asked_at = '2020-01-01T00:00:00+00:00'")
+    recent = Conversation("conversation-recente-1", store, answerer, explain)
+    recent.ask(FIRST)
+    assert recent.wait(30)
+    reopened = ConversationStore(store.path)
+    assert reopened.load("conversation-ancienne-1") == [] and len(reopened.load("conversation-recente-1")) == 1
