@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 
 import streamlit as st
@@ -236,10 +237,11 @@ def show_feedback(index: int, turn: Turn) -> None:
 
 def current_conversation() -> Conversation:
     """The conversation named in the page's address (so that a reload finds it), or a new one."""
-    conversation_id = st.query_params.get(CONVERSATION)
+    # The session remembers it too: going to another page and back may leave the address without it.
+    conversation_id = st.query_params.get(CONVERSATION) or st.session_state.get(CONVERSATION)
     if not valid_conversation_id(conversation_id):
         conversation_id = new_conversation_id()
-        st.query_params[CONVERSATION] = conversation_id
+    st.session_state[CONVERSATION] = st.query_params[CONVERSATION] = conversation_id
     return conversations().get(conversation_id)
 
 
@@ -272,14 +274,17 @@ def render() -> None:
             "Chercher seulement dans les services", services, key="services", placeholder="Tous les services"
         )
         if st.button("Nouvelle conversation", icon=":material/add_comment:", width="stretch"):
-            st.query_params[CONVERSATION] = new_conversation_id()
+            st.session_state[CONVERSATION] = st.query_params[CONVERSATION] = new_conversation_id()
             st.rerun()
 
     st.title("Sourcier")
     conversation = current_conversation()
     question = st.chat_input("Posez votre question…") or st.session_state.pop("pending_question", None)
     if question and question.strip():
-        answerer()  # loaded here, with its spinner, rather than in the worker
+        # Loaded here, with its spinner, rather than in the worker; a failure is met again by the worker, which
+        # says it in French in the conversation.
+        with contextlib.suppress(Exception):
+            answerer()
         conversation.ask(question.strip(), chosen)
     turns = list(conversation.turns)
     if not turns:
