@@ -146,6 +146,10 @@ def test_no_question_is_lost_and_a_reload_finds_the_conversation(indexed, monkey
         assert not reloaded.exception
         assert [m.value for m in reloaded.chat_message[0].markdown][0].startswith("Quel justificatif")
         assert len(reloaded.chat_message) == 4 and reloaded.expander[0].label.startswith("[")
+        # Another page and back: still the same conversation.
+        reloaded.switch_page("admin_page.py").run()
+        reloaded.switch_page("chat_page.py").run()
+        assert not reloaded.exception and len(reloaded.chat_message) == 4
         # The answer can be copied with its sources.
         copied = reloaded.code[0].value
         assert copied.startswith("Il faut un justificatif") and "\n\nSources :\n[" in copied
