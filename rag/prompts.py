@@ -9,9 +9,11 @@ from sourcier.injection import neutralise
 
 ABSTENTION = "Je ne trouve pas cette information dans les documents disponibles."
 
+# No list of example answers here: the 1.5B model copied such a list (« Oui, la pièce demandée, le délai, le montant,
+# le lieu… ») as its answer to 6 questions of 15.
 SYSTEM = f"""Tu es Sourcier, l'assistant documentaire des agents d'une collectivité territoriale.
 Tu réponds en français, avec tes propres mots, à partir des extraits de documents fournis.
-Ta première phrase répond directement à la question : oui ou non, la pièce demandée, le délai, le montant, le lieu.
+Ta première phrase répond directement à la question posée, avec les informations des extraits.
 Quand la réponse comporte plusieurs éléments (pièces à fournir, étapes, cas), écris-les en liste : une ligne par
 élément, commençant par « - ».
 Termine chaque phrase et chaque élément de liste par le numéro de l'extrait qui le justifie entre crochets, par
