@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import atexit
+import os
 import signal
 import subprocess
 import sys
@@ -105,7 +106,10 @@ def serve(model: Path, port: int, context: int, threads: int) -> None:
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
-    stop.wait()
+    # Stopped with its parent even when the parent could not say so (killed): no orphan holding 2 GB and the port.
+    parent = os.getppid()
+    while not stop.wait(2.0) and os.getppid() == parent:
+        pass
 
 
 def main() -> None:

@@ -215,3 +215,40 @@ def test_cli_ask_json_for_an_unanswerable_question(demo, tmp_path):
     data = json.loads(result.stdout)
     assert data["abstained"] is True and data["text"] == ABSTENTION and data["backend"] is None
     assert data["sources"] and {"title", "path", "excerpt"} <= set(data["sources"][0])
+
+
+def test_the_embedded_server_stops_when_its_parent_is_killed(tmp_path):
+    # A killed CLI or app cannot run its exit handlers: the server must not stay behind holding 2 GB and the port.
+    import subprocess
+    import sys
+    import time
+
+    from rag.llm_server import healthy
+    from sourcier.models.gguf import GGUF_NAME
+    from tests.conftest import MODELS
+
+    port = free_port()
+    parent = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, time; from pathlib import Path; from rag.llm_server import EmbeddedServer; "
+            f"EmbeddedServer(Path(sys.argv[1]), {port}, 2048, 2).ensure_running(); print('up', flush=True); "
+            "time.sleep(600)",
+            str(MODELS / GGUF_NAME),
+        ],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert parent.stdout.readline().strip() == "up"
+        assert healthy(f"http://127.0.0.1:{port}")
+        parent.kill()
+        parent.wait(10)
+        deadline = time.monotonic() + 30
+        while healthy(f"http://127.0.0.1:{port}") and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert not healthy(f"http://127.0.0.1:{port}"), "the embedded LLM server outlived its parent"
+    finally:
+        parent.kill()
