@@ -55,8 +55,13 @@ class Assessment:
     missing: list[Specific] = field(default_factory=list)
 
 
+# Words that frame a question rather than name its subject: « Combien de temps dure … ? », « Faut-il … ? » — the
+# passage that answers says « 15 ans », not « temps ».
+FRAMING = frozenset(content_terms("combien de temps dure faut-il savoir"))
+
+
 def signals(question: str, documents: Sequence[Document]) -> Signals:
-    wanted = set(content_terms(question))
+    wanted = set(content_terms(question)) - FRAMING
     per_passage = [set(content_terms(d.page_content + " " + d.metadata.get("title", ""))) for d in documents]
     found = set().union(*per_passage) if per_passage else set()
 
