@@ -13,6 +13,9 @@ one, its corruptions: a figure changed, the negation flipped, the subject replac
 (labelled unsupported). The part (dev or test) follows the question, so no fiche is in both.
 
 The check's job is to flag what is wrong: « positive » below means flagged as unsupported.
+
+The extracts come from service-public.fr fiches (DILA, Licence Ouverte / Etalab 2.0), as shipped in
+../shared/corpora/service_public_fiches (see its SOURCE.md); the answers are the embedded model's.
 """
 
 from __future__ import annotations
