@@ -216,9 +216,10 @@ def show_feedback(index: int, turn: Turn) -> None:
         return
     value = 1 if rating == 1 else -1
     store = feedback_store()
-    given = st.session_state.setdefault(FEEDBACK, {})  # (turn's time, rating) → feedback row
-    if (turn.asked_at, value) not in given:
-        given[(turn.asked_at, value)] = store.record_feedback(
+    given = st.session_state.setdefault(FEEDBACK, {})  # (turn, rating) → feedback row, recorded once
+    key = (index, turn.asked_at, value)
+    if key not in given:
+        given[key] = store.record_feedback(
             value,
             answer.question,
             answer.text,
@@ -231,7 +232,7 @@ def show_feedback(index: int, turn: Turn) -> None:
             "Un commentaire pour les responsables de la documentation ? (facultatif)", key=f"comment-{index}"
         )
         if st.form_submit_button("Envoyer le commentaire") and comment.strip():
-            store.update_comment(given[(turn.asked_at, value)], comment)
+            store.update_comment(given[key], comment)
             st.success("Merci, votre commentaire est transmis.")
 
 
