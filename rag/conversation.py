@@ -66,7 +66,7 @@ def new_conversation_id() -> str:
 
 
 def valid_conversation_id(value: str | None) -> bool:
-    return bool(value) and 16 <= len(value) <= 64 and all(c.isalnum() or c in "-_" for c in value)
+    return bool(value) and 16 <= len(value) <= 64 and all(c.isascii() and (c.isalnum() or c in "-_") for c in value)
 
 
 class ConversationStore:
