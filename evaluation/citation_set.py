@@ -60,7 +60,7 @@ def generate(set_dir: Path, count: int, out_path: Path = UNLABELLED) -> None:
 
     from rag.chain import Answerer
     from rag.citations import split_sentences
-    from rag.prompts import extract_text
+    from rag.prompts import shown_text
     from sourcier.settings import Settings
 
     settings = Settings()
@@ -74,7 +74,8 @@ def generate(set_dir: Path, count: int, out_path: Path = UNLABELLED) -> None:
             if answer.abstained or not answer.backend:
                 continue
             shown = [
-                f"{s.title}\n{extract_text(Document(s.excerpt), settings.answer.extract_chars)}" for s in answer.sources
+                shown_text(Document(s.excerpt, metadata={"title": s.title}), settings.answer.extract_chars)
+                for s in answer.sources
             ]
             for sentence in split_sentences(answer.text):
                 row = {

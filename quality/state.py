@@ -7,6 +7,7 @@ import json
 import sqlite3
 
 from quality.findings import Finding, FindingStatus, FindingType, Place, Severity
+from sourcier import sqlite
 from sourcier.clock import now
 from sourcier.layout import StoreLayout
 
@@ -22,14 +23,10 @@ CREATE TABLE IF NOT EXISTS document_cache (
 
 class QualityState:
     def __init__(self, layout: StoreLayout) -> None:
-        self.path = layout.ensure().quality_state
-        with self._connect() as db:
-            db.executescript(_SCHEMA)
+        self.path = sqlite.create(layout.quality_state, _SCHEMA)
 
     def _connect(self) -> sqlite3.Connection:
-        db = sqlite3.connect(self.path, timeout=30)
-        db.row_factory = sqlite3.Row
-        return db
+        return sqlite.connect(self.path)
 
     # --- owners' marks ---------------------------------------------------------------------------------
 

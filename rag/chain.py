@@ -15,7 +15,7 @@ from ingest.live import LiveIndex
 from rag.citations import CheckedSentence, check_answer
 from rag.evidence import Verdict, assess
 from rag.llm import Backend, llm_errors, make_backend
-from rag.prompts import ABSTENTION, answer_prompt, extract_text, format_extracts
+from rag.prompts import ABSTENTION, answer_prompt, format_extracts, shown_text
 from rag.question import lack_sentence, retrieval_query
 from rag.retrieve import HybridRetriever
 from sourcier.feedback import FeedbackStore
@@ -182,7 +182,7 @@ class Answerer:
         # Checked against what the model was shown (title included), not the full passages.
         answer.sentences = check_answer(
             answer.text,
-            [f"{d.metadata.get('title', '')}\n{extract_text(d, config.extract_chars)}" for d in documents],
+            [shown_text(d, config.extract_chars) for d in documents],
             suspect=[is_suspect(d.page_content) for d in documents],
         )
         if not answer.text or all(s.is_abstention for s in answer.sentences):

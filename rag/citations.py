@@ -146,6 +146,42 @@ def _negated(text: str) -> bool:
     return bool(_NEGATION.search(fold(text)))
 
 
+@dataclass
+class _Shown:
+    """What the model was shown, read once: each extract's words, sentences, clauses (content words of each) and
+    figures — every answer sentence is weighed against them."""
+
+    texts: list[str]
+    suspect: list[bool]
+    terms: list[set[str]]
+    sentences: list[list[str]]
+    sentence_terms: list[list[set[str]]]
+    clauses: list[list[tuple[str, set[str]]]]
+    quantities: list[set[tuple[str, str | None]]]
+    numbers: set[str]
+
+    @classmethod
+    def read(cls, extracts: list[str], suspect: Sequence[bool]) -> _Shown:
+        sentences = [split_sentences(text) for text in extracts]
+        return cls(
+            texts=extracts,
+            suspect=list(suspect) or [False] * len(extracts),
+            terms=[set(content_terms(text)) for text in extracts],
+            sentences=sentences,
+            sentence_terms=[[set(content_terms(s)) for s in per_extract] for per_extract in sentences],
+            clauses=[
+                [(c, set(content_terms(c))) for s in per_extract for c in _CLAUSE.split(s) if c]
+                for per_extract in sentences
+            ],
+            quantities=[set(quantities(text)) for text in extracts],
+            numbers=set().union(*(numbers(text) for text in extracts)) if extracts else set(),
+        )
+
+    @property
+    def numbered(self) -> range:
+        return range(1, len(self.texts) + 1)
+
+
 def check_answer(
     answer: str,
     extracts: list[str],
@@ -155,55 +191,47 @@ def check_answer(
     """`extracts` are what the model was shown (title included). `suspect[n-1]` marks extract n as holding text
     addressed to an AI: a sentence that only such extracts support is not supported, whatever its words (a planted
     document must not overturn the others). `embed`, when given, adds closeness in meaning as a condition."""
-    suspect = list(suspect) or [False] * len(extracts)
-    extract_terms = [set(content_terms(text)) for text in extracts]
-    extract_sentences = [split_sentences(text) for text in extracts]
-    all_numbers = set().union(*(numbers(text) for text in extracts)) if extracts else set()
+    shown = _Shown.read(extracts, suspect)
     checked, claims = [], []  # claims: the sentences with words to check
     for raw in split_sentences(answer):
         cited = [int(n) for n in _MARKER.findall(raw)]
         text = re.sub(r"\s+([.,;:!?])", r"\1", _MARKER.sub("", raw).strip())
         text = _ITEM_LEAD.sub(lambda m: f"{m.group(1)} " if m.group(1) else "", text)  # « - [1] : Pour … »
         sentence = CheckedSentence(text=text)
-        sentence.sources = sorted({n for n in cited if 1 <= n <= len(extracts)})
-        sentence.dropped_markers = sorted({n for n in cited if not 1 <= n <= len(extracts)})
+        sentence.sources = sorted({n for n in cited if n in shown.numbered})
+        sentence.dropped_markers = sorted({n for n in cited if n not in shown.numbered})
         checked.append(sentence)
         if sentence.is_abstention:
             sentence.supported = True
             continue
         terms = set(content_terms(text))
-        sentence.unknown_numbers = sorted(numbers(text) - all_numbers)
+        sentence.unknown_numbers = sorted(numbers(text) - shown.numbers)
         if not terms:  # « Oui. »: nothing to check but figures
             sentence.supported = not sentence.unknown_numbers
             continue
         if not sentence.sources and extracts:
-            best = max(
-                range(1, len(extracts) + 1),
-                key=lambda n, terms=terms: _overlap(terms, n, extract_terms, extract_sentences),
-            )
-            if terms & extract_terms[best - 1]:
+            best = max(shown.numbered, key=lambda n, terms=terms: _overlap(terms, n, shown))
+            if terms & shown.terms[best - 1]:
                 sentence.sources, sentence.inferred = [best], True
         if not sentence.sources:
             continue
-        _weigh(sentence, terms, [extracts[n - 1] for n in sentence.sources], extract_terms, extract_sentences)
-        sentence.suspect_only = all(suspect[n - 1] for n in sentence.sources)
+        _weigh(sentence, terms, shown)
+        sentence.suspect_only = all(shown.suspect[n - 1] for n in sentence.sources)
         claims.append(sentence)
-    closeness = _Closeness(embed, extract_sentences) if embed is not None else None
+    closeness = _Closeness(embed, shown.sentences) if embed is not None else None
     if closeness is not None:
         closeness.measure(claims)
     for sentence in claims:
         sentence.supported = _holds(sentence)
         if not sentence.supported and not sentence.suspect_only:
-            _cite_the_extract_that_states_it(sentence, extracts, suspect, extract_terms, extract_sentences, closeness)
+            _cite_the_extract_that_states_it(sentence, shown, closeness)
     return checked
 
 
-def _overlap(
-    terms: set[str], number: int, extract_terms: list[set[str]], extract_sentences: list[list[str]]
-) -> tuple[int, int]:
+def _overlap(terms: set[str], number: int, shown: _Shown) -> tuple[int, int]:
     """How much of a sentence extract `number` says: in one of its sentences first (a copied sentence), then in all."""
-    local = max((len(terms & set(content_terms(s))) for s in extract_sentences[number - 1]), default=0)
-    return local, len(terms & extract_terms[number - 1])
+    local = max((len(terms & sentence) for sentence in shown.sentence_terms[number - 1]), default=0)
+    return local, len(terms & shown.terms[number - 1])
 
 
 def _holds(sentence: CheckedSentence) -> bool:
@@ -218,46 +246,33 @@ def _holds(sentence: CheckedSentence) -> bool:
     )
 
 
-def _cite_the_extract_that_states_it(
-    sentence: CheckedSentence,
-    extracts: list[str],
-    suspect: list[bool],
-    extract_terms: list[set[str]],
-    extract_sentences: list[list[str]],
-    closeness: _Closeness | None,
-) -> None:
+def _cite_the_extract_that_states_it(sentence: CheckedSentence, shown: _Shown, closeness: _Closeness | None) -> None:
     """A small model often numbers its markers wrong: when another extract states the sentence, that extract is
     cited instead (`inferred`), and the sentence stands; otherwise it keeps its marker and its doubt."""
     terms = set(content_terms(sentence.text))
-    for number in range(1, len(extracts) + 1):
-        if number in sentence.sources or suspect[number - 1]:
+    for number in shown.numbered:
+        if number in sentence.sources or shown.suspect[number - 1]:
             continue
         trial = CheckedSentence(text=sentence.text, sources=[number], unknown_numbers=sentence.unknown_numbers)
-        _weigh(trial, terms, [extracts[number - 1]], extract_terms, extract_sentences)
+        _weigh(trial, terms, shown)
         if closeness is not None:
             closeness.measure([trial])
         # Better evidence, not merely other evidence: as many of its words, and a passage that says most of it.
         if (
             _holds(trial)
             and trial.support >= sentence.support
-            and _stated_in_one_clause(trial, extract_sentences[number - 1])
+            and _closest_clause(terms, shown.clauses[number - 1])[0] >= NEGATION_OVERLAP
         ):
             trial.inferred, trial.supported, trial.dropped_markers = True, True, sentence.dropped_markers
             sentence.__dict__.update(trial.__dict__)
             return
 
 
-def _weigh(
-    sentence: CheckedSentence,
-    terms: set[str],
-    cited_texts: list[str],
-    extract_terms: list[set[str]],
-    extract_sentences: list[list[str]],
-) -> None:
-    covered = set().union(*(extract_terms[n - 1] for n in sentence.sources))
+def _weigh(sentence: CheckedSentence, terms: set[str], shown: _Shown) -> None:
+    covered = set().union(*(shown.terms[n - 1] for n in sentence.sources))
     sentence.support = round(len(terms & covered) / len(terms), 3)
     sentence.off_subject = [word for word in about(sentence.text) if not set(content_terms(word)) <= covered]
-    cited_quantities = {key for text in cited_texts for key in quantities(text)}
+    cited_quantities = set().union(*(shown.quantities[n - 1] for n in sentence.sources))
     cited_numbers = {number for number, _ in cited_quantities}
     sentence.detached_numbers = [
         written
@@ -268,15 +283,13 @@ def _weigh(
     # Polarity is compared with the clause, in any extract the model was shown, that says most of the same thing
     # (a clause: lists and tables run on without full stops, and a « ne … pas » two items away says nothing about
     # this one). Denying what one extract affirms is a doubt wherever the marker points.
-    candidates = [c for sentences in extract_sentences for s in sentences for c in _CLAUSE.split(s) if c]
-    overlap, closest = max(((len(terms & set(content_terms(s))) / len(terms), s) for s in candidates), default=(0, ""))
+    overlap, closest = _closest_clause(terms, [clause for per_extract in shown.clauses for clause in per_extract])
     sentence.negation_mismatch = overlap >= NEGATION_OVERLAP and _negated(sentence.text) != _negated(closest)
 
 
-def _stated_in_one_clause(sentence: CheckedSentence, sentences: list[str]) -> bool:
-    terms = set(content_terms(sentence.text))
-    clauses = [set(content_terms(c)) for s in sentences for c in _CLAUSE.split(s) if c]
-    return bool(terms) and max((len(terms & c) / len(terms) for c in clauses), default=0) >= NEGATION_OVERLAP
+def _closest_clause(terms: set[str], clauses: list[tuple[str, set[str]]]) -> tuple[float, str]:
+    """The share of `terms` the closest clause holds, and that clause."""
+    return max(((len(terms & words) / len(terms), clause) for clause, words in clauses), default=(0.0, ""))
 
 
 class _Closeness:

@@ -19,6 +19,7 @@ from enum import StrEnum
 from pathlib import Path
 
 from rag.chain import Answer, Answerer
+from sourcier import sqlite
 from sourcier.clock import now
 from sourcier.layout import StoreLayout
 
@@ -71,11 +72,9 @@ def valid_conversation_id(value: str | None) -> bool:
 
 class ConversationStore:
     def __init__(self, path: Path, keep_days: int = KEEP_DAYS) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.path = path
+        self.path = sqlite.create(path, _SCHEMA)
         cutoff = (datetime.now(UTC) - timedelta(days=keep_days)).isoformat(timespec="seconds")
         with self._connect() as db:
-            db.executescript(_SCHEMA)
             # Questions may name people: conversations are not kept longer than they are useful.
             db.execute(
                 "DELETE FROM turns WHERE conversation IN "
@@ -88,9 +87,7 @@ class ConversationStore:
         return cls(layout.conversations)
 
     def _connect(self) -> sqlite3.Connection:
-        db = sqlite3.connect(self.path, timeout=30)
-        db.row_factory = sqlite3.Row
-        return db
+        return sqlite.connect(self.path)
 
     def save(self, conversation: str, position: int, turn: Turn) -> None:
         answer = json.dumps(turn.answer.to_dict(), ensure_ascii=False) if turn.answer else None

@@ -63,6 +63,11 @@ def extract_text(document: Document, max_chars: int) -> str:
     return text
 
 
+def shown_text(document: Document, max_chars: int) -> str:
+    """An extract as the citation check reads it: its title (in the extract's header) and its text."""
+    return f"{document.metadata.get('title', '')}\n{extract_text(document, max_chars)}"
+
+
 def format_extracts(documents: list[Document], max_chars: int) -> str:
     blocks = []
     for number, document in enumerate(documents, start=1):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import statistics
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -40,37 +40,16 @@ def reciprocal_rank_fusion(
 
 @dataclass(frozen=True)
 class Fusion:
-    """How the two rankings are fused: a weight per retriever, and how much a passage's document counts (the same
-    fusion over documents ranked by their best passage, added to the passage's own score). Learned on the dev part
-    of the service-public set (`python -m evaluation.fusion`)."""
+    """How much each ranking weighs in the fusion. Learned on the dev part of the service-public set
+    (`python -m evaluation.fusion`)."""
 
     dense: float = 1.0
     lexical: float = 1.0
-    documents: float = 0.0
 
     @classmethod
     @cache
     def shipped(cls) -> Fusion:
         return cls(**json.loads(FUSION_FILE.read_text(encoding="utf-8")))
-
-
-def fuse(dense: list[str], lexical: list[str], document_of: Callable[[str], str], fusion: Fusion) -> dict[str, float]:
-    """Passage ids, best first, with their fused scores."""
-    weights = [fusion.dense, fusion.lexical]
-    fused = reciprocal_rank_fusion([dense, lexical], weights=weights)
-    if fusion.documents:
-        by_document = reciprocal_rank_fusion(
-            [list(dict.fromkeys(map(document_of, dense))), list(dict.fromkeys(map(document_of, lexical)))],
-            weights=weights,
-        )
-        fused = {item: score + fusion.documents * by_document[document_of(item)] for item, score in fused.items()}
-        fused = dict(sorted(fused.items(), key=lambda pair: pair[1], reverse=True))
-    return fused
-
-
-def document_of(chunk_id: str) -> str:
-    """Chunk ids are `doc_id:file_hash:index`."""
-    return chunk_id.rsplit(":", 2)[0]
 
 
 class HybridRetriever(BaseRetriever):
@@ -109,10 +88,9 @@ class HybridRetriever(BaseRetriever):
             for chunk in self.index.get(missing):
                 found[chunk.id] = _document(chunk)
 
-        if self.mode == RetrievalMode.HYBRID:
-            fused = fuse(rankings[0], rankings[1], document_of, self.fusion or Fusion.shipped())
-        else:
-            fused = reciprocal_rank_fusion(rankings)
+        fusion = self.fusion or Fusion.shipped()
+        weights = [fusion.dense, fusion.lexical] if self.mode == RetrievalMode.HYBRID else None
+        fused = reciprocal_rank_fusion(rankings, weights=weights)
         # How far each passage stands out from the other candidates of its retriever: a scale every embedding
         # model and every corpus shares, unlike raw cosine or BM25 values (what abstention is decided on).
         dense_z, lexical_z = _standardised(dense_scores), _standardised(lexical_scores)

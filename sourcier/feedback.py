@@ -7,6 +7,7 @@ import json
 import sqlite3
 from pathlib import Path
 
+from sourcier import sqlite
 from sourcier.clock import now
 from sourcier.layout import StoreLayout
 
@@ -35,19 +36,14 @@ CREATE TABLE IF NOT EXISTS feedback (
 
 class FeedbackStore:
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.path = path
-        with self._connect() as db:
-            db.executescript(_SCHEMA)
+        self.path = sqlite.create(path, _SCHEMA)
 
     @classmethod
     def of(cls, layout: StoreLayout) -> FeedbackStore:
         return cls(layout.feedback)
 
     def _connect(self) -> sqlite3.Connection:
-        db = sqlite3.connect(self.path, timeout=30)
-        db.row_factory = sqlite3.Row
-        return db
+        return sqlite.connect(self.path)
 
     def record_unanswered(self, question: str, standalone: str, reason: str, closest: list[dict]) -> None:
         with self._connect() as db:

@@ -125,13 +125,13 @@ def test_chat_answers_with_its_sources_and_stores_feedback(indexed, monkeypatch,
 
 
 def test_no_question_is_lost_and_a_reload_finds_the_conversation(indexed, monkeypatch):
-    slow = OllamaStandIn(models=["qwen2.5:7b-instruct"], word_delay=0.3)  # ~5 s per answer
+    slow = OllamaStandIn(models=["qwen2.5:7b-instruct"], word_delay=0.5)  # ~7 s per answer
     try:
         use_index(monkeypatch, indexed, slow.url)
         app = start()
         app.chat_input[0].set_value(QUESTION).run()
         app.chat_input[0].set_value("Et pour un étudiant ?").run()  # while the first is being written
-        assert "En attente" in all_text(app) or len(slow.requests) < 2
+        assert "En attente" in all_text(app)  # the second waits, shown as waiting; the first is still written
         conversation = conversation_of(app)
         assert conversation.wait(120), "no answer within 120 s (LLM stand-in too slow?)"
         app.run()

@@ -57,13 +57,13 @@ class _Conversations:
     def __init__(self) -> None:
         self._open: dict[str, Conversation] = {}
         self._lock = threading.Lock()
+        self._store = ConversationStore.of(StoreLayout(settings().store.path))
 
     def get(self, conversation_id: str) -> Conversation:
         with self._lock:
             conversation = self._open.pop(conversation_id, None)
             if conversation is None:
-                store = ConversationStore.of(StoreLayout(settings().store.path))
-                conversation = Conversation(conversation_id, store, answerer, explain)
+                conversation = Conversation(conversation_id, self._store, answerer, explain)
             self._open[conversation_id] = conversation  # most recent last
             idle = [key for key, open_ in self._open.items() if not open_.busy]
             for key in idle[: max(0, len(self._open) - self.LIMIT)]:

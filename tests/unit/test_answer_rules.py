@@ -6,7 +6,7 @@ from ingest.lexical import LexicalIndex, matches
 from rag.citations import check_answer, split_sentences
 from rag.evidence import AbstentionModel, Signals, Verdict, assess
 from rag.prompts import ABSTENTION, ANSWER, format_extracts
-from rag.retrieve import Fusion, fuse, reciprocal_rank_fusion
+from rag.retrieve import reciprocal_rank_fusion
 from sourcier.french import content_terms, fold, numbers
 
 
@@ -16,13 +16,12 @@ def test_fusion_rewards_agreement():
     assert set(fused) == {"a", "b", "c", "d"}
 
 
-def test_weighted_fusion_and_documents():
+def test_weighted_fusion():
     # Dense weighs twice: its first passage wins over the lexical first.
-    assert list(fuse(["a", "b"], ["b2", "a"], lambda c: c[0], Fusion(dense=2.0, lexical=1.0)))[0] == "a"
-    # With documents counted, a passage whose document both retrievers rank high beats a passage as lucky as it.
-    by_passage = fuse(["x1", "b1"], ["b2", "y1"], lambda c: c[0], Fusion())
-    by_document = fuse(["x1", "b1"], ["b2", "y1"], lambda c: c[0], Fusion(documents=2.0))
-    assert by_passage["x1"] == by_passage["b2"] and by_document["b2"] > by_document["x1"]
+    assert list(reciprocal_rank_fusion([["a", "b"], ["b2", "a"]], weights=[2.0, 1.0]))[0] == "a"
+    # Where the two rankings disagree, the heavier one decides.
+    assert list(reciprocal_rank_fusion([["a", "b"], ["b", "a"]], weights=[2.0, 1.0]))[0] == "a"
+    assert list(reciprocal_rank_fusion([["a", "b"], ["b", "a"]], weights=[1.0, 2.0]))[0] == "b"
 
 
 def test_french_normalisation():
