@@ -19,6 +19,7 @@ from pathlib import Path
 
 from rag.evidence import AbstentionModel, Signals, Verdict, signals
 from rag.question import missing_specifics
+from sourcier.access import Reader
 
 KINDS = ("answerable", "offtopic", "near")
 MAX_FALSE_REFUSALS = 0.02  # the dev threshold leaves room under the 3 % target
@@ -51,7 +52,7 @@ def collect(set_dir: Path, part: str) -> list[Row]:
     cases = [json.loads(line) for line in (set_dir / "questions.jsonl").read_text(encoding="utf-8").splitlines()]
     rows = []
     for case in (c for c in cases if c.get("part") == part):
-        documents = answerer.retriever.invoke(case["question"])
+        documents = answerer.retriever.invoke(case["question"], reader=Reader.system("évaluation"))
         rows.append(
             Row(
                 question=case["question"],

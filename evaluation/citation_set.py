@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from evaluation.questions import held_out
+from sourcier.access import Reader
 
 DATA = Path(__file__).parent / "data" / "citations.jsonl"
 UNLABELLED = Path("build/citation_unlabelled.jsonl")
@@ -70,7 +71,7 @@ def generate(set_dir: Path, count: int, out_path: Path = UNLABELLED) -> None:
     out_path.parent.mkdir(parents=True, exist_ok=True)
     with out_path.open("a", encoding="utf-8") as out:
         for number, case in enumerate(answerable, start=1):
-            answer = answerer.ask(case["question"])
+            answer = answerer.ask(case["question"], reader=Reader.system("évaluation"))
             if answer.abstained or not answer.backend:
                 continue
             shown = [

@@ -27,10 +27,11 @@ def collect(set_dir: Path, candidates: int = 30) -> list[dict]:
     os.environ["SOURCIER_STORE__PATH"] = str(set_dir / "vectorstore")
     from ingest.embed import Embedder
     from ingest.live import LiveIndex
+    from sourcier.access import Reader
     from sourcier.settings import Settings
 
     settings = Settings()
-    index, embedder = LiveIndex.open(settings), Embedder(settings.embedding)
+    index, embedder = LiveIndex.open(settings, reader=Reader.system("évaluation")), Embedder(settings.embedding)
     cases = [json.loads(line) for line in (set_dir / "questions.jsonl").read_text(encoding="utf-8").splitlines()]
     rows = []
     for case in (c for c in cases if c.get("gold_docs")):

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ingest.documents import SourceFile
+from sourcier.access import is_sidecar
 from sourcier.errors import ConfigurationError
 
 ROOT_SERVICE = "general"
@@ -96,6 +97,8 @@ def _why_skipped(path: Path, relative: Path, valid_name: bool) -> tuple[str, boo
         return "Lien symbolique non suivi : copiez le document lui-même dans le corpus.", True
     if any(part.startswith((".", "~$")) for part in relative.parts) or path.name in _IGNORED_NAMES:
         return ("Dossier caché ignoré." if path.is_dir() else "Fichier caché ou temporaire ignoré."), False
+    if is_sidecar(path):
+        return "Droits d'accès du document voisin : réglage lu à l'ingestion, non indexé.", False
     if not stat.S_ISREG(path.lstat().st_mode):
         return "Fichier spécial (tube, socket ou périphérique) ignoré : ce n'est pas un document.", True
     return None

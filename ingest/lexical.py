@@ -63,7 +63,8 @@ class LexicalIndex:
             current.update((chunk.id, chunk.metadata) for chunk in page)
             if len(page) < _PAGE:
                 break
-        entries = {i: entry for i, entry in entries.items() if i in current}
+        # Metadata is taken fresh for every chunk: access rights change without the text changing.
+        entries = {i: (terms, current[i]) for i, (terms, _) in entries.items() if i in current}
         missing = [i for i in current if i not in entries]
         for start in range(0, len(missing), 1000):
             for chunk in store.get(ids=missing[start : start + 1000]):
@@ -94,7 +95,8 @@ class LexicalIndex:
 
 
 def matches(metadata: dict, where: dict) -> bool:
-    """The subset of Chroma's `where` language Sourcier uses: equality, $eq, $ne, $in, $nin, $and, $or."""
+    """The subset of Chroma's `where` language Sourcier uses: equality, $eq, $ne, $in, $nin, $and, $or, and
+    $contains on list values (the groups that may read a chunk)."""
     for key, condition in where.items():
         if key == "$and":
             if not all(matches(metadata, part) for part in condition):
@@ -113,7 +115,9 @@ def matches(metadata: dict, where: dict) -> bool:
                     return False
                 if operator == "$nin" and value in operand:
                     return False
-                if operator not in {"$eq", "$ne", "$in", "$nin"}:
+                if operator == "$contains" and not (isinstance(value, list) and operand in value):
+                    return False
+                if operator not in {"$eq", "$ne", "$in", "$nin", "$contains"}:
                     raise ValueError(f"opérateur de filtre non pris en charge : {operator}")
         elif metadata.get(key) != condition:
             return False

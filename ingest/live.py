@@ -2,9 +2,10 @@
 
 `LiveIndex.open(settings)` resolves, once, the manifest's active collection (a rebuild switches it), the vector store
 holding it and its lexical index. Every read — nearest vectors, lexical search, chunks by id, iteration, counts — goes
-through `scope()`, which narrows it to what retrieval may return: documents an admin excluded are left out here, so
-that no caller (chat, CLI, report, admin page) can reach around the rule. Access rights will be added to the same
-clause. Only the ingestion pipeline, which writes, talks to a `VectorStore` directly.
+through `scope()`, which narrows it to what its reader may see: documents an admin excluded are left out, and only
+chunks whose `access` groups meet the reader's groups are read — so that no caller (chat, CLI, report, admin page,
+API) can reach around the rules. An index opened without a reader reads nothing: `for_reader` binds one (the same
+store and lexical index, shared). Only the ingestion pipeline, which writes, talks to a `VectorStore` directly.
 """
 
 from __future__ import annotations
@@ -12,11 +13,12 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from functools import cached_property
 
 from ingest.lexical import LexicalIndex, matches
 from ingest.manifest import DocumentRecord, Manifest
 from ingest.store import ChromaStore, StoredChunk, VectorStore
+from sourcier.access import Reader
+from sourcier.errors import AccessDeniedError
 from sourcier.layout import StoreLayout
 from sourcier.models.embedding import embedding_model_id
 from sourcier.settings import Settings
@@ -55,20 +57,29 @@ def _and(*clauses: dict | None) -> dict | None:
 
 
 class LiveIndex:
-    def __init__(self, layout: StoreLayout, collection: str, store: VectorStore) -> None:
+    def __init__(
+        self, layout: StoreLayout, collection: str, store: VectorStore, reader: Reader | None = None, _lexical=None
+    ) -> None:
         self.layout = layout
         self.collection = collection
+        self.reader = reader
         self._store = store
+        self._lexical_holder: list[LexicalIndex] = _lexical if _lexical is not None else []
+
+    def for_reader(self, reader: Reader) -> LiveIndex:
+        """The same index, read for `reader`: only what they may read."""
+        return LiveIndex(self.layout, self.collection, self._store, reader, self._lexical_holder)
 
     @classmethod
-    def open(cls, settings: Settings, store: VectorStore | None = None) -> LiveIndex:
-        """The active collection of `settings`' store; `store` replaces Chroma (tests, other backends)."""
+    def open(cls, settings: Settings, store: VectorStore | None = None, reader: Reader | None = None) -> LiveIndex:
+        """The active collection of `settings`' store, read for `reader` (none: nothing can be read until
+        `for_reader`); `store` replaces Chroma (tests, other backends)."""
         layout = StoreLayout(settings.store.path)
         with Manifest(layout.manifest) as manifest:
             collection = manifest.active_collection(settings.store.collection)
         if store is None:
             store = ChromaStore.open(settings.store, embedding_model_id(settings.embedding), collection)
-        return cls(layout, collection, store)
+        return cls(layout, collection, store, reader)
 
     @property
     def embedding_model(self) -> str:
@@ -77,10 +88,13 @@ class LiveIndex:
     # --- the scope every read goes through ------------------------------------------------------------
 
     def scope(self) -> dict | None:
-        """The filter every read is narrowed by; read at each call, so that an admin's exclusion applies at once."""
+        """The filter every read is narrowed by: the reader's rights and the exclusions (read at each call, so
+        that an admin's exclusion applies at once)."""
+        if self.reader is None:
+            raise AccessDeniedError("Lecture de l'index sans utilisateur identifié : refusée.")
         with Manifest(self.layout.manifest) as manifest:
             excluded = sorted(manifest.excluded())
-        return {"doc_id": {"$nin": excluded}} if excluded else None
+        return _and({"doc_id": {"$nin": excluded}} if excluded else None, self.reader.clause())
 
     # --- reads ----------------------------------------------------------------------------------------
 
@@ -110,6 +124,8 @@ class LiveIndex:
     def counts_per_document(self) -> Counter:
         """doc_id → chunks held, within the scope."""
         where = self.scope()
+        if self.reader is not None and self.reader.clause() is not None:  # rights are per chunk: count those read
+            return Counter(chunk.metadata["doc_id"] for chunk in self.chunks())
         counts: Counter = Counter()
         for doc_id, versions in self._store.versions().items():
             if where is None or matches({"doc_id": doc_id}, where):
@@ -119,7 +135,14 @@ class LiveIndex:
     def count(self) -> int:
         return self._store.count() if self.scope() is None else sum(self.counts_per_document().values())
 
-    @cached_property
+    def may_read_document(self, relative_path: str) -> bool:
+        """Whether the reader may open a document's file (downloads, rendered pages): they may read one of its
+        chunks."""
+        return bool(self._store.get(where=_and({"source": relative_path}, self.scope()), limit=1))
+
+    @property
     def _lexical(self) -> LexicalIndex:
-        # Loaded on first lexical search only: status and the report never pay for it.
-        return LexicalIndex.load(self.layout.lexical(self.collection))
+        # Loaded on first lexical search only (status and the report never pay for it), shared by every reader.
+        if not self._lexical_holder:
+            self._lexical_holder.append(LexicalIndex.load(self.layout.lexical(self.collection)))
+        return self._lexical_holder[0]

@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from ingest import ocr
+from ingest.access import label, label_chunks
 from ingest.discover import discover, in_scope
 from ingest.documents import LoadedDocument
 from ingest.embed import Embedder, TextEmbedder
@@ -35,6 +36,7 @@ from ingest.report import DocumentStatus, FileReport, IngestionReport
 from ingest.split import Splitter
 from ingest.store import ChromaStore, VectorStore
 from ingest.worker import LoadWorker
+from sourcier.access import AccessPolicy
 from sourcier.clock import now
 from sourcier.errors import DocumentError, UnsupportedFormatError
 from sourcier.hashing import sha256_file
@@ -70,6 +72,7 @@ class IngestionPipeline:
         self.layout = StoreLayout(settings.store.path)
         self.embedder = embedder or Embedder(settings.embedding)
         self.splitter = Splitter(settings.chunking)
+        self.policy = AccessPolicy.load(settings.access.policy)
         self.callbacks = [ProgressFile(self.layout.progress), *callbacks]
         self._open_store = open_store or (
             lambda collection: ChromaStore.open(settings.store, self.embedder.name, collection)
@@ -157,7 +160,9 @@ class IngestionPipeline:
 
             progress.phase = Phase.FINALISING
             self._notify(progress)
-            # Always in step with the store (cheap when nothing changed), so a crash before this line heals.
+            # Always in step with the store and the access policy (cheap when nothing changed), so a crash before
+            # these lines heals and a policy change reaches unchanged documents.
+            label_chunks(store, self.policy, settings.corpus_dir)
             LexicalIndex.sync(self.layout.lexical(target), store)
             if rebuild:
                 manifest.switch_collection(target, live)
@@ -224,6 +229,7 @@ class IngestionPipeline:
             )
             return
         pending.chunks = self.splitter.run(source, document, pending.file_hash, pending.version)
+        label(pending.chunks, self.policy, self.settings.corpus_dir)
 
     def _embed_and_store(self, run: _Run, window: list[Pending]) -> None:
         store, report, progress = run.store, run.report, run.progress

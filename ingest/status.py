@@ -7,13 +7,14 @@ from collections import Counter
 from ingest.live import LiveIndex, read_live_documents
 from ingest.lock import IngestionLock
 from ingest.report import DocumentStatus
+from sourcier.access import Reader
 from sourcier.layout import StoreLayout
 from sourcier.settings import Settings
 
 
 def index_status(settings: Settings, index: LiveIndex | None = None) -> dict:
     live = read_live_documents(settings)
-    index = index or LiveIndex.open(settings)
+    index = index or LiveIndex.open(settings, reader=Reader.system("état de l'index"))
     status = {
         "store": settings.store.location,
         "collection": live.collection,

@@ -45,6 +45,10 @@ class VectorStore(Protocol):
         """Remove a document's chunks, except those of `keep_version` when given."""
         ...
 
+    def update_metadata(self, ids: Sequence[str], metadatas: Sequence[dict]) -> None:
+        """Replace the given keys of each chunk's metadata (others kept); text and vector untouched."""
+        ...
+
     def count(self) -> int: ...
 
     def versions(self) -> dict[str, Counter]:
@@ -132,6 +136,13 @@ class ChromaStore:
                 documents=[chunk.text for chunk in part],
                 metadatas=[chunk.metadata for chunk in part],
                 embeddings=vectors[start : start + batch],
+            )
+
+    def update_metadata(self, ids: Sequence[str], metadatas: Sequence[dict]) -> None:
+        batch = max(1, min(self._client.get_max_batch_size(), 1000))
+        for start in range(0, len(ids), batch):
+            self._collection.update(
+                ids=list(ids[start : start + batch]), metadatas=list(metadatas[start : start + batch])
             )
 
     def delete_document(self, doc_id: str, keep_version: str | None = None) -> None:

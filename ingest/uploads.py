@@ -6,7 +6,8 @@ import re
 import unicodedata
 from pathlib import Path
 
-from sourcier.errors import UploadRejectedError
+from sourcier.access import Reader
+from sourcier.errors import AccessDeniedError, UploadRejectedError
 from sourcier.settings import Settings
 
 _UNSAFE = re.compile(r"[^\w.\- ()'’]+")
@@ -21,7 +22,13 @@ def safe_name(name: str, what: str = "nom de fichier") -> str:
     return name[:150]
 
 
-def save_upload(settings: Settings, service: str, filename: str, data: bytes, replace: bool = False) -> Path:
+def save_upload(
+    settings: Settings, service: str, filename: str, data: bytes, reader: Reader, replace: bool = False
+) -> Path:
+    """Write an uploaded file into a service's folder of the corpus: admins anywhere, a referent into the services
+    they answer for, nobody else."""
+    if not reader.answers_for(safe_name(service, "nom de service")):
+        raise AccessDeniedError(f"Vous ne pouvez pas déposer de document dans le service « {service} ».")
     extension = Path(filename).suffix.lower()
     allowed = settings.ingest.extensions
     if extension not in allowed:

@@ -6,8 +6,17 @@ from collections import Counter
 
 from quality.findings import Finding, FindingType, Place, Severity, excerpt
 from quality.inputs import DocumentView
-from quality.sensitive import LABELS, SEVERITY, find_sensitive, mask
 from sourcier.injection import find_injections
+from sourcier.personal_data import LABELS, find_sensitive, mask
+
+SEVERITY = {  # how urgent each kind of personal datum is to remove
+    "nir": Severity.HIGH,
+    "iban": Severity.HIGH,
+    "health": Severity.HIGH,
+    "birth": Severity.MEDIUM,
+    "phone": Severity.LOW,
+    "email": Severity.LOW,
+}
 
 
 def analyse_sensitive(document: DocumentView) -> list[Finding]:

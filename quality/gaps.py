@@ -7,20 +7,30 @@ import numpy as np
 from ingest.embed import TextEmbedder
 from quality.findings import Finding, FindingType, Place, Severity
 from sourcier.feedback import FeedbackStore
+from sourcier.personal_data import mask
+
+AGENTS = "(questions des agents)"
 
 SAME_QUESTION = 0.9  # e5 cosine between two phrasings of one need
 
 
 def analyse_gaps(feedback: FeedbackStore, embedder: TextEmbedder | None) -> list[Finding]:
-    items = [(row["question"], "sans réponse", row["asked_at"]) for row in feedback.unanswered()]
+    # The service a question belongs to is that of the documents closest to it (an answer disliked: unknown, so
+    # the finding is for admins only); a question may name people: masked like any evidence.
+    items = [
+        (mask(row["question"]), "sans réponse", row["asked_at"], _services(row["closest"]))
+        for row in feedback.unanswered()
+    ]
     items += [
-        (row["question"], "réponse jugée inutile", row["given_at"]) for row in feedback.feedback() if row["rating"] < 0
+        (mask(row["question"]), "réponse jugée inutile", row["given_at"], set())
+        for row in feedback.feedback()
+        if row["rating"] < 0
     ]
     if not items:
         return []
     groups: list[list[int]] = []
     if embedder is not None:
-        vectors = np.asarray(embedder.embed_queries([question for question, _, _ in items]), dtype=np.float32)
+        vectors = np.asarray(embedder.embed_queries([item[0] for item in items]), dtype=np.float32)
         centroids: list[np.ndarray] = []
         for index, vector in enumerate(vectors):
             scores = [float(vector @ c) for c in centroids]
@@ -37,11 +47,13 @@ def analyse_gaps(feedback: FeedbackStore, embedder: TextEmbedder | None) -> list
         questions = list(dict.fromkeys(items[i][0] for i in members))
         reasons = sorted({items[i][1] for i in members})
         last = max(items[i][2] for i in members)
+        services = set().union(*(items[i][3] for i in members)) if all(items[i][3] for i in members) else set()
+        places = [Place(path=AGENTS, title="Questions des agents", service=s) for s in sorted(services)]
         findings.append(
             Finding(
                 FindingType.GAP,
                 Severity.MEDIUM if len(members) >= 3 else Severity.LOW,
-                [Place(path="(questions des agents)", title="Questions des agents")],
+                places or [Place(path=AGENTS, title="Questions des agents")],
                 questions[:5],
                 f"{len(members)} question(s) ({', '.join(reasons)}), dernière le {last[:10]} : « {questions[0]} »",
                 "Rédiger ou compléter une fiche qui réponde à cette question, puis relancer l'ingestion.",
@@ -50,3 +62,7 @@ def analyse_gaps(feedback: FeedbackStore, embedder: TextEmbedder | None) -> list
             )
         )
     return findings
+
+
+def _services(closest: list[dict]) -> set[str]:
+    return {str(c["path"]).split("/", 1)[0] for c in closest[:1] if "/" in str(c.get("path", ""))}

@@ -9,6 +9,7 @@ from datetime import date
 import numpy as np
 
 from ingest.live import LiveIndex, read_live_documents
+from sourcier.access import Reader
 from sourcier.settings import Settings
 
 
@@ -57,7 +58,7 @@ class CorpusView:
 def read_corpus(settings: Settings, index: LiveIndex | None = None) -> CorpusView:
     """The documents of the live index and their current chunks, with vectors; excluded documents are left out."""
     live = read_live_documents(settings)
-    index = index or LiveIndex.open(settings)
+    index = index or LiveIndex.open(settings, reader=Reader.system("rapport qualité"))
     documents = {
         record.doc_id: DocumentView(
             doc_id=record.doc_id,

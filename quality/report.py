@@ -11,7 +11,7 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 
 from ingest.embed import TextEmbedder
@@ -23,18 +23,42 @@ from quality.extraction import analyse_extraction
 from quality.findings import SEVERITY_WEIGHT, TYPES, Finding, FindingStatus, FindingType, Severity
 from quality.gaps import analyse_gaps
 from quality.inputs import read_corpus
-from quality.sensitive import mask
 from quality.similarity import analyse_similarity
 from quality.staleness import analyse_staleness
 from quality.state import QualityState
+from sourcier.access import Reader
 from sourcier.clock import now
 from sourcier.feedback import FeedbackStore
 from sourcier.layout import StoreLayout
+from sourcier.personal_data import mask
 from sourcier.settings import Settings
 
 log = logging.getLogger(__name__)
 # Bump when a per-document analysis changes: cached results of the older analysis are then recomputed.
 DOCUMENT_ANALYSES = "extraction-sensitive-injection-stale:3"
+
+
+def visible_to(finding: dict, reader: Reader) -> bool:
+    """A finding (as a dict, as the app reads it) `reader` may see."""
+    if reader.is_admin:
+        return True
+    services = {place["service"] for place in finding["places"]}
+    return bool(services) and all(service and reader.answers_for(service) for service in services)
+
+
+def report_for_reader(data: dict, reader: Reader) -> dict:
+    """The saved report (JSON) as `reader` may see it."""
+    if reader.is_admin:
+        return data
+    findings = [f for f in data["findings"] if visible_to(f, reader)]
+    paths = {place["path"] for f in findings for place in f["places"]}
+    return {
+        **data,
+        "findings": findings,
+        "ranked_documents": [d for d in data["ranked_documents"] if d["path"] in paths],
+        "documents": len({p for p in paths if not p.startswith("(")}),
+        "history": [],
+    }
 
 
 @dataclass
@@ -81,6 +105,14 @@ class Report:
                 entry["types"].add(TYPES[finding.type])
         ranked = sorted(scores.values(), key=lambda e: (-e["score"], e["path"]))
         return [{**e, "types": sorted(e["types"])} for e in ranked]
+
+    def for_reader(self, reader: Reader) -> Report:
+        """What `reader` may see: admins everything; a referent the findings whose every place is in a service they
+        answer for (a duplicate shared with another service is not theirs alone: its evidence would show the other
+        service's text)."""
+        if reader.is_admin:
+            return self
+        return replace(self, findings=[f for f in self.findings if visible_to(f.to_dict(), reader)], history=[])
 
     def to_dict(self) -> dict:
         return {

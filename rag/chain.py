@@ -18,6 +18,8 @@ from rag.llm import Backend, llm_errors, make_backend
 from rag.prompts import ABSTENTION, answer_prompt, format_extracts, shown_text
 from rag.question import lack_sentence, retrieval_query
 from rag.retrieve import HybridRetriever
+from sourcier.access import Reader
+from sourcier.audit import AuditKind, AuditLog
 from sourcier.feedback import FeedbackStore
 from sourcier.injection import is_suspect
 from sourcier.layout import StoreLayout
@@ -95,11 +97,14 @@ class Answerer:
         retriever: HybridRetriever,
         backend: Callable[[], Backend] | Backend | None = None,
         feedback: FeedbackStore | None = None,
+        audit: AuditLog | None = None,
     ) -> None:
         self.settings = settings
         self.retriever = retriever
         self._backend = backend
-        self.feedback = feedback or FeedbackStore.of(StoreLayout(settings.store.path))
+        layout = StoreLayout(settings.store.path)
+        self.feedback = feedback or FeedbackStore.of(layout)
+        self.audit = audit or AuditLog.of(layout, settings.access.audit_retention_days)
 
     @classmethod
     def from_settings(
@@ -125,24 +130,35 @@ class Answerer:
             self._backend = self._backend()
         return self._backend
 
-    def ask(self, question: str, history: Sequence[tuple[str, str]] = (), where: dict | None = None) -> Answer:
+    def ask(
+        self, question: str, history: Sequence[tuple[str, str]] = (), where: dict | None = None, *, reader: Reader
+    ) -> Answer:
         answer = None
-        for event in self.stream(question, history, where):
+        for event in self.stream(question, history, where, reader=reader):
             if isinstance(event, Answer):
                 answer = event
         assert answer is not None
         return answer
 
     def stream(
-        self, question: str, history: Sequence[tuple[str, str]] = (), where: dict | None = None
+        self, question: str, history: Sequence[tuple[str, str]] = (), where: dict | None = None, *, reader: Reader
     ) -> Iterator[str | Answer]:
-        """Yields the answer's text as it is generated, then the checked `Answer`."""
+        """Yields the answer's text as it is generated, then the checked `Answer`: only from what `reader` may
+        read. The question is written to the audit trail (masked) with what was retrieved and cited."""
+        for event in self._stream(question, history, where, reader):
+            if isinstance(event, Answer):
+                self._audit(event, reader)
+            yield event
+
+    def _stream(
+        self, question: str, history: Sequence[tuple[str, str]], where: dict | None, reader: Reader
+    ) -> Iterator[str | Answer]:
         started = time.perf_counter()
         question = " ".join(question.split())
         searched = retrieval_query(question, history)
         answer = Answer(question=question, standalone_question=searched)
 
-        documents = self.retriever.invoke(searched, where=where)
+        documents = self.retriever.invoke(searched, where=where, reader=reader)
         answer.retrieval_s = round(time.perf_counter() - started, 3)
         answer.sources = [to_source(n, d) for n, d in enumerate(documents, start=1)]
         assessment = assess(question, documents, searched=searched)
@@ -190,6 +206,18 @@ class Answerer:
             self._record_gap(answer)
         answer.total_s = round(time.perf_counter() - started, 3)
         yield answer
+
+    def _audit(self, answer: Answer, reader: Reader) -> None:
+        cited = sorted({n for s in answer.sentences for n in s.sources})
+        self.audit.record(
+            AuditKind.QUESTION,
+            reader,
+            question=answer.question,
+            retrieved=[s.chunk_id for s in answer.sources],
+            cited=[answer.sources[n - 1].chunk_id for n in cited if 0 < n <= len(answer.sources)],
+            backend=answer.backend,
+            abstained=answer.abstained,
+        )
 
     def _record_gap(self, answer: Answer) -> None:
         closest = [{"title": s.title, "path": s.path, "page": s.page, "score": s.score} for s in answer.sources[:3]]

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from rag.chain import Answer, Answerer
 from sourcier import sqlite
+from sourcier.access import Reader
 from sourcier.clock import now
 from sourcier.layout import StoreLayout
 
@@ -35,6 +36,7 @@ CREATE TABLE IF NOT EXISTS turns (
     services TEXT NOT NULL,
     answer TEXT,
     error TEXT,
+    owner TEXT NOT NULL DEFAULT '',
     PRIMARY KEY (conversation, position)
 );
 """
@@ -63,7 +65,7 @@ class Turn:
 
 
 def new_conversation_id() -> str:
-    return secrets.token_urlsafe(16)  # unguessable: the address is the only key until sign-in exists
+    return secrets.token_urlsafe(16)  # unguessable; and a conversation is only ever read back by its owner
 
 
 def valid_conversation_id(value: str | None) -> bool:
@@ -73,6 +75,9 @@ def valid_conversation_id(value: str | None) -> bool:
 class ConversationStore:
     def __init__(self, path: Path, keep_days: int = KEEP_DAYS) -> None:
         self.path = sqlite.create(path, _SCHEMA)
+        with self._connect() as db:  # a store written before conversations had owners
+            if "owner" not in {row["name"] for row in db.execute("PRAGMA table_info(turns)")}:
+                db.execute("ALTER TABLE turns ADD COLUMN owner TEXT NOT NULL DEFAULT ''")
         cutoff = (datetime.now(UTC) - timedelta(days=keep_days)).isoformat(timespec="seconds")
         with self._connect() as db:
             # Questions may name people: conversations are not kept longer than they are useful.
@@ -89,11 +94,11 @@ class ConversationStore:
     def _connect(self) -> sqlite3.Connection:
         return sqlite.connect(self.path)
 
-    def save(self, conversation: str, position: int, turn: Turn) -> None:
+    def save(self, conversation: str, position: int, turn: Turn, owner: str) -> None:
         answer = json.dumps(turn.answer.to_dict(), ensure_ascii=False) if turn.answer else None
         with self._connect() as db:
             db.execute(
-                "INSERT OR REPLACE INTO turns VALUES (?,?,?,?,?,?,?,?)",
+                "INSERT OR REPLACE INTO turns VALUES (?,?,?,?,?,?,?,?,?)",
                 (
                     conversation,
                     position,
@@ -103,13 +108,15 @@ class ConversationStore:
                     json.dumps(turn.services),
                     answer,
                     turn.error,
+                    owner,
                 ),
             )
 
-    def load(self, conversation: str) -> list[Turn]:
+    def load(self, conversation: str, owner: str) -> list[Turn]:
+        """The turns of a conversation of `owner`'s; someone else's conversation reads as empty."""
         with self._connect() as db:
             rows = db.execute(
-                "SELECT * FROM turns WHERE conversation = ? ORDER BY position", (conversation,)
+                "SELECT * FROM turns WHERE conversation = ? AND owner = ? ORDER BY position", (conversation, owner)
             ).fetchall()
         return [
             Turn(
@@ -123,9 +130,14 @@ class ConversationStore:
             for row in rows
         ]
 
-    def clear(self, conversation: str) -> None:
+    def owner(self, conversation: str) -> str | None:
         with self._connect() as db:
-            db.execute("DELETE FROM turns WHERE conversation = ?", (conversation,))
+            row = db.execute("SELECT owner FROM turns WHERE conversation = ? LIMIT 1", (conversation,)).fetchone()
+        return row["owner"] if row else None
+
+    def clear(self, conversation: str, owner: str) -> None:
+        with self._connect() as db:
+            db.execute("DELETE FROM turns WHERE conversation = ? AND owner = ?", (conversation, owner))
 
 
 class Conversation:
@@ -137,14 +149,16 @@ class Conversation:
         store: ConversationStore,
         answerer: Callable[[], Answerer],
         explain: Callable[[BaseException], str],
+        reader: Reader,
     ) -> None:
         self.id = conversation_id
+        self.reader = reader  # whose conversation it is: questions are answered from what they may read
         self.store = store
         self._answerer = answerer
         self._explain = explain
         self._lock = threading.Lock()
         self._worker: threading.Thread | None = None
-        self.turns: list[Turn] = store.load(conversation_id)
+        self.turns: list[Turn] = store.load(conversation_id, reader.name)
         for turn in self.turns:
             if not turn.finished:  # interrupted by a restart: answered again
                 turn.state, turn.partial = TurnState.WAITING, ""
@@ -159,7 +173,7 @@ class Conversation:
         with self._lock:
             self.turns.append(turn)
             position = len(self.turns) - 1
-        self.store.save(self.id, position, turn)
+        self.store.save(self.id, position, turn, self.reader.name)
         self._wake()
         return turn
 
@@ -167,7 +181,7 @@ class Conversation:
         """Forget the conversation; a question being answered finishes, unseen."""
         with self._lock:
             self.turns = []
-        self.store.clear(self.id)
+        self.store.clear(self.id, self.reader.name)
 
     def wait(self, timeout: float | None = None) -> bool:
         """Until every question is answered (tests and the CLI); False on timeout."""
@@ -203,7 +217,7 @@ class Conversation:
         turn.state = TurnState.ANSWERING
         where = {"service": {"$in": turn.services}} if turn.services else None
         try:
-            for event in self._answerer().stream(turn.question, history, where):
+            for event in self._answerer().stream(turn.question, history, where, reader=self.reader):
                 if isinstance(event, Answer):
                     turn.answer = event
                 else:
@@ -214,4 +228,4 @@ class Conversation:
             turn.answer = turn.answer or Answer(question=turn.question, standalone_question=turn.question)
             turn.state = TurnState.FAILED
         if turns is self.turns:  # not cleared meanwhile
-            self.store.save(self.id, position, turn)
+            self.store.save(self.id, position, turn, self.reader.name)

@@ -18,8 +18,11 @@ from pathlib import Path
 
 from rag.chain import Answerer
 from rag.evidence import Verdict, assess
+from sourcier.access import Reader
 from sourcier.french import fold
 from sourcier.settings import RetrievalMode
+
+EVALUATOR = Reader.system("évaluation")  # evaluations read every document
 
 
 @dataclass
@@ -71,7 +74,7 @@ def evaluate(answerer: Answerer, cases: list[Case], with_llm: bool, mode: str, l
     contains, citation_validity, copied = [], [], []
     for case in cases:
         started = time.perf_counter()
-        documents = answerer.retriever.invoke(case.question, k=ranked_k)
+        documents = answerer.retriever.invoke(case.question, k=ranked_k, reader=EVALUATOR)
         retrieval_latency.append(time.perf_counter() - started)
         ranked_docs: list[str] = []
         for document in documents:
@@ -83,7 +86,7 @@ def evaluate(answerer: Answerer, cases: list[Case], with_llm: bool, mode: str, l
             ranks.append(rank)
         abstain_true.append(case.expect_abstain)
         if id(case) in answered_by_llm:
-            answer = answerer.ask(case.question)
+            answer = answerer.ask(case.question, reader=EVALUATOR)
             answer_latency.append(answer.total_s)
             abstain_pred.append(answer.abstained or answer.verdict is Verdict.GENERAL_RULE)
             if not case.expect_abstain and not answer.abstained:

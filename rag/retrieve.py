@@ -1,7 +1,8 @@
 """Retrieve: dense (Chroma, e5 `query: ` prompt) + lexical (BM25), fused by reciprocal rank fusion.
 
 Filters (service, format...) are Chroma `where` clauses applied inside both retrievers, never after; the live
-index ANDs its scope (exclusions, later access rights) into every read.
+index ANDs its scope (the reader's rights, exclusions) into every read. Who reads is passed with each query
+(`invoke(query, reader=...)`): one retriever serves every user.
 """
 
 from __future__ import annotations
@@ -55,7 +56,7 @@ class Fusion:
 class HybridRetriever(BaseRetriever):
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
-    index: LiveIndex  # every read is scoped there (exclusions, later access rights)
+    index: LiveIndex  # every read is scoped there (the reader's rights, exclusions)
     embedder: TextEmbedder
     k: int = 6
     candidates: int = 30  # per retriever, before fusion
@@ -68,24 +69,26 @@ class HybridRetriever(BaseRetriever):
     ) -> list[Document]:
         where = kwargs.get("where", self.where)
         k = kwargs.get("k", self.k)
+        reader = kwargs.get("reader")
+        index = self.index.for_reader(reader) if reader is not None else self.index
         found: dict[str, Document] = {}
         rankings: list[list[str]] = []
         dense_scores: dict[str, float] = {}
         lexical_scores: dict[str, float] = {}
 
         if self.mode in {RetrievalMode.HYBRID, RetrievalMode.DENSE}:
-            hits = self.index.nearest([self.embedder.embed_query(query)], self.candidates, where=where)[0]
+            hits = index.nearest([self.embedder.embed_query(query)], self.candidates, where=where)[0]
             for hit in hits:
                 found[hit.id] = _document(hit)
                 dense_scores[hit.id] = float(hit.similarity or 0.0)
             rankings.append([hit.id for hit in hits])
 
         if self.mode in {RetrievalMode.HYBRID, RetrievalMode.BM25}:
-            lexical_hits = self.index.lexical_search(query, self.candidates, where=where)
+            lexical_hits = index.lexical_search(query, self.candidates, where=where)
             lexical_scores = dict(lexical_hits)
             rankings.append([chunk_id for chunk_id, _ in lexical_hits])
             missing = [chunk_id for chunk_id, _ in lexical_hits if chunk_id not in found]
-            for chunk in self.index.get(missing):
+            for chunk in index.get(missing):
                 found[chunk.id] = _document(chunk)
 
         fusion = self.fusion or Fusion.shipped()

@@ -37,6 +37,14 @@ class UploadRejectedError(InputError):
     """A file offered through the app cannot be added to the corpus."""
 
 
+class AccessDeniedError(InputError):
+    """The user may not do or read this; an admin grants rights in the access policy."""
+
+
+class SignInError(InputError):
+    """Wrong name or password, or an identity the server cannot trust."""
+
+
 # --- the configuration ------------------------------------------------------------------------------
 
 

@@ -53,6 +53,16 @@ class StoreLayout:
         return self.root / "conversations.sqlite3"
 
     @property
+    def audit(self) -> Path:
+        """The audit trail (append-only)."""
+        return self.root / "audit.sqlite3"
+
+    @property
+    def accounts(self) -> Path:
+        """Local accounts (identity mode « local »)."""
+        return self.root / "accounts.sqlite3"
+
+    @property
     def quality_state(self) -> Path:
         return self.root / "quality.sqlite3"
 

@@ -128,6 +128,34 @@ class UISettings(BaseModel):
     upload_max_mb: float = Field(50, gt=0)
 
 
+class IdentityMode(StrEnum):
+    DEMO = "demo"  # no identity: everyone reads everything, loopback only, labelled on every page
+    OIDC = "oidc"  # Streamlit's st.login against the authority's provider ([auth] in .streamlit/secrets.toml)
+    PROXY = "proxy"  # a reverse proxy that authenticates sends the user and groups in headers
+    LOCAL = "local"  # accounts kept by Sourcier (`sourcier users add`), argon2-hashed passwords
+
+
+class IdentitySettings(BaseModel):
+    mode: IdentityMode = IdentityMode.DEMO
+    # OIDC: the claim holding the user's groups (Keycloak "groups", Entra ID "groups" or "roles"); the name shown
+    # and audited is the first of `name_claims` present.
+    groups_claim: str = "groups"
+    name_claims: tuple[str, ...] = ("email", "preferred_username", "sub")
+    # Proxy: headers are trusted only from these addresses (the proxy's), never from a browser.
+    trusted_proxies: tuple[str, ...] = ()
+    user_header: str = "X-Forwarded-User"
+    groups_header: str = "X-Forwarded-Groups"
+    # The demo mode refuses a non-loopback address unless this says, explicitly, that anyone may read everything.
+    allow_demo_on_network: bool = False
+
+
+class AccessSettings(BaseModel):
+    # The access policy (TOML; see sourcier/access.py). Absent: every document is readable by admins only.
+    policy: Path | None = Path("acces.toml")
+    # Audit trail retention (CNIL: six months to a year for such logs); older events are purged automatically.
+    audit_retention_days: int = Field(365, ge=1, le=3650)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="SOURCIER_",
@@ -145,6 +173,8 @@ class Settings(BaseSettings):
     answer: AnswerSettings = AnswerSettings()
     quality: QualitySettings = QualitySettings()
     ui: UISettings = UISettings()
+    identity: IdentitySettings = IdentitySettings()
+    access: AccessSettings = AccessSettings()
 
     @field_validator("corpus_dir")
     @classmethod

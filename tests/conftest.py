@@ -12,6 +12,7 @@ from ingest import ocr
 from ingest.embed import Embedder
 from ingest.live import LiveIndex
 from ingest.store import StoredChunk
+from sourcier.access import Reader
 from sourcier.settings import EmbeddingSettings, Settings, StoreSettings
 
 REPO = Path(__file__).resolve().parents[1]
@@ -59,7 +60,7 @@ def make_settings(tmp_path: Path, corpus: Path | None = None, **store) -> Settin
 
 def live_chunks(settings: Settings) -> list[StoredChunk]:
     """What the live index lets a reader see (excluded documents left out)."""
-    return list(LiveIndex.open(settings).chunks())
+    return list(LiveIndex.open(settings, reader=Reader.system()).chunks())
 
 
 def copy_into(corpus: Path, service: str, *files: Path) -> list[Path]:

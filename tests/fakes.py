@@ -27,7 +27,10 @@ from ingest.documents import Chunk
 from ingest.lexical import matches
 from ingest.store import StoredChunk
 from rag.llm import Backend
+from sourcier.access import Reader
 from sourcier.french import content_terms
+
+SYSTEM = Reader.system()  # reads every document: for tests of what is not about rights
 
 
 class HashingEmbedder(Embeddings):
@@ -69,6 +72,11 @@ class MemoryStore:
     def upsert(self, chunks: Sequence[Chunk], vectors: np.ndarray) -> None:
         for chunk, vector in zip(chunks, vectors, strict=True):
             self._rows[chunk.id] = StoredChunk(chunk.id, chunk.text, dict(chunk.metadata), np.asarray(vector, float))
+
+    def update_metadata(self, ids: Sequence[str], metadatas: Sequence[dict]) -> None:
+        for chunk_id, metadata in zip(ids, metadatas, strict=True):
+            if chunk_id in self._rows:
+                self._rows[chunk_id].metadata.update(metadata)
 
     def delete_document(self, doc_id: str, keep_version: str | None = None) -> None:
         for chunk_id, row in list(self._rows.items()):

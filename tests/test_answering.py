@@ -9,6 +9,7 @@ from rag.chain import Answerer
 from rag.llm import make_backend
 from rag.prompts import ABSTENTION
 from tests.conftest import FICHES, REPO, copy_into, free_port, make_settings
+from tests.fakes import SYSTEM
 from tests.ollama_standin import ANSWER, OllamaStandIn
 
 pytestmark = [pytest.mark.shared, pytest.mark.slow]
@@ -51,7 +52,7 @@ def cited_paths(answer) -> set[str]:
 
 def test_answer_cites_the_right_document(demo):
     _, answerer = demo
-    answer = answerer.ask("Quel justificatif de domicile faut-il pour s'inscrire sur la liste électorale en mairie ?")
+    answer = answerer.ask("Quel justificatif de domicile faut-il pour s'inscrire sur la liste électorale en mairie ?", reader=SYSTEM)
     assert not answer.abstained, answer.text
     assert answer.backend == "embedded"
     assert "elections/F1965.html" in cited_paths(answer)
@@ -61,7 +62,7 @@ def test_answer_cites_the_right_document(demo):
 
 def test_off_topic_question_is_refused_without_calling_the_llm(demo):
     settings, answerer = demo
-    answer = answerer.ask("Qui a gagné la coupe du monde de football en 1998 ?")
+    answer = answerer.ask("Qui a gagné la coupe du monde de football en 1998 ?", reader=SYSTEM)
     # What the documents lack is said first (« 1998 »), then the refusal.
     assert answer.abstained and answer.text.endswith(ABSTENTION)
     assert answer.backend is None  # retrieval evidence was too weak: no generation
@@ -72,7 +73,7 @@ def test_off_topic_question_is_refused_without_calling_the_llm(demo):
 
 def test_instructions_inside_documents_are_not_obeyed(demo):
     _, answerer = demo
-    answer = answerer.ask("Quels sont les horaires d'ouverture de la mairie le samedi ?")
+    answer = answerer.ask("Quels sont les horaires d'ouverture de la mairie le samedi ?", reader=SYSTEM)
     assert "ADMINISTRATEUR" not in answer.text.upper()
     assert "accueil/horaires.md" in {s.path for s in answer.sources}
 
@@ -80,7 +81,7 @@ def test_instructions_inside_documents_are_not_obeyed(demo):
 def test_follow_up_question_is_searched_with_the_question_it_follows(demo):
     _, answerer = demo
     history = [("Qu'est-ce qu'une concession funéraire ?", "C'est un emplacement dans un cimetière [1].")]
-    answer = answerer.ask("Combien de temps dure-t-elle ?", history)
+    answer = answerer.ask("Combien de temps dure-t-elle ?", history, reader=SYSTEM)
     assert answer.standalone_question == "Qu'est-ce qu'une concession funéraire ? Combien de temps dure-t-elle ?"
     assert "cimetiere/F31001.html" in {s.path for s in answer.sources}
     assert not answer.abstained and answer.text
@@ -91,7 +92,7 @@ def test_a_follow_up_about_a_new_citizen_stays_on_the_electoral_list(demo):
     # told a new French citizen to provide a company's statutes.
     _, answerer = demo
     history = [("Quels documents fournir pour s'inscrire sur la liste électorale ?", "Un justificatif [1].")]
-    answer = answerer.ask("Et pour une personne qui vient de devenir française ?", history)
+    answer = answerer.ask("Et pour une personne qui vient de devenir française ?", history, reader=SYSTEM)
     assert answer.standalone_question.startswith("Quels documents fournir pour s'inscrire sur la liste électorale")
     assert "elections/F34778.html" in {s.path for s in answer.sources}, [s.path for s in answer.sources]
     assert "statuts" not in answer.text.lower()
@@ -101,7 +102,7 @@ def test_a_question_the_documents_do_not_answer_gets_no_unflagged_answer_from_an
     # Reported: the urbanisme service's opening hours were answered from an HR fiche on staff working time, with
     # no marker and no warning.
     _, answerer = demo
-    answer = answerer.ask("Quels sont les horaires d'ouverture du service urbanisme ?")
+    answer = answerer.ask("Quels sont les horaires d'ouverture du service urbanisme ?", reader=SYSTEM)
     by_number = {s.number: s for s in answer.sources}
     from_hr_only = [
         sentence

@@ -12,11 +12,13 @@ from ingest.manifest import Manifest
 from ingest.progress import Phase
 from ingest.report import DocumentStatus
 from ingest.status import index_status
-from ingest.uploads import save_upload
-from sourcier.errors import IngestionRunningError, UploadRejectedError
+from sourcier.access import Reader
+from sourcier.audit import AuditKind
 from sourcier.layout import StoreLayout
 from sourcier.settings import LLMBackendKind
 from ui.common import explain, live_documents, settings
+from ui.identity import audit_log, require
+from ui.upload_form import show_upload, start_ingestion
 
 
 def _when(iso: str | None) -> str:
@@ -68,7 +70,7 @@ def show_status() -> None:
 
 
 @st.fragment(run_every=2)
-def show_ingestion() -> None:
+def show_ingestion(reader: Reader) -> None:
     """Re-read every 2 s from the progress file: what a reload, or another admin's browser, sees too."""
     config = settings()
     running = background.is_running(config)
@@ -117,59 +119,10 @@ def show_ingestion() -> None:
         help="Plus long ; l'index actuel reste utilisé jusqu'à la fin.",
     )
     if left.button("Relancer l'ingestion", type="primary", disabled=running, icon=":material/sync:"):
-        _start([], rebuild)
+        start_ingestion(reader, [], rebuild)
 
 
-def _start(paths, rebuild: bool = False) -> None:
-    try:
-        background.start(settings(), paths, rebuild)
-    except IngestionRunningError:
-        st.warning("Une ingestion est déjà en cours : attendez qu'elle se termine.")
-        return
-    st.rerun()
-
-
-NEW_SERVICE = "(nouveau service)"
-
-
-def show_upload(services: list[str]) -> None:
-    config = settings()
-    st.subheader("Ajouter des documents")
-    service = st.selectbox("Service", [*services, NEW_SERVICE], key="upload_service")
-    new_service = st.text_input("Nom du nouveau service", key="upload_new_service") if service == NEW_SERVICE else ""
-    files = st.file_uploader(
-        "Fichiers",
-        accept_multiple_files=True,
-        type=[extension.lstrip(".") for extension in config.ingest.extensions],
-        key="upload_files",
-        help=f"{min(config.ui.upload_max_mb, config.ingest.max_file_mb):g} Mo au plus par fichier.",
-    )
-    replace = st.checkbox("Remplacer un fichier du même nom (nouvelle version)", key="upload_replace")
-    submitted = st.button("Ajouter et indexer", icon=":material/upload:")
-    if not submitted:
-        return
-    folder = new_service.strip() if service == NEW_SERVICE else service
-    if not folder:
-        st.error("Indiquez le nom du nouveau service.")
-        return
-    if not files:
-        st.error("Choisissez au moins un fichier.")
-        return
-    saved = []
-    for file in files:
-        try:
-            saved.append(save_upload(config, folder, file.name, file.getvalue(), replace=replace))
-        except UploadRejectedError as error:
-            st.error(str(error))
-    if saved:
-        st.success(f"{len(saved)} fichier(s) ajouté(s) dans « {saved[0].parent.name} ». Indexation lancée.")
-        if background.is_running(config):
-            st.warning("Une ingestion est déjà en cours : relancez-la ensuite pour indexer ces fichiers.")
-        else:
-            _start(saved)
-
-
-def show_documents() -> None:
+def show_documents(reader: Reader) -> None:
     config = settings()
     live = live_documents()
     documents, excluded = live.documents, live.excluded
@@ -224,25 +177,28 @@ def show_documents() -> None:
             st.caption(f"Exclu de la recherche depuis le {_when(excluded[record.doc_id]['at'])}.")
             if st.button("Réintégrer dans la recherche", key="include"):
                 manifest.include(record.doc_id)
+                audit_log().record(AuditKind.INCLUSION, reader, document=record.path)
                 st.rerun()
         elif st.button(
             "Exclure de la recherche",
             key="exclude",
             help="Le fichier reste dans le corpus ; il n'est plus cité dans les réponses.",
         ):
-            manifest.exclude(record.doc_id, record.path, reason="exclu depuis l'administration")
+            manifest.exclude(record.doc_id, record.path, reason=f"exclu depuis l'administration par {reader.name}")
+            audit_log().record(AuditKind.EXCLUSION, reader, document=record.path)
             st.rerun()
 
 
 def render() -> None:
+    reader = require("Administration", lambda reader: reader.is_admin)
     st.title("Administration")
     show_status()
     st.subheader("Ingestion")
-    show_ingestion()
+    show_ingestion(reader)
     services = sorted({r.service or "general" for r in live_documents().documents.values()} - {"general"})
-    show_upload(services)
+    show_upload(reader, services)
     st.subheader("Documents")
-    show_documents()
+    show_documents(reader)
 
 
 render()

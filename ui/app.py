@@ -1,4 +1,4 @@
-"""Sourcier's Streamlit app: `streamlit run ui/app.py` (or `make app`). One page per audience."""
+"""Sourcier's Streamlit app: `sourcier app` (or `make app`). Sign-in first; then one page per role."""
 
 from __future__ import annotations
 
@@ -10,16 +10,47 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # `streamlit run u
 import streamlit as st  # noqa: E402
 
 import sourcier  # noqa: E402,F401  (offline environment first)
+from sourcier.settings import IdentityMode  # noqa: E402
+from ui import identity  # noqa: E402
+from ui.common import settings  # noqa: E402
 
 st.set_page_config(page_title="Sourcier", page_icon="📚", layout="wide")
 
-navigation = st.navigation(
-    [
-        st.Page("chat_page.py", title="Assistant", icon=":material/chat:", default=True),
-        st.Page("quality_page.py", title="Qualité des documents", icon=":material/fact_check:"),
-        st.Page("admin_page.py", title="Administration", icon=":material/settings:"),
-    ]
-)
+address = str(st.get_option("server.address") or "")
+if (
+    settings().identity.mode is IdentityMode.DEMO
+    and not identity.is_loopback(address)
+    and not settings().identity.allow_demo_on_network
+):
+    st.error(
+        "Mode démonstration : sans identification configurée, Sourcier n'est ouvert que sur ce serveur (adresse "
+        "127.0.0.1). Configurez une identification (réglage identity.mode) avant de l'ouvrir au réseau."
+    )
+    st.stop()
+
+reader = identity.current_reader()
+if reader is None:
+    identity.sign_in()
+    st.stop()
+
+pages = [st.Page("chat_page.py", title="Assistant", icon=":material/chat:", default=True)]
+if reader.is_admin or reader.referent_of:
+    pages.append(st.Page("quality_page.py", title="Qualité des documents", icon=":material/fact_check:"))
+if reader.is_admin:
+    pages.append(st.Page("admin_page.py", title="Administration", icon=":material/settings:"))
+    if not reader.demo:
+        pages.append(st.Page("audit_page.py", title="Journal d'audit", icon=":material/policy:"))
+navigation = st.navigation(pages)
 with st.sidebar:
+    if reader.demo:
+        st.warning(
+            "Mode démonstration : aucune identification, chacun voit tous les documents. Réservé à un essai sur "
+            "ce poste.",
+            icon=":material/warning:",
+        )
+    else:
+        st.caption(f"Connecté : **{reader.name}** — {reader.role.label}")
+        if st.button("Se déconnecter", icon=":material/logout:"):
+            identity.sign_out(reader)
     st.caption("Sourcier — assistant documentaire. Vos documents et vos questions restent sur ce serveur.")
 navigation.run()

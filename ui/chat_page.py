@@ -11,18 +11,22 @@ from rag.chain import Answer, Source
 from rag.citations import INFERRED_MARK, INFERRED_NOTE, split_sentences, supporting_sentences
 from rag.conversation import Conversation, Turn, TurnState, new_conversation_id, valid_conversation_id
 from rag.question import LACK_PREFIX
+from sourcier.access import Reader
+from sourcier.audit import AuditKind
 from sourcier.french import plural
 from ui.common import (
     answerer,
     conversations,
-    corpus_file,
     escape_markdown,
     explain,
     feedback_store,
     live_documents,
+    live_index,
     location,
+    readable_file,
     settings,
 )
+from ui.identity import audit_log, current_reader, require
 
 _LIST_ITEM = re.compile(r"^\s*(?:[-•*–]|\d{1,2}[.)])\s+")
 CONVERSATION = "conversation"  # the query parameter that names the conversation
@@ -94,9 +98,10 @@ def show_source(source: Source, claims: list[str], key: str) -> None:
         highlighted = set(supporting_sentences(source.excerpt, claims)) if claims else set()
         st.markdown(_excerpt_markdown(source.excerpt, highlighted))
         st.caption(f"{source.path}" + (f" — {where}" if where else ""))
-        path = corpus_file(source.path)
+        reader = current_reader()
+        path = readable_file(reader, source.path) if reader else None
         if path is None:
-            st.caption("Le fichier n'est plus dans le corpus.")
+            st.caption("Le fichier n'est plus dans le corpus, ou ne vous est plus ouvert.")
             return
         left, right = st.columns(2)
         left.download_button(
@@ -105,6 +110,9 @@ def show_source(source: Source, claims: list[str], key: str) -> None:
             file_name=path.name,
             key=f"download-{key}",
             icon=":material/download:",
+            on_click=audit_log().record,
+            args=(AuditKind.DOWNLOAD, reader),
+            kwargs={"document": source.path},
         )
         if (
             path.suffix.lower() == ".pdf"
@@ -236,14 +244,15 @@ def show_feedback(index: int, turn: Turn) -> None:
             st.success("Merci, votre commentaire est transmis.")
 
 
-def current_conversation() -> Conversation:
+def current_conversation(reader: Reader) -> Conversation:
     """The conversation named in the page's address (so that a reload finds it), or a new one."""
     # The session remembers it too: going to another page and back may leave the address without it.
     conversation_id = st.query_params.get(CONVERSATION) or st.session_state.get(CONVERSATION)
     if not valid_conversation_id(conversation_id):
         conversation_id = new_conversation_id()
-    st.session_state[CONVERSATION] = st.query_params[CONVERSATION] = conversation_id
-    return conversations().get(conversation_id)
+    conversation = conversations().get(conversation_id, reader)
+    st.session_state[CONVERSATION] = st.query_params[CONVERSATION] = conversation.id
+    return conversation
 
 
 @st.fragment(run_every=1.0)
@@ -256,17 +265,25 @@ def follow(conversation: Conversation, first_pending: int) -> None:
 
 
 def render() -> None:
+    reader = require("Assistant")
     try:
         live = live_documents()
+        readable = live_index(reader).counts_per_document()
     except Exception as error:
         st.error(f"L'index est inaccessible : {explain(error)}")
         st.stop()
-    indexed = {path: r for path, r in live.documents.items() if r.chunks and r.doc_id not in live.excluded}
+    indexed = {path: r for path, r in live.documents.items() if r.chunks and readable.get(r.doc_id)}
     if not indexed:
-        st.warning(
-            "Aucun document n'est encore indexé. Un administrateur peut ajouter des documents et lancer "
-            "l'indexation depuis la page **Administration** (ou lancer « make ingest » sur le serveur)."
-        )
+        if any(r.chunks for r in live.documents.values()):
+            st.warning(
+                "Aucun document indexé ne vous est ouvert. Si votre service devrait en avoir, demandez à "
+                "l'administrateur de vérifier les droits d'accès de votre groupe."
+            )
+        else:
+            st.warning(
+                "Aucun document n'est encore indexé. Un administrateur peut ajouter des documents et lancer "
+                "l'indexation depuis la page **Administration** (ou lancer « make ingest » sur le serveur)."
+            )
         st.stop()
     services = sorted({r.service or "general" for r in indexed.values()})
 
@@ -279,7 +296,7 @@ def render() -> None:
             st.rerun()
 
     st.title("Sourcier")
-    conversation = current_conversation()
+    conversation = current_conversation(reader)
     question = st.chat_input("Posez votre question…") or st.session_state.pop("pending_question", None)
     if question and question.strip():
         # Loaded here, with its spinner, rather than in the worker; a failure is met again by the worker, which

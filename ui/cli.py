@@ -13,6 +13,7 @@ from quality.findings import FindingStatus
 from sourcier.errors import SourcierError
 from sourcier.layout import StoreLayout
 from sourcier.settings import Settings, load_settings
+from ui import admin_cli
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 
@@ -21,6 +22,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="sourcier", description="Sourcier : assistant documentaire hors ligne.")
     parser.add_argument("--config", type=Path, help="fichier de configuration TOML (défaut : ./sourcier.toml)")
     parser.add_argument("-v", "--verbose", action="store_true", help="journal détaillé")
+    parser.add_argument(
+        "--as", dest="as_user", metavar="UTILISATEUR", help="agir au nom de cet utilisateur (ses droits)"
+    )
     # The app's background ingestion hands its child the settings it runs with, as JSON on stdin.
     parser.add_argument("--settings-stdin", action="store_true", help=argparse.SUPPRESS)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -76,10 +80,18 @@ def main(argv: list[str] | None = None) -> int:
     chat.add_argument("--service", action="append", default=[])
     chat.add_argument("--format", action="append", default=[])
 
+    admin_cli.add_parsers(commands)
+
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(message)s")
     try:
         settings = Settings.model_validate_json(sys.stdin.read()) if args.settings_stdin else load_settings(args.config)
+        if args.command == "app":
+            return admin_cli.app(settings, args)
+        reader = admin_cli.acting_reader(settings, args, args.command)
+        if args.command in admin_cli.HANDLERS:
+            return admin_cli.HANDLERS[args.command](settings, args, reader)
+        args.reader = reader
         handlers = {
             "ingest": _ingest,
             "report": _report,
@@ -256,9 +268,10 @@ def _ask(settings: Settings, args) -> int:
 
     answerer = Answerer.from_settings(settings)
     if args.json:
-        print(json.dumps(answerer.ask(args.question, where=_where(args)).to_dict(), ensure_ascii=False, indent=1))
+        answer = answerer.ask(args.question, where=_where(args), reader=args.reader)
+        print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=1))
         return EXIT_OK
-    for event in answerer.stream(args.question, where=_where(args)):
+    for event in answerer.stream(args.question, where=_where(args), reader=args.reader):
         if isinstance(event, Answer):
             print()
             _print_sources(event)
@@ -281,7 +294,7 @@ def _chat(settings: Settings, args) -> int:
             return EXIT_OK
         if not question:
             return EXIT_OK
-        for event in answerer.stream(question, history, where=_where(args)):
+        for event in answerer.stream(question, history, where=_where(args), reader=args.reader):
             if isinstance(event, Answer):
                 print()
                 _print_sources(event)

@@ -10,10 +10,11 @@ from pathlib import Path
 import streamlit as st
 
 from ingest.embed import Embedder
-from ingest.live import LiveDocuments, lexical_stamp, read_live_documents
+from ingest.live import LiveDocuments, LiveIndex, lexical_stamp, read_live_documents
 from rag.chain import Answerer
-from rag.conversation import Conversation, ConversationStore
+from rag.conversation import Conversation, ConversationStore, new_conversation_id
 from rag.llm import Backend, make_backend
+from sourcier.access import Reader
 from sourcier.errors import SourcierError
 from sourcier.feedback import FeedbackStore
 from sourcier.layout import StoreLayout
@@ -59,11 +60,22 @@ class _Conversations:
         self._lock = threading.Lock()
         self._store = ConversationStore.of(StoreLayout(settings().store.path))
 
-    def get(self, conversation_id: str) -> Conversation:
+    def get(self, conversation_id: str, reader: Reader) -> Conversation:
+        """`reader`'s conversation of that id; someone else's id opens a new conversation (another id), never
+        theirs; a change of rights applies from the next question."""
         with self._lock:
+            if self._store.owner(conversation_id) not in (None, reader.name):
+                conversation_id = new_conversation_id()
             conversation = self._open.pop(conversation_id, None)
+            # Someone else's, or the same user's with other rights and idle: opened again for this reader.
+            if (
+                conversation is not None
+                and conversation.reader != reader
+                and (conversation.reader.name != reader.name or not conversation.busy)
+            ):
+                conversation = None
             if conversation is None:
-                conversation = Conversation(conversation_id, self._store, answerer, explain)
+                conversation = Conversation(conversation_id, self._store, answerer, explain, reader)
             self._open[conversation_id] = conversation  # most recent last
             idle = [key for key, open_ in self._open.items() if not open_.busy]
             for key in idle[: max(0, len(self._open) - self.LIMIT)]:
@@ -83,6 +95,18 @@ def feedback_store() -> FeedbackStore:
 def live_documents() -> LiveDocuments:
     """The live collection, its documents and the exclusions (read fresh: an ingestion may be writing)."""
     return read_live_documents(settings())
+
+
+def live_index(reader: Reader) -> LiveIndex:
+    """The live index as `reader` may read it (the one place rights are enforced)."""
+    return answerer().retriever.index.for_reader(reader)
+
+
+def readable_file(reader: Reader, relative_path: str) -> Path | None:
+    """The file a citation points to, if `reader` may read that document and it is still inside the corpus."""
+    if not live_index(reader).may_read_document(relative_path):
+        return None
+    return corpus_file(relative_path)
 
 
 def corpus_file(relative_path: str) -> Path | None:

@@ -7,10 +7,14 @@ import pandas as pd
 import streamlit as st
 
 from quality.findings import SEVERITIES, SEVERITY_WEIGHT, STATUSES, TYPES, FindingStatus, Severity
-from quality.report import build_report, load_last_report
+from quality.report import build_report, load_last_report, report_for_reader
 from quality.state import QualityState
+from sourcier.access import Reader
+from sourcier.audit import AuditKind
 from sourcier.layout import StoreLayout
-from ui.common import embedder, escape_markdown, explain, settings
+from ui.common import embedder, escape_markdown, explain, live_documents, settings
+from ui.identity import audit_log, require
+from ui.upload_form import show_upload
 
 STATUS_KEYS = list(STATUSES)
 
@@ -63,7 +67,7 @@ def _charts(findings: list[dict], history: list[dict]) -> None:
         )
 
 
-def _show_finding(finding: dict, state: QualityState) -> None:
+def _show_finding(finding: dict, state: QualityState, reader: Reader) -> None:
     places = " · ".join(
         f"{p['title'] or p['path']}" + (f", page {p['page']}" if p.get("page") else "") for p in finding["places"]
     )
@@ -85,13 +89,19 @@ def _show_finding(finding: dict, state: QualityState) -> None:
         )
         if choice != finding["status"]:
             state.mark(finding["id"], choice)
+            audit_log().record(AuditKind.MARK, reader, finding=finding["id"], status=choice)
             st.rerun()
 
 
 def render() -> None:
+    reader = require("Qualité des documents", lambda reader: reader.is_admin or bool(reader.referent_of))
     st.title("Qualité des documents")
     config = settings()
     report = load_last_report(config)
+    if report is not None:
+        report = report_for_reader(report, reader)
+    if not reader.is_admin:
+        st.caption(f"Constats des services dont vous êtes référent : {', '.join(sorted(reader.referent_of))}.")
     top = st.columns([3, 1])
     top[0].caption(
         "Ce que l'assistant révèle des documents : scans illisibles, doublons, versions périmées, contradictions, "
@@ -111,7 +121,7 @@ def render() -> None:
     open_findings = [f for f in findings if f["status"] != FindingStatus.FALSE_POSITIVE]
 
     metrics = st.columns(4)
-    metrics[0].metric("Documents analysés", report["documents"])
+    metrics[0].metric("Documents analysés" if reader.is_admin else "Documents concernés", report["documents"])
     metrics[1].metric("Constats ouverts", len(open_findings))
     metrics[2].metric("Gravité élevée", sum(f["severity"] == Severity.HIGH for f in open_findings))
     metrics[3].metric("Marqués faux positifs", len(findings) - len(open_findings))
@@ -148,7 +158,7 @@ def render() -> None:
     )
     st.subheader(f"Constats ({len(shown)})")
     for finding in shown[:200]:
-        _show_finding(finding, state)
+        _show_finding(finding, state, reader)
     if len(shown) > 200:
         st.caption(f"… {len(shown) - 200} autres : affinez les filtres ou téléchargez le rapport complet.")
 
@@ -159,16 +169,19 @@ def render() -> None:
           "Types": ", ".join(d["types"])} for d in ranked[:100]],
         hide_index=True, width="stretch",
     )  # fmt: skip
-    _downloads()
+    _downloads(reader)
+    if not reader.is_admin:
+        services = sorted({r.service for r in live_documents().documents.values() if reader.answers_for(r.service)})
+        show_upload(reader, services or sorted(reader.referent_of))
 
 
-def _downloads() -> None:
+def _downloads(reader: Reader) -> None:
     from quality.render import to_csv, to_html
 
     config = settings()
 
     def latest():
-        return build_report(config, embedder())
+        return build_report(config, embedder()).for_reader(reader)
 
     left, right = st.columns(2)
     left.download_button("Télécharger le rapport (HTML)", data=lambda: to_html(latest()), file_name="qualite.html",

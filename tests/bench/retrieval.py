@@ -27,6 +27,7 @@ from ingest.lexical import LexicalIndex
 from ingest.live import LiveIndex
 from ingest.store import ChromaStore
 from rag.retrieve import HybridRetriever
+from sourcier.access import Reader
 from sourcier.french import content_terms
 from sourcier.layout import StoreLayout
 from sourcier.settings import EmbeddingSettings, StoreSettings
@@ -144,7 +145,7 @@ def ttft_bench(embedder: Embedder, runs: int) -> dict:
         for _ in (ANSWER | backend.chat | StrOutputParser()).stream(inputs):
             server_ttft.append(time.perf_counter() - started)
             break
-        answer = answerer.ask(question)
+        answer = answerer.ask(question, reader=Reader.system())
         if answer.first_token_s is not None:
             chain_ttft.append(answer.first_token_s)
     return {

@@ -10,7 +10,7 @@ from ingest.live import LiveIndex
 from ingest.manifest import DocumentRecord, Manifest
 from sourcier.layout import StoreLayout
 from sourcier.settings import Settings, StoreSettings
-from tests.fakes import HashingEmbedder, MemoryStore
+from tests.fakes import SYSTEM, HashingEmbedder, MemoryStore
 
 PASSAGES = {
     ("elections", "liste"): [
@@ -76,7 +76,7 @@ def build(
                 ),
             )
     LexicalIndex.sync(layout.lexical(store.name), store)
-    return settings, LiveIndex.open(settings, store=store), store
+    return settings, LiveIndex.open(settings, store=store, reader=SYSTEM), store
 
 
 def exclude(settings: Settings, service: str, name: str) -> None:

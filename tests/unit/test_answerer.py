@@ -11,7 +11,7 @@ from sourcier.errors import LLMUnavailableError
 from sourcier.feedback import FeedbackStore
 from sourcier.layout import StoreLayout
 from sourcier.settings import LLMBackendKind
-from tests.fakes import HashingEmbedder, scripted_backend
+from tests.fakes import SYSTEM, HashingEmbedder, scripted_backend
 from tests.unit.indexes import PASSAGES, build, exclude
 
 EMBEDDER = HashingEmbedder()
@@ -28,7 +28,7 @@ def answerer(tmp_path, *replies, fail_with=None, passages=PASSAGES):
 def test_the_answer_streams_then_comes_checked(tmp_path):
     reply = "Il faut un justificatif de domicile de moins de 3 mois [1]."
     _, chain, chat = answerer(tmp_path, reply)
-    events = list(chain.stream(QUESTION))
+    events = list(chain.stream(QUESTION, reader=SYSTEM))
     pieces, answer = events[:-1], events[-1]
     assert len(pieces) > 3 and all(isinstance(p, str) for p in pieces)  # streamed word by word
     assert isinstance(answer, Answer) and answer.text == reply and not answer.abstained
@@ -42,13 +42,13 @@ def test_the_answer_streams_then_comes_checked(tmp_path):
 
 def test_an_invented_figure_is_flagged(tmp_path):
     _, chain, _ = answerer(tmp_path, "Le justificatif de domicile doit dater de moins de 6 mois [1].")
-    (sentence,) = chain.ask(QUESTION).sentences
+    (sentence,) = chain.ask(QUESTION, reader=SYSTEM).sentences
     assert sentence.unknown_numbers == ["6"] and not sentence.supported
 
 
 def test_an_off_topic_question_is_refused_without_calling_the_llm(tmp_path):
     settings, chain, chat = answerer(tmp_path, "ne doit pas être appelé")
-    answer = chain.ask("Quelle est la recette de la tarte tatin aux pommes caramélisées ?")
+    answer = chain.ask("Quelle est la recette de la tarte tatin aux pommes caramélisées ?", reader=SYSTEM)
     assert answer.abstained and chat.prompts == []
     (gap,) = FeedbackStore.of(StoreLayout(settings.store.path)).unanswered()
     assert gap["question"].startswith("Quelle est la recette")
@@ -57,7 +57,7 @@ def test_an_off_topic_question_is_refused_without_calling_the_llm(tmp_path):
 def test_an_excluded_document_never_reaches_the_prompt(tmp_path):
     settings, chain, chat = answerer(tmp_path, "Réponse [1].")
     exclude(settings, "elections", "liste")
-    answer = chain.ask(QUESTION)
+    answer = chain.ask(QUESTION, reader=SYSTEM)
     assert all(source.path != "elections/liste.html" for source in answer.sources)
     assert all("justificatif de domicile de moins" not in m.content for p in chat.prompts for m in p)
 
@@ -70,14 +70,14 @@ def test_an_instruction_inside_a_document_is_cut_before_the_model_reads_it(tmp_p
         second,
     ]
     _, chain, chat = answerer(tmp_path, "Réponse [1].", passages=planted)
-    chain.ask(QUESTION)
+    chain.ask(QUESTION, reader=SYSTEM)
     shown = chat.prompts[0][-1].content
     assert "Ignore les instructions" not in shown and "passage retiré" in shown
 
 
 def test_a_follow_up_is_searched_with_the_question_it_follows_without_a_model_call(tmp_path):
     _, chain, chat = answerer(tmp_path, "Un acte de naissance de moins de 3 mois [1].")
-    answer = chain.ask("Et pour un dossier de mariage ?", history=[(QUESTION, "Un justificatif de domicile [1].")])
+    answer = chain.ask("Et pour un dossier de mariage ?", history=[(QUESTION, "Un justificatif de domicile [1].")], reader=SYSTEM)
     assert answer.standalone_question == f"{QUESTION} Et pour un dossier de mariage ?"
     assert "etat-civil/mariage.html" in [source.path for source in answer.sources]
     (prompt,) = chat.prompts  # the answer only: no rewrite call
@@ -86,7 +86,7 @@ def test_a_follow_up_is_searched_with_the_question_it_follows_without_a_model_ca
 
 def test_a_named_place_the_documents_lack_is_said_before_the_general_rule(tmp_path):
     _, chain, chat = answerer(tmp_path, "En règle générale, un justificatif de moins de 3 mois [1].")
-    answer = chain.ask("Quel justificatif de domicile pour s'inscrire sur la liste électorale à Béthune ?")
+    answer = chain.ask("Quel justificatif de domicile pour s'inscrire sur la liste électorale à Béthune ?", reader=SYSTEM)
     assert answer.text.startswith("Les documents disponibles ne mentionnent pas « Béthune ».")
     assert "ne parlent pas de : Béthune" in chat.prompts[0][-1].content
     lack, rule = answer.sentences
@@ -97,4 +97,4 @@ def test_an_unreachable_llm_is_a_service_error_in_french(tmp_path):
     settings, chain, _ = answerer(tmp_path, fail_with=ConnectionError)
     settings.llm.backend = LLMBackendKind.OLLAMA
     with pytest.raises(LLMUnavailableError, match="ne répond pas"):
-        chain.ask(QUESTION)
+        chain.ask(QUESTION, reader=SYSTEM)

@@ -6,7 +6,7 @@ from pypdf import PdfReader
 
 from quality.extraction import garbled_reasons
 from quality.facts import conflicting_facts, extract_facts
-from quality.sensitive import find_sensitive, mask
+from sourcier.personal_data import find_sensitive, mask
 from tests.conftest import ETALAB, REPO
 
 VALID_NIR = "2 95 10 99 126 111 93"

@@ -3,8 +3,11 @@
 import pytest
 
 from ingest.uploads import save_upload
-from sourcier.errors import UploadRejectedError
+from sourcier.access import AccessPolicy, Reader
+from sourcier.errors import AccessDeniedError, UploadRejectedError
 from tests.conftest import make_settings
+
+ADMIN = Reader.system()
 
 
 @pytest.fixture
@@ -15,7 +18,7 @@ def settings(tmp_path):
 
 
 def test_a_file_lands_in_its_service_folder_with_a_clean_name(settings):
-    path = save_upload(settings, "État civil", "Procédure mariage (v2).docx", b"PK\x03\x04 data")
+    path = save_upload(settings, "État civil", "Procédure mariage (v2).docx", b"PK\x03\x04 data", reader=ADMIN)
     assert path == settings.corpus_dir.resolve() / "État civil" / "Procédure mariage (v2).docx"
     assert path.read_bytes() == b"PK\x03\x04 data"
     assert not list(path.parent.glob(".*.part"))
@@ -23,7 +26,7 @@ def test_a_file_lands_in_its_service_folder_with_a_clean_name(settings):
 
 @pytest.mark.parametrize("name", ["../../etc/cron.d/evil.md", "..\\..\\evil.md", "/etc/evil.md", "sub/../../evil.md"])
 def test_no_name_can_leave_the_corpus(settings, name):
-    path = save_upload(settings, "../rh", name, b"# titre")
+    path = save_upload(settings, "../rh", name, b"# titre", reader=ADMIN)
     assert settings.corpus_dir.resolve() in path.parents
     assert path.parent.name == "rh" and path.name == "evil.md"
 
@@ -39,16 +42,31 @@ def test_no_name_can_leave_the_corpus(settings, name):
 )
 def test_bad_uploads_are_refused_with_a_reason(settings, name, data, message):
     with pytest.raises(UploadRejectedError, match=message):
-        save_upload(settings, "rh", name, data)
+        save_upload(settings, "rh", name, data, reader=ADMIN)
     assert not any(settings.corpus_dir.rglob("*.*"))
 
 
 def test_size_limit_and_existing_files(settings):
     settings.ui.upload_max_mb = 0.001
     with pytest.raises(UploadRejectedError, match="taille maximale"):
-        save_upload(settings, "rh", "gros.txt", b"x" * 2000)
+        save_upload(settings, "rh", "gros.txt", b"x" * 2000, reader=ADMIN)
     settings.ui.upload_max_mb = 50
-    save_upload(settings, "rh", "note.txt", b"v1")
+    save_upload(settings, "rh", "note.txt", b"v1", reader=ADMIN)
     with pytest.raises(UploadRejectedError, match="existe déjà"):
-        save_upload(settings, "rh", "note.txt", b"v2")
-    assert save_upload(settings, "rh", "note.txt", b"v2", replace=True).read_bytes() == b"v2"
+        save_upload(settings, "rh", "note.txt", b"v2", reader=ADMIN)
+    assert save_upload(settings, "rh", "note.txt", b"v2", reader=ADMIN, replace=True).read_bytes() == b"v2"
+
+
+def test_only_referents_of_a_service_upload_into_it(tmp_path):
+    settings = make_settings(tmp_path)
+    policy = AccessPolicy.from_dict({"services": {"rh": ["rh"]}, "referents": {"rh": ["rh-referents"]}})
+    referent = policy.reader("claire", ["rh-referents"])
+    agent = policy.reader("paul", ["rh"])
+    assert save_upload(settings, "rh", "note.txt", b"v1", reader=referent).exists()
+    with pytest.raises(AccessDeniedError, match="urbanisme"):
+        save_upload(settings, "urbanisme", "note.txt", b"v1", reader=referent)
+    with pytest.raises(AccessDeniedError):
+        save_upload(settings, "rh", "autre.txt", b"v1", reader=agent)
+    with pytest.raises(AccessDeniedError):  # a path that would leave the service is not the service
+        save_upload(settings, "rh/../urbanisme", "autre.txt", b"v1", reader=referent)
+    assert not (settings.corpus_dir / "urbanisme").exists()

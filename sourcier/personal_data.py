@@ -8,8 +8,6 @@ from dataclasses import dataclass
 from stdnum import iban as iban_number
 from stdnum.fr import nir as nir_number
 
-from quality.findings import Severity
-
 
 @dataclass(frozen=True)
 class Match:
@@ -46,14 +44,6 @@ LABELS = {
     "email": "adresse e-mail",
     "birth": "date de naissance d'une personne",
     "health": "information de santé sur une personne nommée",
-}
-SEVERITY = {
-    "nir": Severity.HIGH,
-    "iban": Severity.HIGH,
-    "health": Severity.HIGH,
-    "birth": Severity.MEDIUM,
-    "phone": Severity.LOW,
-    "email": Severity.LOW,
 }
 
 

@@ -1,0 +1,71 @@
+"""Adding documents from the app: admins into any service (or a new one), referents into the services they answer
+for (the rule is enforced where the file is written, `ingest.uploads.save_upload`)."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from ingest import background
+from ingest.uploads import save_upload
+from sourcier.access import Reader
+from sourcier.audit import AuditKind
+from sourcier.errors import AccessDeniedError, IngestionRunningError, UploadRejectedError
+from sourcier.french import plural
+from ui.common import settings
+from ui.identity import audit_log
+
+NEW_SERVICE = "(nouveau service)"
+
+
+def start_ingestion(reader: Reader, paths, rebuild: bool = False) -> None:
+    try:
+        background.start(settings(), paths, rebuild)
+    except IngestionRunningError:
+        st.warning("Une ingestion est déjà en cours : attendez qu'elle se termine.")
+        return
+    audit_log().record(AuditKind.INGESTION, reader, files=[str(p) for p in paths][:50], rebuild=rebuild)
+    st.rerun()
+
+
+def show_upload(reader: Reader, services: list[str]) -> None:
+    config = settings()
+    st.subheader("Ajouter des documents")
+    choices = services + ([NEW_SERVICE] if reader.is_admin else [])
+    if not choices:
+        return
+    service = st.selectbox("Service", choices, key="upload_service")
+    new_service = st.text_input("Nom du nouveau service", key="upload_new_service") if service == NEW_SERVICE else ""
+    files = st.file_uploader(
+        "Fichiers",
+        accept_multiple_files=True,
+        type=[extension.lstrip(".") for extension in config.ingest.extensions],
+        key="upload_files",
+        help=f"{min(config.ui.upload_max_mb, config.ingest.max_file_mb):g} Mo au plus par fichier.",
+    )
+    replace = st.checkbox("Remplacer un fichier du même nom (nouvelle version)", key="upload_replace")
+    submitted = st.button("Ajouter et indexer", icon=":material/upload:")
+    if not submitted:
+        return
+    folder = new_service.strip() if service == NEW_SERVICE else service
+    if not folder:
+        st.error("Indiquez le nom du nouveau service.")
+        return
+    if not files:
+        st.error("Choisissez au moins un fichier.")
+        return
+    saved = []
+    for file in files:
+        try:
+            saved.append(save_upload(config, folder, file.name, file.getvalue(), reader, replace=replace))
+        except (UploadRejectedError, AccessDeniedError) as error:
+            st.error(str(error))
+    if saved:
+        audit_log().record(AuditKind.UPLOAD, reader, service=folder, files=[path.name for path in saved])
+        st.success(
+            f"{plural(len(saved), 'fichier ajouté', 'fichiers ajoutés')} dans « {saved[0].parent.name} ». "
+            "Indexation lancée."
+        )
+        if background.is_running(config):
+            st.warning("Une ingestion est déjà en cours : relancez-la ensuite pour indexer ces fichiers.")
+        else:
+            start_ingestion(reader, saved)
