@@ -125,6 +125,22 @@ class VectorStoreContract:
         (hits,) = store.query([VECTORS["permis"]], k=4, where=where)
         assert {hit.metadata["doc_id"] for hit in hits} == {"doc1"}
 
+    def test_groups_filter_every_read_and_change_without_re_embedding(self, store):
+        fill(store)
+        ids = [chunk.id for chunk in store.get()]
+        groups = {"doc1": ["tous"], "doc2": ["dgs", "urbanisme"], "doc3": ["@admins"]}
+        store.update_metadata(ids, [{"access": groups[i.split(":")[0]]} for i in ids])
+        urbanism = {"$or": [{"access": {"$contains": "urbanisme"}}, {"access": {"$contains": "tous"}}]}
+        # The nearest chunk overall (doc3, « mariage ») is not theirs: the filter applies before ranking.
+        (hits,) = store.query([VECTORS["mariage"]], k=4, where=urbanism)
+        assert {hit.metadata["doc_id"] for hit in hits} == {"doc1", "doc2"}
+        assert {c.metadata["doc_id"] for c in store.get(ids=ids, where={"access": {"$contains": "dgs"}})} == {"doc2"}
+        before = {c.id: c.vector.tolist() for c in store.get(with_vectors=True)}
+        store.update_metadata(["doc3:v1:0000"], [{"access": ["tous"]}])
+        (chunk,) = store.get(ids=["doc3:v1:0000"], with_vectors=True)
+        assert chunk.metadata["access"] == ["tous"] and chunk.metadata["service"] == "etat-civil"
+        assert chunk.text == TEXTS["mariage"] and chunk.vector.tolist() == before["doc3:v1:0000"]
+
     def test_get_by_ids_and_filter(self, store):
         fill(store)
         got = store.get(ids=["doc2:v1:0000", "doc1:v1:0001", "absent"])

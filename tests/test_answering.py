@@ -52,7 +52,9 @@ def cited_paths(answer) -> set[str]:
 
 def test_answer_cites_the_right_document(demo):
     _, answerer = demo
-    answer = answerer.ask("Quel justificatif de domicile faut-il pour s'inscrire sur la liste électorale en mairie ?", reader=SYSTEM)
+    answer = answerer.ask(
+        "Quel justificatif de domicile faut-il pour s'inscrire sur la liste électorale en mairie ?", reader=SYSTEM
+    )
     assert not answer.abstained, answer.text
     assert answer.backend == "embedded"
     assert "elections/F1965.html" in cited_paths(answer)

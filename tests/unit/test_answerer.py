@@ -77,7 +77,9 @@ def test_an_instruction_inside_a_document_is_cut_before_the_model_reads_it(tmp_p
 
 def test_a_follow_up_is_searched_with_the_question_it_follows_without_a_model_call(tmp_path):
     _, chain, chat = answerer(tmp_path, "Un acte de naissance de moins de 3 mois [1].")
-    answer = chain.ask("Et pour un dossier de mariage ?", history=[(QUESTION, "Un justificatif de domicile [1].")], reader=SYSTEM)
+    answer = chain.ask(
+        "Et pour un dossier de mariage ?", history=[(QUESTION, "Un justificatif de domicile [1].")], reader=SYSTEM
+    )
     assert answer.standalone_question == f"{QUESTION} Et pour un dossier de mariage ?"
     assert "etat-civil/mariage.html" in [source.path for source in answer.sources]
     (prompt,) = chat.prompts  # the answer only: no rewrite call
@@ -86,7 +88,9 @@ def test_a_follow_up_is_searched_with_the_question_it_follows_without_a_model_ca
 
 def test_a_named_place_the_documents_lack_is_said_before_the_general_rule(tmp_path):
     _, chain, chat = answerer(tmp_path, "En règle générale, un justificatif de moins de 3 mois [1].")
-    answer = chain.ask("Quel justificatif de domicile pour s'inscrire sur la liste électorale à Béthune ?", reader=SYSTEM)
+    answer = chain.ask(
+        "Quel justificatif de domicile pour s'inscrire sur la liste électorale à Béthune ?", reader=SYSTEM
+    )
     assert answer.text.startswith("Les documents disponibles ne mentionnent pas « Béthune ».")
     assert "ne parlent pas de : Béthune" in chat.prompts[0][-1].content
     lack, rule = answer.sentences

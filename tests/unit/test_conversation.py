@@ -99,4 +99,7 @@ def test_conversations_untouched_for_a_month_are_deleted(tmp_path):
     recent.ask(FIRST)
     assert recent.wait(30)
     reopened = ConversationStore(store.path)
-    assert reopened.load("conversation-ancienne-1", SYSTEM.name) == [] and len(reopened.load("conversation-recente-1", SYSTEM.name)) == 1
+    assert (
+        reopened.load("conversation-ancienne-1", SYSTEM.name) == []
+        and len(reopened.load("conversation-recente-1", SYSTEM.name)) == 1
+    )

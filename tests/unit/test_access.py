@@ -1,0 +1,189 @@
+"""Who may read what (fast tier): the policy, the roles, and the live index enforcing them on every read."""
+
+import sqlite3
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from ingest.access import label_chunks
+from ingest.lexical import LexicalIndex
+from quality.report import report_for_reader
+from rag.retrieve import HybridRetriever
+from sourcier.access import ADMINS_ONLY, AccessPolicy, Reader, Role
+from sourcier.accounts import Accounts
+from sourcier.audit import AuditKind, AuditLog
+from sourcier.errors import AccessDeniedError, ConfigurationError, InputError, SignInError
+from sourcier.layout import StoreLayout
+from tests.fakes import HashingEmbedder
+from tests.unit.indexes import build, doc_id
+
+EMBEDDER = HashingEmbedder()
+POLICY = AccessPolicy.from_dict(
+    {
+        "everyone": "tous",
+        "admins": ["dsi"],
+        "services": {"elections": ["tous"], "urbanisme": ["tous"], "rh": ["rh", "dgs"]},
+        "referents": {"rh": ["rh-referents"]},
+        "documents": {"urbanisme/permis.html": ["urbanisme"]},
+        "users": {"paul@mairie.fr": ["rh"]},
+    }
+)
+
+
+@pytest.fixture
+def live(tmp_path):
+    settings, index, store = build(tmp_path, EMBEDDER)
+    label_chunks(store, POLICY, settings.corpus_dir)
+    LexicalIndex.sync(index.layout.lexical(index.collection), store)
+    return settings, index, store
+
+
+def documents_read(index, reader: Reader) -> set[str]:
+    return {chunk.metadata["doc_id"] for chunk in index.for_reader(reader).chunks()}
+
+
+def test_a_service_listed_nowhere_is_for_admins_only():
+    assert POLICY.document_groups("etat-civil/mariage.html") == [ADMINS_ONLY]
+    assert POLICY.document_groups("rh/horaires.html") == ["dgs", "rh"]
+    assert POLICY.document_groups("urbanisme/permis.html") == ["urbanisme"]  # the document entry wins
+    assert POLICY.document_groups("a-la-racine.html") == [ADMINS_ONLY]
+    assert AccessPolicy.load(None).document_groups("rh/x.pdf") == [ADMINS_ONLY]
+
+
+def test_a_sidecar_wins_and_an_unreadable_one_opens_nothing(tmp_path):
+    (tmp_path / "rh").mkdir()
+    (tmp_path / "rh" / "organigramme.pdf.acces.toml").write_text('groupes = ["tous"]\n', encoding="utf-8")
+    (tmp_path / "rh" / "paie.pdf.acces.toml").write_text("groupes = [\n", encoding="utf-8")
+    assert POLICY.document_groups("rh/organigramme.pdf", tmp_path) == ["tous"]
+    assert POLICY.document_groups("rh/paie.pdf", tmp_path) == [ADMINS_ONLY]
+
+
+def test_roles_come_from_groups():
+    assert POLICY.reader("anne", ["dsi"]).role is Role.ADMIN
+    referent = POLICY.reader("claire", ["rh-referents"])
+    assert referent.role is Role.REFERENT and referent.referent_of == {"rh"} and referent.answers_for("rh")
+    agent = POLICY.reader("jean", [])
+    assert agent.role is Role.AGENT and agent.groups == {"tous"} and not agent.answers_for("rh")
+    assert POLICY.reader("paul@mairie.fr").groups == {"rh", "tous"}  # no groups from the provider: the policy's
+
+
+@pytest.mark.parametrize(
+    "data, message",
+    [
+        ({"service": {}}, "Clé inconnue"),
+        ({"services": {"rh": 3}}, "liste de noms de groupes"),
+        ({"services": ["rh"]}, "doit être une table"),
+        ({"everyone": ""}, "everyone"),
+    ],
+)
+def test_a_wrong_policy_says_what_is_wrong(data, message):
+    with pytest.raises(ConfigurationError, match=message):
+        AccessPolicy.from_dict(data)
+
+
+def test_every_read_is_narrowed_to_the_readers_groups(live):
+    _, index, _ = live
+    everyone = POLICY.reader("jean", [])
+    hr = POLICY.reader("paul", ["rh"])
+    assert documents_read(index, everyone) == {doc_id("elections", "liste")}
+    assert documents_read(index, hr) == {doc_id("elections", "liste"), doc_id("rh", "horaires")}
+    assert len(documents_read(index, Reader.system())) == 4
+
+    forbidden = doc_id("rh", "horaires")
+    view = index.for_reader(everyone)
+    query = "Les agents travaillent 1 607 heures par an ; les horaires variables"
+    (dense,) = view.nearest([EMBEDDER.embed_query(query)], k=10)
+    assert forbidden not in {hit.metadata["doc_id"] for hit in dense}
+    assert all(not i.startswith(forbidden) for i, _ in view.lexical_search(query, 10))
+    assert index.for_reader(hr).lexical_search(query, 10)[0][0].startswith(forbidden)  # the same search, allowed
+    assert view.get([f"{forbidden}:v1:0000"]) == []
+    assert forbidden not in view.counts_per_document() and view.count() == 2
+    assert not view.may_read_document("rh/horaires.html") and view.may_read_document("elections/liste.html")
+
+
+def test_an_index_read_for_nobody_reads_nothing(live):
+    _, index, _ = live
+    unbound = type(index)(index.layout, index.collection, index._store)
+    with pytest.raises(AccessDeniedError):
+        unbound.nearest([EMBEDDER.embed_query("liste")], k=3)
+    retriever = HybridRetriever(index=unbound, embedder=EMBEDDER)
+    with pytest.raises(AccessDeniedError):
+        retriever.invoke("liste électorale")
+    assert retriever.invoke("liste électorale", reader=POLICY.reader("jean", []))
+
+
+def test_a_policy_change_is_applied_without_touching_vectors(live):
+    settings, index, store = live
+    before = {c.id: c.vector.copy() for c in store.get(with_vectors=True)}
+    opened = AccessPolicy.from_dict({"services": {"rh": ["tous"], "elections": ["tous"]}})
+    changed = label_chunks(store, opened, settings.corpus_dir)
+    assert changed.chunks == 2 and changed.documents == 2 and changed.total == 5  # rh opened, urbanisme closed
+    assert label_chunks(store, opened, settings.corpus_dir).chunks == 0  # idempotent
+    LexicalIndex.sync(index.layout.lexical(index.collection), store)
+    index._lexical_holder.clear()
+    everyone = opened.reader("jean", [])
+    assert doc_id("rh", "horaires") in documents_read(index, everyone)
+    assert doc_id("urbanisme", "permis") not in documents_read(index, everyone)
+    hits = index.for_reader(everyone).lexical_search("agents travaillent heures", 5)
+    assert hits and hits[0][0].startswith(doc_id("rh", "horaires"))
+    assert all((c.vector == before[c.id]).all() for c in store.get(with_vectors=True))
+
+
+def test_the_report_shows_a_referent_only_their_services():
+    place = lambda path, service: {"path": path, "service": service, "title": "", "page": None}  # noqa: E731
+    report = {
+        "documents": 3,
+        "history": [{"date": "2026-01-01"}],
+        "findings": [
+            {"id": "a", "places": [place("rh/a.pdf", "rh")]},
+            {"id": "b", "places": [place("rh/a.pdf", "rh"), place("urbanisme/b.pdf", "urbanisme")]},
+            {"id": "c", "places": [place("(questions des agents)", "")]},
+        ],
+        "ranked_documents": [{"path": "rh/a.pdf"}, {"path": "urbanisme/b.pdf"}],
+    }
+    seen = report_for_reader(report, POLICY.reader("claire", ["rh-referents"]))
+    assert [f["id"] for f in seen["findings"]] == ["a"]
+    assert seen["ranked_documents"] == [{"path": "rh/a.pdf"}] and seen["history"] == []
+    assert report_for_reader(report, POLICY.reader("anne", ["dsi"])) is report
+
+
+def test_the_audit_trail_is_append_only_masked_and_purged(tmp_path):
+    layout = StoreLayout(tmp_path)
+    log = AuditLog.of(layout, retention_days=180)
+    reader = POLICY.reader("paul", ["rh"])
+    log.record(AuditKind.QUESTION, reader, question="Mon IBAN FR76 3000 6000 0112 3456 7890 189 est-il bon ?")
+    (event,) = log.events()
+    assert event.user == "paul" and event.groups == ["rh", "tous"] and "3456" not in event.detail["question"]
+    db = sqlite3.connect(layout.audit)
+    with pytest.raises(sqlite3.DatabaseError, match="modification interdite"):
+        db.execute("UPDATE events SET user = 'autre'")
+    with pytest.raises(sqlite3.DatabaseError, match="suppression interdite"):
+        db.execute("DELETE FROM events")
+    old = (datetime.now(UTC) - timedelta(days=200)).isoformat(timespec="seconds")
+    with db:
+        db.execute("INSERT INTO events (at, kind, user, groups, detail) VALUES (?, 'sign_in', 'x', '[]', '{}')", (old,))
+    assert len(log.events()) == 2
+    AuditLog.of(layout, retention_days=180)  # opening purges what is past the retention period
+    assert [e.user for e in log.events()] == ["paul"]
+
+
+def test_local_accounts(tmp_path):
+    accounts = Accounts(tmp_path / "accounts.sqlite3")
+    accounts.add("marie", "un mot de passe solide", ["dsi"])
+    assert accounts.verify("marie", "un mot de passe solide").groups == ["dsi"]
+    with pytest.raises(SignInError) as wrong_password:
+        accounts.verify("marie", "un autre mot de passe")
+    with pytest.raises(SignInError) as unknown:
+        accounts.verify("personne", "un mot de passe solide")
+    assert str(wrong_password.value) == str(unknown.value)  # the message does not tell which was wrong
+    with pytest.raises(InputError, match="trop court"):
+        accounts.add("jean", "court", [])
+    with pytest.raises(InputError, match="existe déjà"):
+        accounts.add("marie", "un mot de passe solide", [])
+    assert (
+        "argon2id"
+        in sqlite3.connect(tmp_path / "accounts.sqlite3").execute("SELECT password FROM accounts").fetchone()[0]
+    )
+    accounts.remove("marie")
+    with pytest.raises(SignInError):
+        accounts.verify("marie", "un mot de passe solide")
