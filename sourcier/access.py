@@ -36,6 +36,11 @@ from sourcier.errors import ConfigurationError
 
 ACCESS_KEY = "access"  # the chunk metadata holding the groups that may read it
 ADMINS_ONLY = "@admins"  # the only group of a chunk no policy entry opens: admins read it, nobody else
+
+
+def referents_group(service: str) -> str:
+    """The group every chunk of a service carries for its referents: they read what they answer for."""
+    return f"@referents:{service}"
 SIDECAR_SUFFIX = ".acces.toml"
 
 
@@ -147,17 +152,20 @@ class AccessPolicy:
     # --- documents -----------------------------------------------------------------------------------
 
     def document_groups(self, relative_path: str, corpus_dir: Path | None = None) -> list[str]:
-        """The groups that may read a document (its chunks' `access` metadata), sorted; admins only when no entry
-        names it."""
+        """The groups that may read a document (its chunks' `access` metadata), sorted: those of its sidecar, else of
+        its [documents] entry, else of its service; the service's referents too; admins only when nothing opens
+        it."""
         path = PurePosixPath(relative_path).as_posix()
+        service = path.split("/", 1)[0] if "/" in path else ""
         sidecar = _sidecar_groups(corpus_dir / path) if corpus_dir is not None else None
         if sidecar is not None:
             chosen = sidecar
         elif path in self.documents:
             chosen = self.documents[path]
         else:
-            service = path.split("/", 1)[0] if "/" in path else ""
             chosen = self.services.get(service, frozenset())
+        if chosen and service in self.referents:
+            chosen = chosen | {referents_group(service)}
         return sorted(chosen) or [ADMINS_ONLY]
 
     # --- people --------------------------------------------------------------------------------------
@@ -168,6 +176,7 @@ class AccessPolicy:
         own = set(groups) or set(self.users.get(name, ()))
         own.add(self.everyone)
         referent_of = frozenset(s for s, referents in self.referents.items() if own & referents)
+        own |= {referents_group(service) for service in referent_of}
         role = Role.ADMIN if own & self.admins else Role.REFERENT if referent_of else Role.AGENT
         return Reader(name=name, groups=frozenset(own), role=role, referent_of=referent_of, demo=demo)
 

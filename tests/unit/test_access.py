@@ -44,7 +44,7 @@ def documents_read(index, reader: Reader) -> set[str]:
 
 def test_a_service_listed_nowhere_is_for_admins_only():
     assert POLICY.document_groups("etat-civil/mariage.html") == [ADMINS_ONLY]
-    assert POLICY.document_groups("rh/horaires.html") == ["dgs", "rh"]
+    assert POLICY.document_groups("rh/horaires.html") == ["@referents:rh", "dgs", "rh"]  # its referents read it
     assert POLICY.document_groups("urbanisme/permis.html") == ["urbanisme"]  # the document entry wins
     assert POLICY.document_groups("a-la-racine.html") == [ADMINS_ONLY]
     assert AccessPolicy.load(None).document_groups("rh/x.pdf") == [ADMINS_ONLY]
@@ -54,7 +54,7 @@ def test_a_sidecar_wins_and_an_unreadable_one_opens_nothing(tmp_path):
     (tmp_path / "rh").mkdir()
     (tmp_path / "rh" / "organigramme.pdf.acces.toml").write_text('groupes = ["tous"]\n', encoding="utf-8")
     (tmp_path / "rh" / "paie.pdf.acces.toml").write_text("groupes = [\n", encoding="utf-8")
-    assert POLICY.document_groups("rh/organigramme.pdf", tmp_path) == ["tous"]
+    assert POLICY.document_groups("rh/organigramme.pdf", tmp_path) == ["@referents:rh", "tous"]
     assert POLICY.document_groups("rh/paie.pdf", tmp_path) == [ADMINS_ONLY]
 
 
@@ -62,6 +62,7 @@ def test_roles_come_from_groups():
     assert POLICY.reader("anne", ["dsi"]).role is Role.ADMIN
     referent = POLICY.reader("claire", ["rh-referents"])
     assert referent.role is Role.REFERENT and referent.referent_of == {"rh"} and referent.answers_for("rh")
+    assert referent.may_read(POLICY.document_groups("rh/horaires.html"))
     agent = POLICY.reader("jean", [])
     assert agent.role is Role.AGENT and agent.groups == {"tous"} and not agent.answers_for("rh")
     assert POLICY.reader("paul@mairie.fr").groups == {"rh", "tous"}  # no groups from the provider: the policy's
