@@ -44,9 +44,10 @@ $(STAMP): pyproject.toml constraints.txt
 ingest: install system-packages
 	$(SOURCIER) ingest
 
+# Without an identity mode (sourcier.toml: [identity] mode = "oidc" | "proxy" | "local"), the demo mode refuses any
+# address but loopback.
 app: install
-	$(VENV)/bin/streamlit run ui/app.py --server.headless true --server.address $(HOST) \
-		--server.port $(PORT) --browser.gatherUsageStats false
+	$(SOURCIER) app --host $(HOST) --port $(PORT)
 
 run: ingest app
 
@@ -65,6 +66,7 @@ eval-injection: install
 bench: install
 	$(PY) -m tests.bench.ingestion
 	$(PY) -m tests.bench.retrieval
+	$(PY) -m tests.bench.access
 	$(PY) -m tests.bench.quality
 	$(PY) -m tests.bench.hostile
 

@@ -7,8 +7,10 @@ exactly as in Chroma, *before* ranking, so that access control can rely on them.
 from __future__ import annotations
 
 import itertools
+import json
 import logging
 import pickle
+import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -32,6 +34,10 @@ class LexicalIndex:
         self.ids = list(entries)
         self.metadatas = [entries[i][1] for i in self.ids]
         corpus = [entries[i][0] or ["∅"] for i in self.ids]
+        # Which chunks a filter lets through, by filter: a reader asks with the same rights query after query, and
+        # evaluating a filter costs a pass over every chunk's metadata.
+        self._allowed: dict[str, np.ndarray] = {}
+        self._allowed_lock = threading.Lock()  # conversations are answered by worker threads
         # bm25s scores with sparse matrices: a query costs the postings of its terms, not a pass over all chunks.
         self._bm25 = None
         if corpus:
@@ -76,6 +82,18 @@ class LexicalIndex:
 
     # --- search ---------------------------------------------------------------------------------------
 
+    def _mask(self, where: dict) -> np.ndarray:
+        key = _mask_key(where)
+        with self._allowed_lock:
+            mask = self._allowed.get(key)
+        if mask is None:
+            mask = np.fromiter((matches(metadata, where) for metadata in self.metadatas), dtype=bool)
+            with self._allowed_lock:
+                if len(self._allowed) >= 256:  # bounded: one entry per set of rights and exclusions
+                    self._allowed.pop(next(iter(self._allowed)))
+                self._allowed[key] = mask
+        return mask
+
     def __len__(self) -> int:
         return len(self.ids)
 
@@ -87,11 +105,14 @@ class LexicalIndex:
             return []
         scores = self._bm25.get_scores(terms)
         if where:
-            allowed = np.fromiter((matches(metadata, where) for metadata in self.metadatas), dtype=bool)
-            scores = np.where(allowed, scores, -np.inf)
+            scores = np.where(self._mask(where), scores, -np.inf)
         top = np.argpartition(-scores, min(k, len(scores) - 1))[:k]
         top = top[np.argsort(-scores[top])]
         return [(self.ids[i], float(scores[i])) for i in top if scores[i] > 0]
+
+
+def _mask_key(where: dict) -> str:
+    return json.dumps(where, sort_keys=True, ensure_ascii=False)
 
 
 def matches(metadata: dict, where: dict) -> bool:

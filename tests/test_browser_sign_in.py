@@ -146,7 +146,11 @@ def test_two_users_see_only_their_sources_and_pages(app_url, browser):
         assert "Relancer l'ingestion" not in agent.content() and "Constats ouverts" not in agent.content()
 
     # Signing out ends the session: the sign-in button again, even after a reload.
-    agent.get_by_role("button", name="Se déconnecter").click()
+    agent.goto(url)
+    agent.get_by_role("button", name="Se déconnecter").click(timeout=60_000)
+    # Streamlit ends the provider's session too (RP-initiated logout): the provider asks to confirm.
+    agent.get_by_role("button", name="End session").click(timeout=30_000)
+    agent.goto(url)
     agent.get_by_role("button", name="Se connecter").wait_for(timeout=30_000)
     agent.reload()
     agent.get_by_role("button", name="Se connecter").wait_for(timeout=30_000)

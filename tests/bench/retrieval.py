@@ -2,7 +2,9 @@
 
 1. Hybrid retrieval through the live index (dense + BM25 + fusion, scoped reads) vs a raw query of the Chroma
    store of the same k (query embedding included in both), p50/p95 over real French questions, at 10k and 100k
-   chunks. Chunk texts are the CGCT and Labour Code articles (../shared/corpora), repeated to reach the size. Their
+   chunks; and the same hybrid retrieval for an agent whose groups narrow every read (the access filter) vs an
+   admin's, unfiltered (chunks belong to ten services with different groups, so the filter is selective). Chunk
+   texts are the CGCT and Labour Code articles (../shared/corpora), repeated to reach the size. Their
    vectors are random unit vectors: embedding 100k chunks takes ~4 h on 2 cores, and an HNSW query's latency depends
    on the collection's size and dimension, not on what the vectors mean. BM25 runs on the real texts.
 2. Time to first token of a full answer (retrieval + prompt + generation) vs the embedded LLM server alone for the
@@ -27,13 +29,25 @@ from ingest.lexical import LexicalIndex
 from ingest.live import LiveIndex
 from ingest.store import ChromaStore
 from rag.retrieve import HybridRetriever
-from sourcier.access import Reader
+from sourcier.access import AccessPolicy, Reader
 from sourcier.french import content_terms
 from sourcier.layout import StoreLayout
 from sourcier.settings import EmbeddingSettings, StoreSettings
 
 REPO = Path(__file__).resolve().parents[2]
 SHARED = REPO.parent / "shared" / "corpora"
+SERVICES = ["rh", "etat-civil", "urbanisme", "elections", "ccas", "police", "finances", "enfance", "cimetiere", "dsi"]
+POLICY = AccessPolicy.from_dict(
+    {
+        "services": {
+            "rh": ["rh", "dgs"], "etat-civil": ["etat-civil"], "urbanisme": ["tous"], "elections": ["tous"],
+            "police": ["police"], "finances": ["finances", "dgs"], "enfance": ["tous"], "cimetiere": ["tous"],
+        },  # ccas and dsi: admins only
+        "referents": {"rh": ["rh-referents"]},
+    }
+)  # fmt: skip
+ADMIN = Reader.system()
+AGENT = POLICY.reader("agent", ["etat-civil"])  # reads 5 services of 10
 
 
 def article_texts(limit_chars: int = 1000) -> list[str]:
@@ -80,10 +94,12 @@ def retrieval_bench(size: int, texts: list[str], embedder: Embedder, workdir: Pa
     for i in range(size):
         text = texts[i % len(texts)]
         chunk_id = f"c{i}"
+        service = SERVICES[(i // 4) % len(SERVICES)]
         metadata = {
             "doc_id": f"d{i // 4}",
-            "source": f"art/{i // 4}.md",
-            "service": ("rh", "juridique")[i % 2],
+            "source": f"{service}/{i // 4}.md",
+            "service": service,
+            "access": POLICY.document_groups(f"{service}/{i // 4}.md"),
             "title": f"Article {i // 4}",
             "version": "v",
             "chunk_index": i % 4,
@@ -99,14 +115,18 @@ def retrieval_bench(size: int, texts: list[str], embedder: Embedder, workdir: Pa
     layout = StoreLayout(workdir)
     LexicalIndex(entries).save(layout.lexical(store.name))
     retriever = HybridRetriever(index=LiveIndex(layout, store.name, store), embedder=embedder, k=6)
-    raw_times, hybrid_times = [], []
+    raw_times, hybrid_times, filtered_times = [], [], []
     for question in questions():
         started = time.perf_counter()
         store.query([embedder.embed_query(question)], k=6)
         raw_times.append(time.perf_counter() - started)
         started = time.perf_counter()
-        retriever.invoke(question)
+        retriever.invoke(question, reader=ADMIN)
         hybrid_times.append(time.perf_counter() - started)
+        started = time.perf_counter()
+        found = retriever.invoke(question, reader=AGENT)
+        filtered_times.append(time.perf_counter() - started)
+        assert all(AGENT.may_read(d.metadata["access"]) for d in found)
     return {
         "chunks": size,
         "load_s": round(load_s, 1),
@@ -115,6 +135,9 @@ def retrieval_bench(size: int, texts: list[str], embedder: Embedder, workdir: Pa
         "hybrid_p50_ms": round(1000 * statistics.median(hybrid_times), 1),
         "hybrid_p95_ms": round(1000 * percentile(hybrid_times, 0.95), 1),
         "ratio_p95": round(percentile(hybrid_times, 0.95) / percentile(raw_times, 0.95), 2),
+        "filtered_p50_ms": round(1000 * statistics.median(filtered_times), 1),
+        "filtered_p95_ms": round(1000 * percentile(filtered_times, 0.95), 1),
+        "access_filter_ratio_p95": round(percentile(filtered_times, 0.95) / percentile(hybrid_times, 0.95), 2),
     }
 
 
@@ -139,13 +162,13 @@ def ttft_bench(embedder: Embedder, runs: int) -> dict:
         "Combien de temps dure une concession funéraire ?",
         "Comment sont calculés les jours de RTT dans la fonction publique ?",
     ][:runs]:
-        documents = answerer.retriever.invoke(question)
+        documents = answerer.retriever.invoke(question, reader=ADMIN)
         inputs = {"extracts": format_extracts(documents, settings.answer.extract_chars), "question": question}
         started = time.perf_counter()
         for _ in (ANSWER | backend.chat | StrOutputParser()).stream(inputs):
             server_ttft.append(time.perf_counter() - started)
             break
-        answer = answerer.ask(question, reader=Reader.system())
+        answer = answerer.ask(question, reader=ADMIN)
         if answer.first_token_s is not None:
             chain_ttft.append(answer.first_token_s)
     return {
