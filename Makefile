@@ -16,7 +16,7 @@ SETS ?= faq gennevilliers servicepublic
 SAMPLE ?= 20
 
 # Debian packages: Chromium for the browser test, Tesseract (French) for OCR of scanned documents.
-SYSTEM_PACKAGES := chromium chromium-driver tesseract-ocr tesseract-ocr-fra
+SYSTEM_PACKAGES := chromium chromium-driver tesseract-ocr tesseract-ocr-fra nginx-light
 
 .PHONY: install system-packages run ingest app test test-fast bench eval eval-quality eval-injection lint clean
 

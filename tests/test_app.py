@@ -63,9 +63,12 @@ def ask(app: AppTest, question: str, timeout: float = 120) -> None:
 
 def conversation_of(app: AppTest):
     from ui.common import conversations  # the registry the app uses: AppTest runs it in this process
+    from ui.identity import DEMO_READER
 
     conversation_id = app.query_params["conversation"]
-    return conversations().get(conversation_id[0] if isinstance(conversation_id, list) else conversation_id)
+    return conversations().get(
+        conversation_id[0] if isinstance(conversation_id, list) else conversation_id, DEMO_READER
+    )
 
 
 def all_text(app: AppTest) -> str:
@@ -248,3 +251,45 @@ def test_admin_uploads_a_file_and_ingests_it_in_the_background(indexed, monkeypa
     with sqlite3.connect(StoreLayout(indexed.store.path).manifest) as db:
         (status,) = db.execute("SELECT status FROM documents WHERE path='Cimetière/F12691.html'").fetchone()
     assert status == "indexed"
+
+
+def test_local_accounts_sign_in_and_pages_by_role(indexed, monkeypatch, tmp_path):
+    from sourcier.accounts import Accounts
+    from sourcier.audit import AuditKind, AuditLog
+
+    use_index(monkeypatch, indexed)
+    policy = tmp_path / "acces.toml"
+    policy.write_text('admins = ["dsi"]\n[services]\nelections = ["tous"]\n', encoding="utf-8")
+    monkeypatch.setenv("SOURCIER_ACCESS__POLICY", str(policy))
+    monkeypatch.setenv("SOURCIER_IDENTITY__MODE", "local")
+    layout = StoreLayout(indexed.store.path)
+    Accounts.of(layout).add("marie", "marie-mot-de-passe", ["dsi"])
+    Accounts.of(layout).add("jean", "jean-mot-de-passe", [])
+
+    app = start()
+    assert not app.chat_input and app.button[0].label == "Se connecter"
+    app.text_input[0].set_value("jean")
+    app.text_input[1].set_value("mauvais mot de passe")
+    app.button[0].click().run()
+    assert "Nom d'utilisateur ou mot de passe incorrect." in [e.value for e in app.error]
+    app.text_input[1].set_value("jean-mot-de-passe")
+    app.button[0].click().run()
+    assert app.chat_input and "Connecté : **jean** — agent" in all_text(app)
+    # An agent's menu has the assistant only: the other pages are not even registered for them…
+    with pytest.raises(ValueError, match="Known pages: \\['[^']*chat_page.py'\\]"):
+        app.switch_page("admin_page.py")
+    # … and a page run by its address checks the role itself.
+    admin_page = AppTest.from_file(str(REPO / "ui" / "admin_page.py"), default_timeout=60)
+    admin_page.session_state["sourcier_signed_in"] = app.session_state["sourcier_signed_in"]
+    admin_page.run()
+    assert "Relancer l'ingestion" not in all_text(admin_page)
+    assert any("n'est pas ouverte à votre profil" in e.value for e in admin_page.error)
+    kinds = [event.kind for event in AuditLog.of(layout).events()]
+    assert AuditKind.SIGN_IN_FAILED in kinds and AuditKind.SIGN_IN in kinds and AuditKind.DENIED in kinds
+
+
+def test_the_demo_refuses_a_network_address(tmp_path):
+    from tests.test_cli import sourcier
+
+    refused = sourcier(tmp_path, "app", "--host", "0.0.0.0", "--port", str(free_port()))
+    assert refused.returncode == 1 and "Refus d'écouter sur 0.0.0.0" in refused.stderr

@@ -13,6 +13,7 @@ import time
 import httpx
 import pytest
 from oidc_provider_mock import User, run_server_in_thread
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from playwright.sync_api import expect, sync_playwright
 
 from ingest.pipeline import IngestionPipeline
@@ -36,7 +37,7 @@ AGENT = User(sub="jean", claims={"email": "jean.accueil@mairie.fr", "groups": ["
 
 
 @pytest.fixture
-def app_url(tmp_path, embedder):
+def indexed(tmp_path, embedder):
     settings = make_settings(tmp_path)
     copy_into(settings.corpus_dir, "elections", REPO / "corpus" / "elections" / "F1965.html")
     copy_into(settings.corpus_dir, "rh", REPO / "corpus" / "rh" / "F544.html", REPO / "corpus" / "rh" / "F490.html")
@@ -44,53 +45,65 @@ def app_url(tmp_path, embedder):
     policy.write_text(POLICY, encoding="utf-8")
     settings.access.policy = policy
     IngestionPipeline(settings, embedder=embedder).run()
+    return settings
 
-    port = free_port()
+
+@contextlib.contextmanager
+def serve(settings, folder, port: int | None = None, **env):
+    """The real app, started as `streamlit run` does, from `folder` (where Streamlit looks for .streamlit/)."""
+    port = port or free_port()
     url = f"http://localhost:{port}"  # the name the redirect URI uses: the session cookie is set for it
-    with (
-        run_server_in_thread(user_claims=[HR_REFERENT, AGENT]) as provider,
-        contextlib.closing(OllamaStandIn(models=["qwen2.5:7b-instruct"])) as standin,
-    ):
-        # Streamlit reads [auth] from .streamlit/secrets.toml in the folder it starts in.
+    (folder / ".streamlit").mkdir(parents=True, exist_ok=True)
+    shutil.copy(REPO / ".streamlit" / "config.toml", folder / ".streamlit" / "config.toml")
+    with contextlib.closing(OllamaStandIn(models=["qwen2.5:7b-instruct"])) as standin:
+        environment = {
+            **os.environ,
+            "SOURCIER_CORPUS_DIR": str(settings.corpus_dir),
+            "SOURCIER_STORE__PATH": str(settings.store.path),
+            "SOURCIER_EMBEDDING__MODELS_DIR": str(MODELS),
+            "SOURCIER_ACCESS__POLICY": str(settings.access.policy),
+            "SOURCIER_LLM__BACKEND": "ollama",
+            "SOURCIER_LLM__OLLAMA_HOST": standin.url,
+            **env,
+        }
+        command = [sys.executable, "-m", "streamlit", "run", str(REPO / "ui" / "app.py"),
+                   "--server.address", "127.0.0.1", "--server.port", str(port)]  # fmt: skip
+        server = subprocess.Popen(command, cwd=folder, env=environment, stdout=subprocess.DEVNULL,
+                                  stderr=subprocess.PIPE, text=True)  # fmt: skip
+        try:
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                try:
+                    if httpx.get(f"{url}/_stcore/health", timeout=1).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    time.sleep(0.5)
+            else:
+                pytest.fail(f"Streamlit n'a pas démarré : {server.stderr.read()[-2000:]}")
+            yield url
+        finally:
+            server.terminate()
+            server.wait(timeout=20)
+
+
+@pytest.fixture
+def app_url(tmp_path, indexed):
+    with run_server_in_thread(user_claims=[HR_REFERENT, AGENT]) as provider:
         folder = tmp_path / "app"
         (folder / ".streamlit").mkdir(parents=True)
-        shutil.copy(REPO / ".streamlit" / "config.toml", folder / ".streamlit" / "config.toml")
+        # Streamlit's st.login reads the provider from [auth] in .streamlit/secrets.toml.
+        port = free_port()
         (folder / ".streamlit" / "secrets.toml").write_text(
             "[auth]\n"
-            f'redirect_uri = "{url}/oauth2callback"\n'
+            f'redirect_uri = "http://localhost:{port}/oauth2callback"\n'
             'cookie_secret = "un-secret-de-test-assez-long-pour-signer-les-cookies"\n'
             'client_id = "sourcier"\n'
             'client_secret = "secret-du-client"\n'
             f'server_metadata_url = "http://localhost:{provider.server_port}/.well-known/openid-configuration"\n',
             encoding="utf-8",
         )
-        env = {
-            **os.environ,
-            "SOURCIER_CORPUS_DIR": str(settings.corpus_dir),
-            "SOURCIER_STORE__PATH": str(settings.store.path),
-            "SOURCIER_EMBEDDING__MODELS_DIR": str(MODELS),
-            "SOURCIER_ACCESS__POLICY": str(policy),
-            "SOURCIER_IDENTITY__MODE": "oidc",
-            "SOURCIER_LLM__BACKEND": "ollama",
-            "SOURCIER_LLM__OLLAMA_HOST": standin.url,
-        }
-        command = [sys.executable, "-m", "streamlit", "run", str(REPO / "ui" / "app.py"),
-                   "--server.address", "127.0.0.1", "--server.port", str(port)]  # fmt: skip
-        server = subprocess.Popen(command, cwd=folder, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                                  text=True)  # fmt: skip
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{url}/_stcore/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.5)
-        else:
-            server.kill()
-            pytest.fail(f"Streamlit n'a pas démarré : {server.stderr.read()[-2000:]}")
-        yield url, settings
-        server.terminate()
-        server.wait(timeout=20)
+        with serve(indexed, folder, SOURCIER_IDENTITY__MODE="oidc", port=port) as url:
+            yield url, indexed
 
 
 @pytest.fixture
@@ -156,3 +169,88 @@ def test_two_users_see_only_their_sources_and_pages(app_url, browser):
     agent.get_by_role("button", name="Se connecter").wait_for(timeout=30_000)
     expect(agent.get_by_placeholder("Posez votre question…")).to_have_count(0)
     assert "Traceback" not in referent.content() + agent.content()
+
+
+NGINX = """
+{user}
+worker_processes 1;
+pid {root}/nginx.pid;
+error_log {root}/error.log;
+events {{ worker_connections 64; }}
+http {{
+    access_log off;
+    client_body_temp_path {root}/body; proxy_temp_path {root}/proxy; fastcgi_temp_path {root}/fastcgi;
+    uwsgi_temp_path {root}/uwsgi; scgi_temp_path {root}/scgi;
+    map $remote_user $sourcier_groups {{ default ""; paul.rh "rh"; }}
+    server {{
+        listen 127.0.0.1:{port};
+        location / {{
+            auth_basic "Mairie";
+            auth_basic_user_file {root}/htpasswd;
+            proxy_pass http://127.0.0.1:{app_port};
+            proxy_http_version 1.1;
+            proxy_set_header Upgrade $http_upgrade;
+            proxy_set_header Connection "upgrade";
+            proxy_set_header Host $host;
+            # What the browser sends under these names is replaced: only the proxy says who the user is.
+            proxy_set_header X-Forwarded-User $remote_user;
+            proxy_set_header X-Forwarded-Groups $sourcier_groups;
+        }}
+    }}
+}}
+"""
+
+
+@contextlib.contextmanager
+def nginx(root, app_port: int):
+    """A real nginx in front of the app: it authenticates (basic auth here) and sends the user and groups."""
+    if not shutil.which("nginx", path="/usr/sbin:/usr/bin"):
+        pytest.fail("nginx absent : `make system-packages` l'installe (paquet nginx-light).")
+    root.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    (root / "htpasswd").write_text("paul.rh:{PLAIN}mot-de-passe-de-paul\n", encoding="utf-8")
+    # Run as root (CI), nginx's workers would become « nobody », who cannot read pytest's private folders.
+    user = "user root;" if os.geteuid() == 0 else ""
+    (root / "nginx.conf").write_text(NGINX.format(user=user, root=root, port=port, app_port=app_port), encoding="utf-8")
+    binary = shutil.which("nginx", path="/usr/sbin:/usr/bin")
+    process = subprocess.Popen([binary, "-p", str(root), "-c", str(root / "nginx.conf"), "-g", "daemon off;"])
+    try:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                httpx.get(f"http://127.0.0.1:{port}/", timeout=1)
+                break
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        yield f"http://localhost:{port}"
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+@pytest.mark.parametrize("trusted", [True, False], ids=["proxy-de-confiance", "autre-adresse"])
+def test_behind_a_proxy_headers_count_only_from_the_proxy(tmp_path, indexed, browser, trusted):
+    proxies = '["127.0.0.1"]' if trusted else '["10.1.2.3"]'
+    app_port = free_port()
+    with (
+        serve(indexed, tmp_path / "app", app_port, SOURCIER_IDENTITY__MODE="proxy",
+              SOURCIER_IDENTITY__TRUSTED_PROXIES=proxies),
+        nginx(tmp_path / "nginx", app_port) as url,
+    ):  # fmt: skip
+        context = browser.new_context(
+            locale="fr-FR",
+            http_credentials={"username": "paul.rh", "password": "mot-de-passe-de-paul"},
+            extra_http_headers={"X-Forwarded-Groups": "dsi"},  # a browser claiming admin: replaced by the proxy
+        )
+        page = context.new_page()
+        page.goto(url)
+        if not trusted:  # the proxy's headers, from an address that is not the configured proxy's: nobody
+            page.get_by_text("Accès refusé").wait_for(timeout=60_000)
+            expect(page.get_by_placeholder("Posez votre question…")).to_have_count(0)
+            return
+        try:
+            page.get_by_placeholder("Posez votre question…").wait_for(timeout=90_000)
+        except PlaywrightTimeout:
+            pytest.fail(f"Pas de conversation ouverte ; la page affiche : {page.inner_text('body')[:1500]}")
+        expect(page.get_by_text("Connecté : paul.rh — agent")).to_be_visible()
+        assert "Arrêt maladie d'un fonctionnaire" in answer_to(page, HR_QUESTION)
