@@ -41,6 +41,8 @@ ADMINS_ONLY = "@admins"  # the only group of a chunk no policy entry opens: admi
 def referents_group(service: str) -> str:
     """The group every chunk of a service carries for its referents: they read what they answer for."""
     return f"@referents:{service}"
+
+
 SIDECAR_SUFFIX = ".acces.toml"
 
 
