@@ -308,7 +308,8 @@ def render() -> None:
     if not turns:
         st.markdown(
             f"Posez vos questions sur les procédures de la collectivité. Je réponds à partir de "
-            f"**{plural(len(indexed), 'document interne', 'documents internes')}** ({', '.join(services)}), en citant pour chaque affirmation "
+            f"**{plural(len(indexed), 'document interne', 'documents internes')}** ({', '.join(services)}), "
+            "en citant pour chaque affirmation "
             "le document et la page. Si les documents ne contiennent pas la réponse, je le dis. "
             "Tout reste sur le serveur de la collectivité."
         )
