@@ -72,6 +72,21 @@ def copy_into(corpus: Path, service: str, *files: Path) -> list[Path]:
     return copied
 
 
+def wait_for_streamlit(url: str, server: subprocess.Popen, seconds: float = 60) -> None:
+    """Until the app started in `server` answers its health check; fails the test with its stderr otherwise."""
+    import httpx
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{url}/_stcore/health", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            time.sleep(0.5)
+    server.kill()
+    pytest.fail(f"Streamlit n'a pas démarré : {server.stderr.read()[-2000:]}")
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

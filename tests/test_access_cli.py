@@ -4,13 +4,12 @@ commands, a policy change applied without re-embedding, and the audit trail — 
 import csv
 import io
 import json
-import subprocess
-import sys
 
 import pytest
 
-from tests.conftest import MODELS, REPO, copy_into
+from tests.conftest import REPO, copy_into
 from tests.ollama_standin import OllamaStandIn
+from tests.test_cli import sourcier
 
 pytestmark = pytest.mark.shared
 
@@ -46,24 +45,7 @@ def test_accounts_roles_policy_and_audit_from_the_cli(server):
     tmp_path, env = server
 
     def run(*args, password=None, stdin=None):
-        environment = {
-            "PATH": "/usr/bin:/bin",
-            "HOME": str(tmp_path),
-            "SOURCIER_CORPUS_DIR": str(tmp_path / "corpus"),
-            "SOURCIER_STORE__PATH": str(tmp_path / "vectorstore"),
-            "SOURCIER_EMBEDDING__MODELS_DIR": str(MODELS),
-            **env,
-            **({"SOURCIER_PASSWORD": password} if password else {}),
-        }
-        return subprocess.run(
-            [sys.executable, "-m", "ui.cli", *args],
-            cwd=REPO,
-            env=environment,
-            input=stdin,
-            capture_output=True,
-            text=True,
-            timeout=600,
-        )
+        return sourcier(tmp_path, *args, stdin=stdin, SOURCIER_PASSWORD=password, **env)
 
     # The first admin is created before any account exists; no default account, no default password.
     assert "Aucun compte" in run("users", "list").stdout

@@ -170,7 +170,7 @@ def test_answer_through_ollama_is_checked_like_any_other(demo, ollama):
     ollama_settings, standin = ollama
     ollama_settings.llm.backend = "ollama"
     via_ollama = Answerer(ollama_settings, answerer.retriever, backend=make_backend(ollama_settings))
-    answer = via_ollama.ask("Quel justificatif de domicile pour la liste électorale ?")
+    answer = via_ollama.ask("Quel justificatif de domicile pour la liste électorale ?", reader=SYSTEM)
     assert answer.backend == "ollama" and answer.text == ANSWER
     # The stand-in always cites [1]; checked like any answer, the sentence ends up citing an extract that states it.
     (sentence,) = answer.sentences
@@ -190,9 +190,9 @@ def test_repo_has_no_model_files_committed():
 def test_service_filter_applies_inside_retrieval(demo):
     _, answerer = demo
     question = "Quel justificatif de domicile pour la liste électorale ?"
-    unfiltered = answerer.retriever.invoke(question)
+    unfiltered = answerer.retriever.invoke(question, reader=SYSTEM)
     assert unfiltered[0].metadata["service"] == "elections"
-    filtered = answerer.retriever.invoke(question, where={"service": {"$in": ["cimetiere"]}})
+    filtered = answerer.retriever.invoke(question, where={"service": {"$in": ["cimetiere"]}}, reader=SYSTEM)
     assert filtered and {d.metadata["service"] for d in filtered} == {"cimetiere"}
 
 

@@ -6,16 +6,14 @@ import os
 import re
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-import httpx
 import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from playwright.sync_api import sync_playwright
 
 from ingest.pipeline import IngestionPipeline
-from tests.conftest import FICHES, MODELS, REPO, copy_into, free_port, make_settings
+from tests.conftest import FICHES, MODELS, REPO, copy_into, free_port, make_settings, wait_for_streamlit
 
 pytestmark = [pytest.mark.shared, pytest.mark.slow]
 CHROMIUM = Path("/usr/bin/chromium")
@@ -55,16 +53,7 @@ def app_url(tmp_path, embedder):
     ]
     server = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{url}/_stcore/health", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            time.sleep(0.5)
-    else:
-        server.kill()
-        pytest.fail(f"Streamlit n'a pas démarré : {server.stderr.read()[-2000:]}")
+    wait_for_streamlit(url, server)
     yield url
     server.terminate()
     server.wait(timeout=20)

@@ -17,7 +17,7 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from playwright.sync_api import expect, sync_playwright
 
 from ingest.pipeline import IngestionPipeline
-from tests.conftest import MODELS, REPO, copy_into, free_port, make_settings
+from tests.conftest import MODELS, REPO, copy_into, free_port, make_settings, wait_for_streamlit
 from tests.ollama_standin import OllamaStandIn
 
 pytestmark = [pytest.mark.shared, pytest.mark.slow]
@@ -71,15 +71,7 @@ def serve(settings, folder, port: int | None = None, **env):
         server = subprocess.Popen(command, cwd=folder, env=environment, stdout=subprocess.DEVNULL,
                                   stderr=subprocess.PIPE, text=True)  # fmt: skip
         try:
-            deadline = time.monotonic() + 60
-            while time.monotonic() < deadline:
-                try:
-                    if httpx.get(f"{url}/_stcore/health", timeout=1).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    time.sleep(0.5)
-            else:
-                pytest.fail(f"Streamlit n'a pas démarré : {server.stderr.read()[-2000:]}")
+            wait_for_streamlit(url, server)
             yield url
         finally:
             server.terminate()

@@ -11,7 +11,7 @@ from tests.conftest import COUTHENANS, MODELS, REPO, copy_into, free_port
 pytestmark = pytest.mark.shared
 
 
-def sourcier(tmp_path, *args, **env):
+def sourcier(tmp_path, *args, stdin: str | None = None, **env):
     environment = {
         "PATH": "/usr/bin:/bin",
         "HOME": str(tmp_path),
@@ -25,6 +25,7 @@ def sourcier(tmp_path, *args, **env):
         [sys.executable, "-m", "ui.cli", *args],
         cwd=REPO,
         env=environment,
+        input=stdin,
         capture_output=True,
         text=True,
         timeout=600,

@@ -21,6 +21,7 @@ from tests.conftest import (
     make_settings,
     requires_tesseract,
 )
+from tests.fakes import SYSTEM
 
 pytestmark = pytest.mark.shared
 
@@ -218,4 +219,4 @@ def test_an_index_built_with_a_model_folder_opens_again_with_the_same_settings(t
     IngestionPipeline(settings, embedder=fresh).run()
     assert fresh.name == embedder.info.path.name  # and the same once loaded
     answerer = Answerer.from_settings(settings, embedder=Embedder(settings.embedding))
-    assert answerer.retriever.invoke("justificatif de domicile liste électorale")
+    assert answerer.retriever.invoke("justificatif de domicile liste électorale", reader=SYSTEM)
