@@ -24,6 +24,9 @@ from sourcier.models.embedding import embedding_model_id
 from sourcier.settings import Settings
 
 
+OVERFETCH = 4  # how many more nearest chunks to fetch unfiltered before falling back to a filtered query
+
+
 @dataclass(frozen=True)
 class LiveDocuments:
     """What the manifest says of the live collection, read in one go."""
@@ -99,16 +102,36 @@ class LiveIndex:
     # --- reads ----------------------------------------------------------------------------------------
 
     def nearest(self, vectors: Sequence[Sequence[float]], k: int, where: dict | None = None) -> list[list[StoredChunk]]:
-        """For each vector, its `k` nearest chunks within the scope (and `where`), best first."""
-        return self._store.query(vectors, k, _and(where, self.scope()))
+        """For each vector, its `k` nearest chunks within the scope (and `where`), best first.
+
+        A filtered Chroma query first lists every chunk the filter allows (~60 ms at 40k chunks, growing with the
+        collection), while an unfiltered one costs a few milliseconds. So the nearest `OVERFETCH × k` are fetched
+        unfiltered and filtered here with the same clause: when `k` of them pass, they are exactly the `k` nearest
+        allowed chunks (any nearer allowed chunk would be among them). Otherwise — a reader who may read little —
+        the filtered query runs. Either way nothing outside the scope is returned."""
+        scope = _and(where, self.scope())
+        if scope is None:
+            return self._store.query(vectors, k)
+        wide = self._store.query(vectors, k * OVERFETCH)
+        results = []
+        for vector, hits in zip(vectors, wide, strict=True):
+            allowed = [hit for hit in hits if matches(hit.metadata, scope)]
+            if len(allowed) >= k or len(hits) < k * OVERFETCH:  # enough, or the whole collection was seen
+                results.append(allowed[:k])
+            else:
+                results.append(self._store.query([vector], k, scope)[0])
+        return results
 
     def lexical_search(self, query: str, k: int, where: dict | None = None) -> list[tuple[str, float]]:
         """BM25 hits (chunk id, score) within the scope; the filter applies before ranking."""
         return self._lexical.search(query, k, where=_and(where, self.scope()))
 
     def get(self, ids: Sequence[str]) -> list[StoredChunk]:
-        """Chunks by id; ids outside the scope are simply not returned."""
-        return self._store.get(ids=list(ids), where=self.scope())
+        """Chunks by id; ids outside the scope are simply not returned. (Filtered here: Chroma would evaluate the
+        clause over the whole collection before looking at the ids.)"""
+        scope = self.scope()
+        chunks = self._store.get(ids=list(ids))
+        return chunks if scope is None else [chunk for chunk in chunks if matches(chunk.metadata, scope)]
 
     def chunks(self, with_vectors: bool = False, page_size: int = 2000) -> Iterator[StoredChunk]:
         """Every chunk within the scope, page by page."""

@@ -188,3 +188,24 @@ def test_local_accounts(tmp_path):
     accounts.remove("marie")
     with pytest.raises(SignInError):
         accounts.verify("marie", "un mot de passe solide")
+
+
+def test_nearest_is_exact_whether_the_reader_may_read_much_or_little(tmp_path):
+    passages = {("public", f"fiche{i}"): [f"Fiche publique numéro {i} sur les démarches en mairie."] for i in range(60)}
+    passages[("rh", "paie")] = ["La paie des agents est versée le 25 de chaque mois."]
+    settings, index, store = build(tmp_path, EMBEDDER, passages)
+    policy = AccessPolicy.from_dict({"services": {"public": ["tous"], "rh": ["rh"]}})
+    label_chunks(store, policy, settings.corpus_dir)
+    query = [EMBEDDER.embed_query("La paie des agents est versée le 25 de chaque mois.")]
+    everyone, admin = policy.reader("jean", []), Reader.system()
+    for reader in (everyone, policy.reader("paul", ["rh"]), admin):
+        view = index.for_reader(reader)
+        (found,) = view.nearest(query, k=3)
+        allowed = [c for c in store.get() if reader.may_read(c.metadata["access"])]
+        (expected,) = store.query(query, k=3, where=None if reader.is_admin else reader.clause())
+        assert [c.id for c in found] == [c.id for c in expected] and len(found) == 3
+        assert all(c.id in {a.id for a in allowed} for c in found)
+    # Someone who may read only the HR document: not among the wide unfiltered nearest, found by the fallback.
+    hr_only = Reader(name="rh", groups=frozenset({"rh"}))
+    (found,) = index.for_reader(hr_only).nearest([EMBEDDER.embed_query("Fiche publique numéro 7 en mairie")], k=3)
+    assert [c.metadata["doc_id"] for c in found] == [doc_id("rh", "paie")]
