@@ -23,7 +23,6 @@ from sourcier.layout import StoreLayout
 from sourcier.models.embedding import embedding_model_id
 from sourcier.settings import Settings
 
-
 OVERFETCH = 4  # how many more nearest chunks to fetch unfiltered before falling back to a filtered query
 
 
