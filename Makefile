@@ -42,7 +42,7 @@ $(STAMP): pyproject.toml constraints.txt
 	touch $(STAMP)
 
 ingest: install system-packages
-	$(SOURCIER) ingest
+	$(SOURCIER) $(if $(AS),--as $(AS)) ingest
 
 # Without an identity mode (sourcier.toml: [identity] mode = "oidc" | "proxy" | "local"), the demo mode refuses any
 # address but loopback.

@@ -36,14 +36,13 @@ from sourcier.errors import ConfigurationError
 
 ACCESS_KEY = "access"  # the chunk metadata holding the groups that may read it
 ADMINS_ONLY = "@admins"  # the only group of a chunk no policy entry opens: admins read it, nobody else
+SIDECAR_SUFFIX = ".acces.toml"
+RESERVED = "@"  # groups Sourcier writes itself start with it; no identity may claim one
 
 
 def referents_group(service: str) -> str:
     """The group every chunk of a service carries for its referents: they read what they answer for."""
-    return f"@referents:{service}"
-
-
-SIDECAR_SUFFIX = ".acces.toml"
+    return f"{RESERVED}referents:{service}"
 
 
 class Role(StrEnum):
@@ -176,7 +175,8 @@ class AccessPolicy:
         """The reader for a signed-in user with the groups their identity gives (or, when it gives none, the
         policy's [users] table)."""
         own = set(groups) or set(self.users.get(name, ()))
-        own.add(self.everyone)
+        # A provider's group named like one of Sourcier's own (« @admins ») would open what no policy opened.
+        own = {group for group in own if not group.startswith(RESERVED)} | {self.everyone}
         referent_of = frozenset(s for s, referents in self.referents.items() if own & referents)
         own |= {referents_group(service) for service in referent_of}
         role = Role.ADMIN if own & self.admins else Role.REFERENT if referent_of else Role.AGENT

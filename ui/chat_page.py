@@ -7,6 +7,7 @@ import re
 
 import streamlit as st
 
+from ingest.live import lexical_stamp
 from rag.chain import Answer, Source
 from rag.citations import INFERRED_MARK, INFERRED_NOTE, split_sentences, supporting_sentences
 from rag.conversation import Conversation, Turn, TurnState, new_conversation_id, valid_conversation_id
@@ -21,8 +22,8 @@ from ui.common import (
     explain,
     feedback_store,
     live_documents,
-    live_index,
     location,
+    readable_documents,
     readable_file,
     settings,
 )
@@ -268,7 +269,7 @@ def render() -> None:
     reader = require("Assistant")
     try:
         live = live_documents()
-        readable = live_index(reader).counts_per_document()
+        readable = readable_documents(reader, lexical_stamp(settings()))
     except Exception as error:
         st.error(f"L'index est inaccessible : {explain(error)}")
         st.stop()

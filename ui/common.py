@@ -97,6 +97,13 @@ def live_documents() -> LiveDocuments:
     return read_live_documents(settings())
 
 
+@st.cache_data(ttl=30, max_entries=500, show_spinner=False)
+def readable_documents(reader: Reader, stamp: tuple[str, float]) -> dict[str, int]:
+    """doc_id → chunks `reader` may read; counted again after an ingestion, at most every 30 s otherwise (the chat
+    page shows it on every run, and for a non-admin it means reading the chunks)."""
+    return dict(live_index(reader).counts_per_document())
+
+
 def live_index(reader: Reader) -> LiveIndex:
     """The live index as `reader` may read it (the one place rights are enforced)."""
     return answerer().retriever.index.for_reader(reader)

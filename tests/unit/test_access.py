@@ -66,6 +66,10 @@ def test_roles_come_from_groups():
     agent = POLICY.reader("jean", [])
     assert agent.role is Role.AGENT and agent.groups == {"tous"} and not agent.answers_for("rh")
     assert POLICY.reader("paul@mairie.fr").groups == {"rh", "tous"}  # no groups from the provider: the policy's
+    # A provider group spelled like Sourcier's own markers opens nothing.
+    intruder = POLICY.reader("eve", ["@admins", "@referents:rh"])
+    assert intruder.groups == {"tous"} and not intruder.may_read(POLICY.document_groups("rh/horaires.html"))
+    assert not intruder.may_read(POLICY.document_groups("ccas/dossier.pdf"))
 
 
 @pytest.mark.parametrize(
