@@ -145,10 +145,16 @@ class Answerer:
     ) -> Iterator[str | Answer]:
         """Yields the answer's text as it is generated, then the checked `Answer`: only from what `reader` may
         read. The question is written to the audit trail (masked) with what was retrieved and cited."""
-        for event in self._stream(question, history, where, reader):
-            if isinstance(event, Answer):
-                self._audit(event, reader)
-            yield event
+        answered = False
+        try:
+            for event in self._stream(question, history, where, reader):
+                if isinstance(event, Answer):
+                    answered = True
+                    self._audit(event, reader)
+                yield event
+        finally:
+            if not answered:  # failed (LLM unreachable…) or abandoned: the question was still asked
+                self.audit.record(AuditKind.QUESTION, reader, question=question, failed=True)
 
     def _stream(
         self, question: str, history: Sequence[tuple[str, str]], where: dict | None, reader: Reader

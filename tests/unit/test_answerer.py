@@ -102,3 +102,14 @@ def test_an_unreachable_llm_is_a_service_error_in_french(tmp_path):
     settings.llm.backend = LLMBackendKind.OLLAMA
     with pytest.raises(LLMUnavailableError, match="ne répond pas"):
         chain.ask(QUESTION, reader=SYSTEM)
+    # The question is in the audit trail all the same, marked as failed.
+    (event,) = chain.audit.events()
+    assert event.detail == {"question": QUESTION, "failed": True} and event.user == SYSTEM.name
+
+
+def test_every_answered_question_is_audited_with_what_was_read(tmp_path):
+    _, chain, _ = answerer(tmp_path, "Il faut un justificatif de domicile de moins de 3 mois [1].")
+    answer = chain.ask(QUESTION, reader=SYSTEM)
+    (event,) = chain.audit.events()
+    assert event.detail["retrieved"] == [source.chunk_id for source in answer.sources]
+    assert event.detail["cited"] == [answer.sources[0].chunk_id] and event.detail["abstained"] is False
