@@ -31,6 +31,10 @@ class DocumentStatus(StrEnum):
     def is_problem(self) -> bool:
         return self in PROBLEMS
 
+    def count(self, n: int) -> str:
+        """« 1 indexé », « 3 indexés », « 2 en échec »."""
+        return f"{n} {STATUS_PLURALS.get(self, self.label) if abs(n) >= 2 else self.label}"
+
 
 # Plural forms, for counts (« 3 indexés ») ; the singular is the label.
 STATUS_PLURALS = {

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import logging
 import multiprocessing
 import resource
 import signal
@@ -38,6 +39,10 @@ def _die_with_parent() -> None:
 
 def _serve(connection: Connection, memory_mb: int) -> None:
     _die_with_parent()
+    # Parsers' chatter (pypdf prints whole font dictionaries as warnings) is not for the user's terminal: what a
+    # document lacks is said in the ingestion report. Errors still show.
+    for library in ("pypdf", "unstructured", "fontTools"):
+        logging.getLogger(library).setLevel(logging.ERROR)
     limit = memory_mb * 1024 * 1024
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     connection.send(_READY)

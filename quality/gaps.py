@@ -7,6 +7,7 @@ import numpy as np
 from ingest.embed import TextEmbedder
 from quality.findings import Finding, FindingType, Place, Severity
 from sourcier.feedback import FeedbackStore
+from sourcier.french import plural
 from sourcier.personal_data import mask
 
 AGENTS = "(questions des agents)"
@@ -40,8 +41,11 @@ def analyse_gaps(feedback: FeedbackStore, embedder: TextEmbedder | None) -> list
             else:
                 groups.append([index])
                 centroids.append(vector)
-    else:
-        groups = [[index] for index in range(len(items))]
+    else:  # without the model, the same words are still the same question
+        by_text: dict[str, list[int]] = {}
+        for index, item in enumerate(items):
+            by_text.setdefault(" ".join(item[0].lower().split()), []).append(index)
+        groups = list(by_text.values())
     findings = []
     for members in sorted(groups, key=len, reverse=True):
         questions = list(dict.fromkeys(items[i][0] for i in members))
@@ -55,7 +59,8 @@ def analyse_gaps(feedback: FeedbackStore, embedder: TextEmbedder | None) -> list
                 Severity.MEDIUM if len(members) >= 3 else Severity.LOW,
                 places or [Place(path=AGENTS, title="Questions des agents")],
                 questions[:5],
-                f"{len(members)} question(s) ({', '.join(reasons)}), dernière le {last[:10]} : « {questions[0]} »",
+                f"{plural(len(members), 'question')} ({', '.join(reasons)}), dernière le {last[:10]} : "
+                f"« {questions[0]} »",
                 "Rédiger ou compléter une fiche qui réponde à cette question, puis relancer l'ingestion.",
                 key=questions[0].lower(),
                 details={"count": len(members), "questions": questions, "reasons": reasons, "last": last},

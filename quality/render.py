@@ -57,6 +57,7 @@ def to_json(report: Report) -> str:
 
 def to_csv(report: Report) -> str:
     buffer = io.StringIO()
+    buffer.write("\ufeff")  # the BOM: without it, French Excel reads the accents as Windows-1252
     writer = csv.writer(buffer, delimiter=";")  # French spreadsheets read « ; »
     writer.writerow(
         ["id", "type", "gravité", "statut", "service", "documents", "pages", "explication", "extraits", "action"]

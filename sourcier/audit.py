@@ -162,6 +162,7 @@ class AuditLog:
 def to_csv(events: list[AuditEvent]) -> str:
     """For the DPO: one line per event, French headers."""
     buffer = io.StringIO()
+    buffer.write("\ufeff")  # the BOM: French Excel reads the accents right
     writer = csv.writer(buffer, delimiter=";")
     writer.writerow(["horodatage (UTC)", "événement", "utilisateur", "groupes", "détail"])
     for event in events:

@@ -18,6 +18,7 @@ from sourcier.access import AccessPolicy, Reader
 from sourcier.accounts import Accounts
 from sourcier.audit import AuditKind, AuditLog, to_csv
 from sourcier.errors import AccessDeniedError, ConfigurationError, InputError
+from sourcier.french import plural
 from sourcier.layout import StoreLayout
 from sourcier.settings import IdentityMode, Settings
 
@@ -151,8 +152,8 @@ def access(settings: Settings, args, reader: Reader) -> int:
     AuditLog.of(layout, settings.access.audit_retention_days).record(
         AuditKind.POLICY, reader, chunks=changed.chunks, documents=changed.documents
     )
-    print(f"Droits appliqués : {changed.chunks} extrait(s) de {changed.documents} document(s) mis à jour "
-          f"sur {changed.total}, sans réindexation.")  # fmt: skip
+    print(f"Droits appliqués : {plural(changed.chunks, 'extrait mis', 'extraits mis')} à jour "
+          f"({plural(changed.documents, 'document')}) sur {changed.total}, sans réindexation.")  # fmt: skip
     return 0
 
 
@@ -161,7 +162,7 @@ def audit(settings: Settings, args, reader: Reader) -> int:
     events = log.events([AuditKind(k) for k in args.kind] or None, user=args.user, since=args.since)
     if args.csv:
         args.csv.write_text(to_csv(events), encoding="utf-8")
-        print(f"{len(events)} événement(s) écrit(s) dans {args.csv}.")
+        print(f"{plural(len(events), 'événement écrit', 'événements écrits')} dans {args.csv}.")
         return 0
     for event in events[:200]:
         print(f"{event.at}  {event.kind.label:<32} {event.user:<24} {event.detail}")

@@ -14,6 +14,7 @@ from ingest.report import DocumentStatus
 from ingest.status import index_status
 from sourcier.access import Reader
 from sourcier.audit import AuditKind
+from sourcier.french import plural
 from sourcier.layout import StoreLayout
 from sourcier.settings import LLMBackendKind
 from ui.common import explain, live_documents, settings
@@ -62,7 +63,10 @@ def show_status() -> None:
         f"index : {status['store']} (collection {status['collection']}) · corpus : {status['corpus']}"
     )
     if status["problems"]:
-        with st.expander(f"⚠ {len(status['problems'])} document(s) non indexé(s) ou incomplet(s)"):
+        problems = len(status["problems"])
+        with st.expander(
+            f"⚠ {plural(problems, 'document non indexé ou incomplet', 'documents non indexés ou incomplets')}"
+        ):
             for problem in status["problems"]:
                 st.markdown(
                     f"- **{problem['path']}** ({DocumentStatus(problem['status']).label}) — {problem['reason']}"
@@ -109,8 +113,8 @@ def show_ingestion(reader: Reader) -> None:
                 st.code(log, language=None)
         else:
             st.success(
-                f"Ingestion terminée : {progress.files_total} fichiers examinés, "
-                f"{progress.chunks_done} extraits indexés."
+                f"Ingestion terminée : {plural(progress.files_total, 'fichier examiné', 'fichiers examinés')}, "
+                f"{plural(progress.chunks_done, 'extrait indexé', 'extraits indexés')}."
             )
     left, right = st.columns([1, 2])
     rebuild = right.checkbox(
@@ -159,7 +163,7 @@ def show_documents(reader: Reader) -> None:
         and (not states or r["État"] in states or ("exclu" in states and r["Recherche"] == "exclu"))
     ]
     st.dataframe(shown, width="stretch", hide_index=True)
-    st.caption(f"{len(shown)} document(s) sur {len(rows)}.")
+    st.caption(f"{plural(len(shown), 'document')} sur {len(rows)}.")
 
     paths = [r["Document"] for r in shown]
     chosen = st.selectbox(

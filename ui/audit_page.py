@@ -7,6 +7,7 @@ from datetime import date, timedelta
 import streamlit as st
 
 from sourcier.audit import AuditKind, to_csv
+from sourcier.french import plural
 from ui.common import settings
 from ui.identity import audit_log, require
 
@@ -42,7 +43,7 @@ def render() -> None:
         width="stretch",
     )
     st.caption(
-        f"{len(events)} événement(s)" + (" ; les 1 000 plus récents sont affichés." if len(events) > 1000 else ".")
+        plural(len(events), "événement") + (" ; les 1 000 plus récents sont affichés." if len(events) > 1000 else ".")
     )
     st.download_button(
         "Exporter en CSV (DPO)",

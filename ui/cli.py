@@ -11,6 +11,7 @@ from pathlib import Path
 import sourcier  # noqa: F401  (offline environment before any third-party import)
 from quality.findings import FindingStatus
 from sourcier.errors import SourcierError
+from sourcier.french import plural
 from sourcier.layout import StoreLayout
 from sourcier.settings import Settings, load_settings
 from ui import admin_cli
@@ -136,20 +137,26 @@ def _ingest(settings: Settings, args) -> int:
             logging.getLogger(__name__).exception("quality report failed")
             print(f"Rapport de qualité non calculé ({exc}) ; l'index est à jour. Relancez « sourcier report ».")
         else:
-            print(f"Qualité des documents : {len(quality.open_findings())} constat(s) ouvert(s) ; « sourcier report ».")
+            opened = plural(len(quality.open_findings()), "constat ouvert", "constats ouverts")
+            print(f"Qualité des documents : {opened} ; « sourcier report ».")
     return EXIT_OK
 
 
 def _report(settings: Settings, args) -> int:
+    from ingest.embed import Embedder
     from quality.findings import TYPES
     from quality.render import RENDERERS
     from quality.report import build_report
 
-    report = build_report(settings, progress=lambda message: print(f"  {message}", file=sys.stderr))
+    # The same report as the app's: coverage gaps are grouped by meaning with the embedding model.
+    report = build_report(
+        settings, Embedder(settings.embedding), progress=lambda message: print(f"  {message}", file=sys.stderr)
+    )
     output = args.output or StoreLayout(settings.store.path).quality_export(args.format)
     output.write_text(RENDERERS[args.format](report), encoding="utf-8")
     counts = report.counts()
-    print(f"{report.documents} documents, {counts['total']} constat(s) ouvert(s) en {report.timings['total']:.1f} s.")
+    opened = plural(counts["total"], "constat ouvert", "constats ouverts")
+    print(f"{plural(report.documents, 'document')}, {opened} en {report.timings['total']:.1f} s.")
     for kind, count in sorted(counts["by_type"].items(), key=lambda item: -item[1]):
         print(f"  {TYPES[kind]} : {count}")
     print(f"Rapport écrit : {output}")
@@ -214,7 +221,7 @@ def _status(settings: Settings, args) -> int:
 def _format_counts(counts: dict[str, int]) -> str:
     from ingest.report import DocumentStatus
 
-    return ", ".join(f"{n} {DocumentStatus(k).label}" for k, n in counts.items()) or "aucun"
+    return ", ".join(DocumentStatus(k).count(n) for k, n in counts.items()) or "aucun"
 
 
 def _models(settings: Settings, args) -> int:

@@ -67,7 +67,7 @@ def _charts(findings: list[dict], history: list[dict]) -> None:
         )
 
 
-def _show_finding(finding: dict, state: QualityState, reader: Reader) -> None:
+def _show_finding(position: int, finding: dict, state: QualityState, reader: Reader) -> None:
     places = " · ".join(
         f"{p['title'] or p['path']}" + (f", page {p['page']}" if p.get("page") else "") for p in finding["places"]
     )
@@ -85,7 +85,7 @@ def _show_finding(finding: dict, state: QualityState, reader: Reader) -> None:
             index=current,
             format_func=STATUSES.get,
             horizontal=True,
-            key=f"status-{finding['id']}",
+            key=f"status-{position}-{finding['id']}",  # unique by construction, even if two findings share an id
         )
         if choice != finding["status"]:
             state.mark(finding["id"], choice)
@@ -157,8 +157,8 @@ def render() -> None:
         key=lambda f: (mine not in {p["service"] for p in f["places"]}, -SEVERITY_WEIGHT[f["severity"]]),
     )
     st.subheader(f"Constats ({len(shown)})")
-    for finding in shown[:200]:
-        _show_finding(finding, state, reader)
+    for position, finding in enumerate(shown[:200]):
+        _show_finding(position, finding, state, reader)
     if len(shown) > 200:
         st.caption(f"… {len(shown) - 200} autres : affinez les filtres ou téléchargez le rapport complet.")
 
