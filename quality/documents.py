@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections import Counter
 
-from quality.findings import Finding, FindingType, Place, Severity, excerpt
+from quality.findings import SEVERITY_WEIGHT, Finding, FindingType, Place, Severity, excerpt
 from quality.inputs import DocumentView
+from sourcier.french import plural
 from sourcier.injection import find_injections
 from sourcier.personal_data import LABELS, find_sensitive, mask
 
@@ -27,23 +28,25 @@ def analyse_sensitive(document: DocumentView) -> list[Finding]:
             counts[match.kind] += 1
             if match.kind not in evidence:
                 evidence[match.kind] = (mask(excerpt(chunk.text, match.start)), chunk.page)
-    findings = []
-    for kind, count in counts.items():
-        sample, page = evidence[kind]
-        findings.append(
-            Finding(
-                FindingType.SENSITIVE,
-                SEVERITY[kind],
-                [Place(document.path, document.title, document.service, page)],
-                [sample],
-                f"{count} occurrence(s) de {LABELS[kind]} (valeurs masquées).",
-                "Vérifier que ce document doit être consultable par tous les agents ; sinon l'anonymiser, le "
-                "retirer ou l'exclure de la recherche (réglage quality.exclude_sensitive).",
-                key=f"sensitive:{kind}",
-                details={"kind": kind, "count": count},
-            )
+    if not counts:
+        return []
+    # One finding per document: its owner acts on the document once, whatever kinds of data it holds.
+    kinds = sorted(counts, key=lambda kind: -SEVERITY_WEIGHT[SEVERITY[kind]])
+    return [
+        Finding(
+            FindingType.SENSITIVE,
+            SEVERITY[kinds[0]],
+            [Place(document.path, document.title, document.service, evidence[kinds[0]][1])],
+            [evidence[kind][0] for kind in kinds],
+            "Données personnelles (valeurs masquées) : "
+            + ", ".join(f"{plural(counts[kind], 'occurrence')} de {LABELS[kind]}" for kind in kinds)
+            + ".",
+            "Vérifier que ce document doit être consultable par tous les agents ; sinon l'anonymiser, le "
+            "retirer ou l'exclure de la recherche (réglage quality.exclude_sensitive).",
+            key="sensitive",
+            details={"kinds": {kind: counts[kind] for kind in kinds}},
         )
-    return findings
+    ]
 
 
 def analyse_injection(document: DocumentView) -> list[Finding]:

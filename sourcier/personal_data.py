@@ -35,6 +35,116 @@ _HEALTH = re.compile(
     r"psychiatr\w+|addiction|alcoolisme)\b",
     re.IGNORECASE,
 )
+# Functional contact data — a service's mailbox, the switchboard — is not personal data (it names no one).
+_FUNCTIONAL_MAILBOX = frozenset(
+    [
+        "contact",
+        "contacts",
+        "accueil",
+        "mairie",
+        "secretariat",
+        "secretariat-general",
+        "info",
+        "infos",
+        "information",
+        "informations",
+        "courrier",
+        "courriers",
+        "standard",
+        "service",
+        "services",
+        "urbanisme",
+        "etat-civil",
+        "etatcivil",
+        "etat",
+        "civil",
+        "rh",
+        "drh",
+        "ressources",
+        "humaines",
+        "communication",
+        "direction",
+        "dgs",
+        "cabinet",
+        "elections",
+        "election",
+        "cimetiere",
+        "cimetieres",
+        "police",
+        "ccas",
+        "social",
+        "action-sociale",
+        "jeunesse",
+        "enfance",
+        "ecole",
+        "ecoles",
+        "periscolaire",
+        "cantine",
+        "restauration",
+        "culture",
+        "sport",
+        "sports",
+        "technique",
+        "techniques",
+        "travaux",
+        "noreply",
+        "no-reply",
+        "ne-pas-repondre",
+        "webmaster",
+        "dpo",
+        "rgpd",
+        "support",
+        "assistance",
+        "admin",
+        "administration",
+        "marches",
+        "marches-publics",
+        "finances",
+        "comptabilite",
+        "facturation",
+        "population",
+        "citoyennete",
+        "associations",
+        "vie",
+        "associative",
+        "reservation",
+        "reservations",
+        "mediatheque",
+        "bibliotheque",
+        "piscine",
+        "commune",
+        "ville",
+        "agglo",
+        "recrutement",
+        "emploi",
+    ]
+)
+_FUNCTIONAL_PHONE_CONTEXT = re.compile(
+    r"\b(?:standard|accueil|mairie|hôtel de ville|secrétariat|secretariat|service|permanence|numéro vert|guichet|"
+    r"fax|télécopie|ccas|police municipale)\b",
+    re.IGNORECASE,
+)
+
+
+def _functional_email(address: str) -> bool:
+    local = address.split("@", 1)[0].lower()
+    tokens = [t for t in re.split(r"[.\-_+]", local) if t]
+    return local in _FUNCTIONAL_MAILBOX or (
+        bool(tokens) and all(token in _FUNCTIONAL_MAILBOX or token.isdigit() for token in tokens)
+    )
+
+
+def _functional_phone(text: str, start: int, number: str) -> bool:
+    """A service's number: special-rate 08 numbers, or a landline introduced as the service's, not a person's."""
+    digits = re.sub(r"\D", "", number)
+    if digits.startswith(("08", "338")):
+        return True
+    if digits[-9:-8] in {"6", "7"}:  # mobiles are a person's
+        return False
+    before = text[max(0, start - 60) : start]
+    return bool(_FUNCTIONAL_PHONE_CONTEXT.search(before)) and not _PERSON.search(before)
+
+
 # Sentences, without cutting after « M. » or « Mme. »: the name belongs to the sentence it starts.
 _SENTENCES = re.compile(r"(?:\b(?:M|Mme|Mlle|Dr)\.|[^.!?\n])+")
 LABELS = {
@@ -79,9 +189,13 @@ def find_sensitive(text: str) -> list[Match]:
             found.append(Match("iban", match.start(), match.end(), mask_value("iban", match.group())))
     taken = [(m.start, m.end) for m in found]
     for match in _PHONE.finditer(text):
+        if _functional_phone(text, match.start(), match.group()):
+            continue
         if not any(start <= match.start() < end for start, end in taken):
             found.append(Match("phone", match.start(), match.end(), mask_value("phone", match.group())))
     for match in _EMAIL.finditer(text):
+        if _functional_email(match.group()):
+            continue
         found.append(Match("email", match.start(), match.end(), mask_value("email", match.group())))
     for match in _BIRTH.finditer(text):
         if _PERSON.search(match.group()) or _PERSON.search(text[max(0, match.start() - 80) : match.start()]):

@@ -31,6 +31,16 @@ def test_contact_details_birth_dates_and_health_about_named_people():
     assert find_sensitive("Le congé de maladie ordinaire dure au plus un an.") == []  # no one named
 
 
+def test_a_services_mailbox_and_switchboard_are_not_personal_data():
+    text = (
+        "Mairie de Couthenans, accueil et standard : 03 84 56 78 90, mairie@couthenans.fr, etat-civil@ville.fr, "
+        "ne-pas-repondre@service-public.fr. Numéro Azur 0810 123 456 ; service urbanisme : 01 23 45 67 89."
+    )
+    assert find_sensitive(text) == []
+    personal = "Mme Roux (tél. 03 84 11 22 33, portable 06 12 34 56 78) : claire.roux@ville.fr ou croux@ville.fr."
+    assert sorted(m.kind for m in find_sensitive(personal)) == ["email", "email", "phone", "phone"]
+
+
 def test_masking_never_leaves_a_clear_value():
     text = (
         f"M. Durand, NIR {VALID_NIR}, IBAN {VALID_IBAN}, tél. 06 12 34 56 78, j.durand@ville.fr, invalide {INVALID_NIR}"
