@@ -24,7 +24,7 @@ from quality.findings import SEVERITY_WEIGHT, TYPES, Finding, FindingStatus, Fin
 from quality.gaps import analyse_gaps
 from quality.inputs import read_corpus
 from quality.similarity import analyse_similarity
-from quality.staleness import analyse_staleness
+from quality.staleness import analyse_staleness, group_old_documents
 from quality.state import QualityState
 from sourcier.access import Reader
 from sourcier.clock import now
@@ -159,6 +159,7 @@ def build_report(
             )
             fresh.append((document.doc_id, version, cached))
         findings += cached
+    findings = group_old_documents(findings, settings.quality.max_age_years)
     state.store(fresh, DOCUMENT_ANALYSES)
     state.forget_other_versions({d.doc_id: d.version or f"status:{d.status}:{d.reason}" for d in documents})
     timings["documents"] = round(time.perf_counter() - step, 2)

@@ -8,6 +8,7 @@ from datetime import date
 from ingest.dates import find_date
 from quality.findings import Finding, FindingType, Place, Severity, excerpt
 from quality.inputs import DocumentView
+from sourcier.french import plural
 
 _FRANCS = re.compile(r"\d[\d  .,]*\s*(?:francs?\b|FF\b|F\.?\s?F\b)", re.IGNORECASE)
 _DEADLINE = re.compile(
@@ -74,3 +75,41 @@ def analyse_staleness(document: DocumentView, today: date, max_age_years: int) -
                 )
                 return findings
     return findings
+
+
+def group_old_documents(findings: list[Finding], max_age_years: int) -> list[Finding]:
+    """One « old document » finding per service, listing its documents oldest first: one cause, one line to act on
+    (a finding per fiche buried everything else under dozens of identical lines)."""
+    old = [f for f in findings if f.type == FindingType.STALE and f.details.get("kind") == "age"]
+    if not old:
+        return findings
+    by_service: dict[str, list[Finding]] = {}
+    for finding in old:
+        by_service.setdefault(finding.places[0].service, []).append(finding)
+    grouped = []
+    for service, members in sorted(by_service.items()):
+        members.sort(key=lambda f: f.details["date"])
+        oldest = date.fromisoformat(members[0].details["date"])
+        grouped.append(
+            Finding(
+                FindingType.STALE,
+                Severity.LOW,
+                [member.places[0] for member in members],
+                [
+                    f"{_name(m.places[0])} — daté du {date.fromisoformat(m.details['date']):%d/%m/%Y}"
+                    for m in members[:20]
+                ],
+                f"{plural(len(members), 'document', 'documents')} du service « {service or 'général'} » "
+                f"{'date' if len(members) == 1 else 'datent'} de plus de {max_age_years} ans "
+                f"(le plus ancien du {oldest:%d/%m/%Y}).",
+                "Vérifier qu'ils sont toujours à jour ; mettre à jour ou archiver hors du corpus ceux qui ne le "
+                "sont plus.",
+                key=f"age:{service}",
+                details={"kind": "age", "documents": [m.places[0].path for m in members]},
+            )
+        )
+    return [f for f in findings if not (f.type == FindingType.STALE and f.details.get("kind") == "age")] + grouped
+
+
+def _name(place: Place) -> str:
+    return place.title or place.path

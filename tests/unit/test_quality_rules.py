@@ -83,3 +83,25 @@ def test_a_page_of_tables_only_is_flagged_and_a_page_with_text_is_not():
     ]
     kinds = {f.details["kind"]: f for f in analyse_extraction(document)}
     assert kinds["table_pages"].details["pages"] == [2]
+
+
+def test_old_documents_are_one_finding_per_service_oldest_first():
+    from quality.findings import Finding, FindingType, Place, Severity
+    from quality.staleness import group_old_documents
+
+    def old(path: str, day: str) -> Finding:
+        service = path.split("/")[0]
+        return Finding(FindingType.STALE, Severity.LOW, [Place(path, path.upper(), service)], [], "", "", key="age",
+                       details={"kind": "age", "date": day})  # fmt: skip
+
+    francs = Finding(FindingType.STALE, Severity.MEDIUM, [Place("rh/a.pdf", "A", "rh")], [], "", "", key="francs",
+                     details={"kind": "francs"})  # fmt: skip
+    grouped = group_old_documents(
+        [old("rh/b.pdf", "2015-01-01"), francs, old("rh/a.pdf", "2012-06-30"), old("cimetiere/c.pdf", "2010-01-01")], 5
+    )
+    assert francs in grouped and len(grouped) == 3
+    (rh,) = [f for f in grouped if f.key == "age:rh"]
+    assert [p.path for p in rh.places] == ["rh/a.pdf", "rh/b.pdf"]
+    assert rh.explanation == "2 documents du service « rh » datent de plus de 5 ans (le plus ancien du 30/06/2012)."
+    (cemetery,) = [f for f in grouped if f.key == "age:cimetiere"]
+    assert cemetery.explanation.startswith("1 document du service « cimetiere » date de plus de 5 ans")
