@@ -175,7 +175,7 @@ def show_turn(index: int, turn: Turn) -> None:
                     )
             return
         show_answer_text(answer)
-        details = [f"Réponse de {answer.model} ({answer.backend})", f"{answer.total_s:.0f} s"]
+        details = [f"Réponse de {who_answered(answer)}", f"{answer.total_s:.0f} s"]
         if turn.services:
             details.append("services : " + ", ".join(turn.services))
         if answer.standalone_question != answer.question:
@@ -193,6 +193,16 @@ def show_turn(index: int, turn: Turn) -> None:
         with st.popover("Copier la réponse", icon=":material/content_copy:"):
             st.code(as_text(answer), language=None, wrap_lines=True)
         show_feedback(index, turn)
+
+
+def who_answered(answer: Answer) -> str:
+    """In words an admin understands: which model, running where."""
+    where = {
+        "embedded": "modèle intégré au serveur Sourcier",
+        "ollama": "modèle du serveur Ollama",
+        "openai": "modèle du serveur de la collectivité",
+    }.get(answer.backend or "", "modèle")
+    return f"{where} ({answer.model})" if answer.model else where
 
 
 def as_text(answer: Answer) -> str:

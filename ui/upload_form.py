@@ -6,6 +6,7 @@ from __future__ import annotations
 import streamlit as st
 
 from ingest import background
+from ingest.loaders.office import libreoffice
 from ingest.uploads import save_upload
 from sourcier.access import Reader
 from sourcier.audit import AuditKind
@@ -35,12 +36,16 @@ def show_upload(reader: Reader, services: list[str]) -> None:
         return
     service = st.selectbox("Service", choices, key="upload_service")
     new_service = st.text_input("Nom du nouveau service", key="upload_new_service") if service == NEW_SERVICE else ""
+    # Said before the upload, not after: a legacy .doc cannot be read without LibreOffice.
+    extensions = [e for e in config.ingest.extensions if e != ".doc" or libreoffice()]
     files = st.file_uploader(
         "Fichiers",
         accept_multiple_files=True,
-        type=[extension.lstrip(".") for extension in config.ingest.extensions],
+        type=[extension.lstrip(".") for extension in extensions],
         key="upload_files",
-        help=f"{min(config.ui.upload_max_mb, config.ingest.max_file_mb):g} Mo au plus par fichier.",
+        help=f"Formats acceptés : {', '.join(extensions)} ; "
+        f"{min(config.ui.upload_max_mb, config.ingest.max_file_mb):g} Mo au plus par fichier."
+        + ("" if ".doc" in extensions else " Les anciens fichiers Word (.doc) : enregistrez-les en .docx."),
     )
     replace = st.checkbox("Remplacer un fichier du même nom (nouvelle version)", key="upload_replace")
     submitted = st.button("Ajouter et indexer", icon=":material/upload:")

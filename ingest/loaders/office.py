@@ -33,9 +33,14 @@ def load_odt(path: Path, options: LoadOptions) -> LoadedDocument:
     return from_elements(partition_odt(filename=str(path), infer_table_structure=True), "odt")
 
 
+def libreoffice() -> str | None:
+    """LibreOffice's command, when installed: legacy .doc files can be read only then."""
+    return shutil.which("soffice") or shutil.which("libreoffice")
+
+
 def load_doc(path: Path, options: LoadOptions) -> LoadedDocument:
     """Legacy Word: converted by LibreOffice when it is installed, never guessed at."""
-    soffice = shutil.which("soffice") or shutil.which("libreoffice")
+    soffice = libreoffice()
     if soffice is None:
         raise UnsupportedFormatError(
             "Format Word ancien (.doc) : installez LibreOffice (paquet libreoffice-writer) pour le convertir, "
