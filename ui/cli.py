@@ -18,10 +18,29 @@ from ui import admin_cli
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 
+# argparse's own words, in French (it looks them up through gettext at each call; no French catalogue ships).
+_ARGPARSE_FRENCH = {
+    "usage: ": "usage : ",
+    "positional arguments": "arguments",
+    "options": "options",
+    "show this help message and exit": "afficher cette aide et quitter",
+    "the following arguments are required: %s": "arguments obligatoires manquants : %s",
+    "unrecognized arguments: %s": "arguments inconnus : %s",
+    "invalid choice: %(value)r (choose from %(choices)s)": "choix invalide : %(value)r (possibles : %(choices)s)",
+    "invalid %(type)s value: %(value)r": "valeur invalide : %(value)r",
+    "argument %(argument_name)s: %(message)s": "argument %(argument_name)s : %(message)s",
+    "expected one argument": "une valeur attendue",
+    "%(prog)s: error: %(message)s\n": "%(prog)s : erreur : %(message)s\n",
+    "ambiguous option: %(option)s could match %(matches)s": "option ambiguë : %(option)s (%(matches)s ?)",
+}
+argparse._ = lambda message: _ARGPARSE_FRENCH.get(message, message)
+
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="sourcier", description="Sourcier : assistant documentaire hors ligne.")
-    parser.add_argument("--config", type=Path, help="fichier de configuration TOML (défaut : ./sourcier.toml)")
+    parser.add_argument(
+        "--config", type=Path, metavar="FICHIER", help="fichier de configuration TOML (défaut : ./sourcier.toml)"
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="journal détaillé")
     parser.add_argument(
         "--as", dest="as_user", metavar="UTILISATEUR", help="agir au nom de cet utilisateur (ses droits)"
