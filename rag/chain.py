@@ -175,7 +175,7 @@ class Answerer:
             answer.text = f"{lack} {ABSTENTION}".strip()
             answer.sentences = check_answer(answer.text, [])
             yield answer.text
-            self._record_gap(answer)
+            self._record_gap(answer, where)
             answer.total_s = round(time.perf_counter() - started, 3)
             yield answer
             return
@@ -209,7 +209,7 @@ class Answerer:
         )
         if not answer.text or all(s.is_abstention for s in answer.sentences):
             answer.abstained, answer.abstention_reason = True, "le modèle n'a pas trouvé la réponse dans les extraits"
-            self._record_gap(answer)
+            self._record_gap(answer, where)
         answer.total_s = round(time.perf_counter() - started, 3)
         yield answer
 
@@ -225,7 +225,9 @@ class Answerer:
             abstained=answer.abstained,
         )
 
-    def _record_gap(self, answer: Answer) -> None:
+    def _record_gap(self, answer: Answer, where: dict | None) -> None:
+        if where:  # the agent narrowed the search (services): what is missing is missing from their choice
+            return
         closest = [{"title": s.title, "path": s.path, "page": s.page, "score": s.score} for s in answer.sources[:3]]
         self.feedback.record_unanswered(
             answer.question, answer.standalone_question, answer.abstention_reason or "", closest

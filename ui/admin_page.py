@@ -79,6 +79,13 @@ def show_ingestion(reader: Reader) -> None:
     config = settings()
     running = background.is_running(config)
     progress = background.progress(config)
+    if running:
+        st.session_state["ingestion_seen_running"] = True
+        st.session_state["ingestion_figures_fresh"] = False
+    elif st.session_state.get("ingestion_seen_running") and not st.session_state.get("ingestion_figures_fresh"):
+        # The run this page watched has ended: the whole page again, so that the figures above are fresh.
+        st.session_state["ingestion_figures_fresh"] = True
+        st.rerun(scope="app")
     if running and progress and progress.finished:
         st.info("Ingestion terminée ; calcul du rapport de qualité des documents…")
     elif running and progress:
@@ -105,7 +112,7 @@ def show_ingestion(reader: Reader) -> None:
         log = background.last_log(config)
         if log:
             st.code(log, language=None)
-    elif progress and progress.finished and time.time() - progress.updated_at < 600:
+    elif progress and progress.finished and st.session_state.get("ingestion_seen_running"):
         if progress.error:
             st.error(f"La dernière ingestion a échoué : {progress.error}. L'index précédent reste utilisable.")
             log = background.last_log(config)

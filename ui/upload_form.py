@@ -25,12 +25,16 @@ def start_ingestion(reader: Reader, paths, rebuild: bool = False) -> None:
         st.warning("Une ingestion est déjà en cours : attendez qu'elle se termine.")
         return
     audit_log().record(AuditKind.INGESTION, reader, files=[str(p) for p in paths][:50], rebuild=rebuild)
+    st.session_state["ingestion_seen_running"] = True  # this page follows it to the end, however short
     st.rerun()
 
 
 def show_upload(reader: Reader, services: list[str]) -> None:
     config = settings()
     st.subheader("Ajouter des documents")
+    message = st.session_state.pop("upload_message", None)
+    if message:  # set before the rerun that starts the ingestion: shown after it
+        st.success(message)
     choices = services + ([NEW_SERVICE] if reader.is_admin else [])
     if not choices:
         return
@@ -66,11 +70,10 @@ def show_upload(reader: Reader, services: list[str]) -> None:
             st.error(str(error))
     if saved:
         audit_log().record(AuditKind.UPLOAD, reader, service=folder, files=[path.name for path in saved])
-        st.success(
-            f"{plural(len(saved), 'fichier ajouté', 'fichiers ajoutés')} dans « {saved[0].parent.name} ». "
-            "Indexation lancée."
-        )
+        added = f"{plural(len(saved), 'fichier ajouté', 'fichiers ajoutés')} dans « {saved[0].parent.name} »."
         if background.is_running(config):
+            st.success(added)
             st.warning("Une ingestion est déjà en cours : relancez-la ensuite pour indexer ces fichiers.")
         else:
+            st.session_state["upload_message"] = f"{added} Indexation lancée."
             start_ingestion(reader, saved)
