@@ -22,8 +22,14 @@ def analyse_gaps(feedback: FeedbackStore, embedder: TextEmbedder | None) -> list
         (mask(row["question"]), "sans réponse", row["asked_at"], _services(row["closest"]))
         for row in feedback.unanswered()
     ]
+    # A 👎 comes with the agent's comment, when they wrote one: what the owner needs to fix the document.
     items += [
-        (mask(row["question"]), "réponse jugée inutile", row["given_at"], set())
+        (
+            mask(row["question"]) + (f" — commentaire : « {mask(row['comment'])} »" if row.get("comment") else ""),
+            "réponse jugée inutile",
+            row["given_at"],
+            set(),
+        )
         for row in feedback.feedback()
         if row["rating"] < 0
     ]

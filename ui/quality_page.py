@@ -68,8 +68,10 @@ def _charts(findings: list[dict], history: list[dict]) -> None:
 
 
 def _show_finding(position: int, finding: dict, state: QualityState, reader: Reader) -> None:
-    places = " · ".join(
-        f"{p['title'] or p['path']}" + (f", page {p['page']}" if p.get("page") else "") for p in finding["places"]
+    places = " · ".join(  # a finding inside one document names it once
+        dict.fromkeys(
+            f"{p['title'] or p['path']}" + (f", page {p['page']}" if p.get("page") else "") for p in finding["places"]
+        )
     )
     label = f"{finding['severity_label'].upper()} · {finding['type_label']} — {places}"
     with st.expander(label):
@@ -89,6 +91,8 @@ def _show_finding(position: int, finding: dict, state: QualityState, reader: Rea
         )
         if choice != finding["status"]:
             state.mark(finding["id"], choice)
+            if choice == FindingStatus.FALSE_POSITIVE:  # it leaves the list: say where it went, and offer to undo
+                st.session_state["dismissed"] = (finding["id"], label)
             audit_log().record(AuditKind.MARK, reader, finding=finding["id"], status=choice)
             st.rerun()
 
@@ -156,6 +160,17 @@ def render() -> None:
         (f for f in findings if kept(f)),
         key=lambda f: (mine not in {p["service"] for p in f["places"]}, -SEVERITY_WEIGHT[f["severity"]]),
     )
+    dismissed = st.session_state.get("dismissed")
+    if dismissed:
+        left, right = st.columns([4, 1])
+        left.info(
+            f"Constat marqué faux positif : {dismissed[1]}. Il reste visible avec « Afficher les faux positifs »."
+        )
+        if right.button("Annuler", key="undo_dismiss", icon=":material/undo:"):
+            state.mark(dismissed[0], FindingStatus.NEW)
+            audit_log().record(AuditKind.MARK, reader, finding=dismissed[0], status=FindingStatus.NEW.value)
+            del st.session_state["dismissed"]
+            st.rerun()
     st.subheader(f"Constats ({len(shown)})")
     for position, finding in enumerate(shown[:200]):
         _show_finding(position, finding, state, reader)
@@ -165,9 +180,11 @@ def render() -> None:
     st.subheader("Documents à traiter en priorité")
     ranked = [d for d in report["ranked_documents"] if not chosen_services or d["service"] in chosen_services]
     st.dataframe(
-        [{"Document": d["path"], "Service": d["service"], "Constats": d["findings"], "Score": d["score"],
-          "Types": ", ".join(d["types"])} for d in ranked[:100]],
+        [{"Document": d["title"] or d["path"], "Service": d["service"], "Constats": d["findings"],
+          "Priorité": d["score"], "Types": ", ".join(d["types"])} for d in ranked[:100]],
         hide_index=True, width="stretch",
+        column_config={"Priorité": st.column_config.NumberColumn(
+            help="Constats ouverts pondérés par leur gravité : élevée 5, moyenne 2, faible 1.")},
     )  # fmt: skip
     _downloads(reader)
     if not reader.is_admin:
