@@ -94,3 +94,25 @@ def quantities(text: str) -> dict[tuple[str, str | None], str]:
         written = match.group(0) if unit else text[match.start(1) : match.end(2) if match.group(2) else match.end(1)]
         found.setdefault((whole, unit), written.strip())
     return found
+
+
+# Service folders are slugs (« etat-civil »); people read names (« État civil »).
+_SERVICE_NAMES = {
+    "etat-civil": "État civil", "cimetiere": "Cimetière", "cimetieres": "Cimetières", "elections": "Élections",
+    "rh": "Ressources humaines", "ccas": "CCAS", "dgs": "Direction générale", "dsi": "Informatique (DSI)",
+    "police": "Police municipale", "police-municipale": "Police municipale", "general": "Général",
+    "ecoles": "Écoles", "ecole": "École", "periscolaire": "Périscolaire", "securite": "Sécurité",
+    "conseil-municipal": "Conseil municipal", "marches-publics": "Marchés publics", "culture": "Culture",
+}  # fmt: skip
+
+
+def service_name(slug: str | None) -> str:
+    """« etat-civil » → « État civil »; an unknown slug gets spaces and a capital (« vie-associative » → « Vie
+    associative »)."""
+    if not slug:
+        return _SERVICE_NAMES["general"]
+    known = _SERVICE_NAMES.get(slug.lower())
+    if known:
+        return known
+    words = slug.replace("_", " ").replace("-", " ").strip()
+    return words[:1].upper() + words[1:]

@@ -101,7 +101,7 @@ def test_chat_answers_with_its_sources_and_stores_feedback(indexed, monkeypatch,
     # The stand-in always cites [1]; the passage that says « 3 mois » is another one: the check cites it instead
     # and says so.
     source = app.expander[0]
-    assert source.label.startswith("[") and "elections" in source.label
+    assert source.label.startswith("[") and "— Élections" in source.label  # the service by its name, not its folder
     assert "source retrouvée par Sourcier" in text
     assert ":blue-background[" in source.markdown[0].value
     assert "elections/F1965.html" in text
@@ -188,8 +188,8 @@ def test_service_filter_applies_inside_retrieval(indexed, monkeypatch, ollama):
     ask(app, QUESTION)
     assert not app.exception
     sources = [e.label for e in app.expander] + [c.value for c in app.caption]
-    assert not any("elections" in s for s in sources)
-    assert "limitée aux services : urbanisme" in all_text(app)
+    assert not any("Élections" in s for s in sources)
+    assert "limitée aux services : Urbanisme" in all_text(app)
 
 
 def test_admin_excludes_and_reincludes_a_document(indexed, monkeypatch, ollama):
@@ -209,7 +209,7 @@ def test_admin_excludes_and_reincludes_a_document(indexed, monkeypatch, ollama):
     # cited or listed among the closest documents.
     assert not app.exception and not app.error
     shown = [e.label for e in app.expander] + [m.value for m in app.markdown]
-    assert any("— urbanisme" in text for text in shown), shown
+    assert any("— Urbanisme" in text for text in shown), shown
     assert "elections/F1965.html" not in all_text(app)  # excluded at retrieval, not hidden by the page
 
     app.switch_page("admin_page.py").run()

@@ -99,7 +99,7 @@ def test_question_answered_with_sources_in_a_real_browser(app_url, page):
     answer = page.locator("[data-testid='stChatMessage']").nth(1).inner_text()
     assert "[" in answer and "]" in answer  # cites its extracts
     assert "domicile" in answer.lower()
-    assert "[1]" in first_source.inner_text() and "elections" in first_source.inner_text()
+    assert "[1]" in first_source.inner_text() and "Élections" in first_source.inner_text()
     assert "Traceback" not in page.content()
 
     page.get_by_role("link", name="Administration").click()

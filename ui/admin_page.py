@@ -14,7 +14,7 @@ from ingest.report import DocumentStatus
 from ingest.status import index_status
 from sourcier.access import Reader
 from sourcier.audit import AuditKind
-from sourcier.french import plural
+from sourcier.french import plural, service_name
 from sourcier.layout import StoreLayout
 from sourcier.settings import LLMBackendKind
 from ui.common import explain, live_documents, settings
@@ -144,7 +144,7 @@ def show_documents(reader: Reader) -> None:
         {
             "Document": record.path,
             "Titre": record.title or "",
-            "Service": record.service or "general",
+            "Service": service_name(record.service),
             "Format": record.format or "",
             "État": DocumentStatus(record.status).label,
             "Extraits": record.chunks,

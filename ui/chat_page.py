@@ -14,7 +14,7 @@ from rag.conversation import Conversation, Turn, TurnState, new_conversation_id,
 from rag.question import LACK_PREFIX
 from sourcier.access import Reader
 from sourcier.audit import AuditKind
-from sourcier.french import plural
+from sourcier.french import plural, service_name
 from ui.common import (
     answerer,
     conversations,
@@ -95,7 +95,7 @@ def show_answer_text(answer: Answer) -> None:
 def show_source(source: Source, claims: list[str], key: str) -> None:
     where = location(source.page, source.section)
     header = f"[{source.number}] {source.title or source.path}"
-    with st.expander(f"{header} — {source.service}" + (f" · {where}" if where else "")):
+    with st.expander(f"{header} — {service_name(source.service)}" + (f" · {where}" if where else "")):
         highlighted = set(supporting_sentences(source.excerpt, claims)) if claims else set()
         st.markdown(_excerpt_markdown(source.excerpt, highlighted))
         st.caption(f"{source.path}" + (f" — {where}" if where else ""))
@@ -162,7 +162,7 @@ def show_turn(index: int, turn: Turn) -> None:
                 st.caption(lack)
             if turn.services:
                 st.caption(
-                    f"La recherche était limitée aux services : {', '.join(turn.services)}. "
+                    f"La recherche était limitée aux services : {', '.join(map(service_name, turn.services))}. "
                     "Élargissez-la dans le panneau de gauche."
                 )
             if answer.sources:
@@ -170,14 +170,14 @@ def show_turn(index: int, turn: Turn) -> None:
                 for source in answer.sources[:3]:
                     where = location(source.page, source.section)
                     st.markdown(
-                        f"- {escape_markdown(source.title or source.path)} — {source.service}"
+                        f"- {escape_markdown(source.title or source.path)} — {service_name(source.service)}"
                         + (f", {where}" if where else "")
                     )
             return
         show_answer_text(answer)
         details = [f"Réponse de {who_answered(answer)}", f"{answer.total_s:.0f} s"]
         if turn.services:
-            details.append("services : " + ", ".join(turn.services))
+            details.append("services : " + ", ".join(map(service_name, turn.services)))
         if answer.standalone_question != answer.question:
             details.append(f"recherche avec la question précédente : « {answer.standalone_question} »")
         st.caption(" · ".join(details))
@@ -300,7 +300,11 @@ def render() -> None:
 
     with st.sidebar:
         chosen = st.multiselect(
-            "Chercher seulement dans les services", services, key="services", placeholder="Tous les services"
+            "Chercher seulement dans les services",
+            services,
+            key="services",
+            placeholder="Tous les services",
+            format_func=service_name,
         )
         if st.button("Nouvelle conversation", icon=":material/add_comment:", width="stretch"):
             st.session_state[CONVERSATION] = st.query_params[CONVERSATION] = new_conversation_id()
@@ -319,8 +323,8 @@ def render() -> None:
     if not turns:
         st.markdown(
             f"Posez vos questions sur les procédures de la collectivité. Je réponds à partir de "
-            f"**{plural(len(indexed), 'document interne', 'documents internes')}** ({', '.join(services)}), "
-            "en citant pour chaque affirmation "
+            f"**{plural(len(indexed), 'document interne', 'documents internes')}** "
+            f"({', '.join(map(service_name, services))}), en citant pour chaque affirmation "
             "le document et la page. Si les documents ne contiennent pas la réponse, je le dis. "
             "Tout reste sur le serveur de la collectivité."
         )

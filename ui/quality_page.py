@@ -11,6 +11,7 @@ from quality.report import build_report, load_last_report, report_for_reader
 from quality.state import QualityState
 from sourcier.access import Reader
 from sourcier.audit import AuditKind
+from sourcier.french import service_name
 from sourcier.layout import StoreLayout
 from ui.common import embedder, escape_markdown, explain, live_documents, settings
 from ui.identity import audit_log, require
@@ -32,7 +33,11 @@ def _charts(findings: list[dict], history: list[dict]) -> None:
         return
     frame = pd.DataFrame(
         [
-            {"type": f["type_label"], "service": f["places"][0]["service"] or "—", "gravité": f["severity_label"]}
+            {
+                "type": f["type_label"],
+                "service": service_name(f["places"][0]["service"]),
+                "gravité": f["severity_label"],
+            }
             for f in findings
         ]
     )
@@ -135,10 +140,17 @@ def render() -> None:
 
     services = sorted({p["service"] for f in findings for p in f["places"] if p["service"]})
     with st.sidebar:
-        mine = st.selectbox("Mon service", ["—", *services], key="owner_service",
-                            help="Vos documents apparaissent en premier.")  # fmt: skip
+        mine = st.selectbox(
+            "Mon service",
+            ["—", *services],
+            key="owner_service",
+            format_func=lambda s: s if s == "—" else service_name(s),
+            help="Vos documents apparaissent en premier.",
+        )
     filters = st.columns(4)
-    chosen_services = filters[0].multiselect("Service", services, key="q_service", placeholder="Tous")
+    chosen_services = filters[0].multiselect(
+        "Service", services, key="q_service", placeholder="Tous", format_func=service_name
+    )
     chosen_types = filters[1].multiselect("Type", list(TYPES), format_func=TYPES.get, key="q_type", placeholder="Tous")
     chosen_severity = filters[2].multiselect(
         "Gravité", list(SEVERITIES), format_func=SEVERITIES.get, key="q_sev", placeholder="Tous"
@@ -180,7 +192,7 @@ def render() -> None:
     st.subheader("Documents à traiter en priorité")
     ranked = [d for d in report["ranked_documents"] if not chosen_services or d["service"] in chosen_services]
     st.dataframe(
-        [{"Document": d["title"] or d["path"], "Service": d["service"], "Constats": d["findings"],
+        [{"Document": d["title"] or d["path"], "Service": service_name(d["service"]), "Constats": d["findings"],
           "Priorité": d["score"], "Types": ", ".join(d["types"])} for d in ranked[:100]],
         hide_index=True, width="stretch",
         column_config={"Priorité": st.column_config.NumberColumn(

@@ -11,7 +11,7 @@ from ingest.uploads import save_upload
 from sourcier.access import Reader
 from sourcier.audit import AuditKind
 from sourcier.errors import AccessDeniedError, IngestionRunningError, UploadRejectedError
-from sourcier.french import plural
+from sourcier.french import plural, service_name
 from ui.common import settings
 from ui.identity import audit_log
 
@@ -38,7 +38,9 @@ def show_upload(reader: Reader, services: list[str]) -> None:
     choices = services + ([NEW_SERVICE] if reader.is_admin else [])
     if not choices:
         return
-    service = st.selectbox("Service", choices, key="upload_service")
+    service = st.selectbox(
+        "Service", choices, key="upload_service", format_func=lambda s: s if s == NEW_SERVICE else service_name(s)
+    )
     new_service = st.text_input("Nom du nouveau service", key="upload_new_service") if service == NEW_SERVICE else ""
     # Said before the upload, not after: a legacy .doc cannot be read without LibreOffice.
     extensions = [e for e in config.ingest.extensions if e != ".doc" or libreoffice()]

@@ -105,3 +105,10 @@ def test_old_documents_are_one_finding_per_service_oldest_first():
     assert rh.explanation == "2 documents du service « rh » datent de plus de 5 ans (le plus ancien du 30/06/2012)."
     (cemetery,) = [f for f in grouped if f.key == "age:cimetiere"]
     assert cemetery.explanation.startswith("1 document du service « cimetiere » date de plus de 5 ans")
+
+
+def test_services_are_shown_by_their_names():
+    from sourcier.french import service_name
+
+    assert service_name("etat-civil") == "État civil" and service_name("cimetiere") == "Cimetière"
+    assert service_name("vie-associative") == "Vie associative" and service_name(None) == "Général"
