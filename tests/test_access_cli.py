@@ -97,7 +97,7 @@ def test_accounts_roles_policy_and_audit_from_the_cli(server):
     assert exported.returncode == 0, exported.stderr
     rows = list(csv.reader(io.StringIO((tmp_path / "audit.csv").read_text(encoding="utf-8")), delimiter=";"))
     kinds = [row[1] for row in rows[1:]]
-    assert {"question", "comptes modifiés", "droits d'accès appliqués"} <= set(kinds)
+    assert {"question", "comptes modifiés", "droits d'accès appliqués", "ingestion"} <= set(kinds)
     questions = [row for row in rows[1:] if row[1] == "question"]
     assert {row[2] for row in questions} == {"paul", "jean"}
     assert any("06 ••" in row[4] for row in questions) and not any("12 34 56 78" in row[4] for row in rows)

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import sourcier  # noqa: F401  (offline environment before any third-party import)
 from quality.findings import FindingStatus
+from sourcier.audit import AuditKind
 from sourcier.errors import SourcierError
 from sourcier.french import plural
 from sourcier.layout import StoreLayout
@@ -143,6 +144,8 @@ def _ingest(settings: Settings, args) -> int:
         report = pipeline.run(args.paths, rebuild=args.rebuild)
     finally:
         bar.close()
+    _audit(settings, args, AuditKind.INGESTION, run=report.run_id, rebuild=args.rebuild,
+           paths=[str(p) for p in args.paths][:50])  # fmt: skip
     for file in report.problems:
         print(f"  [{file.status.label}] {file.path} — {file.reason}")
     print(report.summary())
@@ -159,6 +162,14 @@ def _ingest(settings: Settings, args) -> int:
             opened = plural(len(quality.open_findings()), "constat ouvert", "constats ouverts")
             print(f"Qualité des documents : {opened} ; « sourcier report ».")
     return EXIT_OK
+
+
+def _audit(settings: Settings, args, kind, **detail) -> None:
+    from sourcier.audit import AuditLog
+
+    AuditLog.of(StoreLayout(settings.store.path), settings.access.audit_retention_days).record(
+        kind, args.reader, **detail
+    )
 
 
 def _report(settings: Settings, args) -> int:
@@ -207,6 +218,7 @@ def _mark(settings: Settings, args) -> int:
     from quality.state import QualityState
 
     QualityState(StoreLayout(settings.store.path)).mark(args.finding, args.status, args.note)
+    _audit(settings, args, AuditKind.MARK, finding=args.finding, status=args.status)
     print(f"Constat {args.finding} : {args.status}.")
     return EXIT_OK
 
