@@ -139,6 +139,7 @@ def _ingest(settings: Settings, args) -> int:
     from ui.terminal import TerminalProgress
 
     bar = TerminalProgress(disabled=args.quiet)
+    bar.announce()
     pipeline = IngestionPipeline(settings, callbacks=[bar])
     try:
         report = pipeline.run(args.paths, rebuild=args.rebuild)

@@ -14,14 +14,15 @@ class TerminalProgress:
         self.disabled = disabled
         self._files: tqdm | None = None
         self._chunks: tqdm | None = None
-        self._announced = False
+
+    def announce(self) -> None:
+        """Before anything else: the first seconds go to loading the model and reading the corpus."""
+        if not self.disabled:
+            print("Préparation : chargement du modèle d'indexation et examen du corpus…", file=sys.stderr, flush=True)
 
     def __call__(self, progress: Progress) -> None:
         if self.disabled:
             return
-        if not self._announced:  # the first seconds go to loading the models and reading the corpus: say so
-            print("Préparation : chargement du modèle d'indexation et examen du corpus…", file=sys.stderr, flush=True)
-            self._announced = True
         if progress.phase in {Phase.PREPARING, Phase.SCANNING} and not progress.files_total:
             return
         if self._files is None:
