@@ -12,7 +12,7 @@ from collections.abc import Callable
 from quality.facts import conflicting_facts, extract_facts, opposite_statements
 from quality.findings import Finding, FindingType, Place, Severity, excerpt
 from quality.inputs import CorpusView
-from sourcier.french import content_terms
+from sourcier.french import content_terms, plural
 
 NEIGHBOURS = 6
 MIN_COSINE = 0.86
@@ -32,6 +32,36 @@ def _name_different_things(first: str, second: str) -> bool:
     """« L'aide de la CAF de l'Ain est de 160 € » and « L'aide de la CAF de l'Ardèche est de 300 € » do not
     disagree: each sentence names something the other does not."""
     a, b = _names(first), _names(second)
+    return bool(a - b) and bool(b - a)
+
+
+# Whom a rule applies to: two sentences about different people state two rules, not one rule twice.
+_AUDIENCES = re.compile(
+    r"\b(contractuels?|fonctionnaires?|titulaires?|stagiaires?|apprentis?|vacataires?|salariés?|mineurs?|majeurs?|"
+    r"étudiants?|retraités?|élus?|agents? publics?|demandeurs? d'emploi|particuliers?|professionnels?|associations?)\b",
+    re.IGNORECASE,
+)
+# Records of decisions: minutes, deliberations, orders, annual reports. They record what a body decided at a date;
+# one year's tariff and the next are successive decisions, not statements that contradict each other.
+_RECORD = re.compile(
+    r"compte[\s_-]*rendu|\bcr[\s_-]|proc[eè]s[\s_-]*verbal|\bpv[\s_-]|d[ée]lib[ée]ration|arr[êe]t[ée][\s_-]|"
+    r"conseil[\s_-]*municipal|conseil[\s_-]*communautaire|rapport[\s_-]*annuel|\brpqs\b|s[ée]ance",
+    re.IGNORECASE,
+)
+
+
+def is_record(path: str, title: str) -> bool:
+    """A record of decisions (minutes, deliberation, order, annual report), known by its folder, name or title."""
+    return bool(_RECORD.search(f"{path} {title}".replace("/", " ")))
+
+
+def _audiences(sentence: str) -> set[str]:
+    return {match.lower().rstrip("s") for match in _AUDIENCES.findall(sentence)}
+
+
+def _about_different_people(first: str, second: str) -> bool:
+    """« Le contractuel perçoit 90 % … » and « Le fonctionnaire perçoit 100 % … » are two rules."""
+    a, b = _audiences(first), _audiences(second)
     return bool(a - b) and bool(b - a)
 
 
@@ -75,6 +105,10 @@ def analyse_contradictions(
             continue  # a duplicate or a newer version: reported as such, with its figures
         if first.doc_id == second.doc_id and abs(first.index - second.index) <= 1:
             continue  # overlapping neighbours of one passage
+        doc_a, doc_b = corpus.documents[first.doc_id], corpus.documents[second.doc_id]
+        records = is_record(doc_a.path, doc_a.title), is_record(doc_b.path, doc_b.title)
+        if all(records):
+            continue  # successive decisions of a body: a history, not a contradiction
         union = terms(first_id) | terms(second_id)
         if not union or len(terms(first_id) & terms(second_id)) / len(union) < MIN_LEXICAL:
             continue
@@ -82,20 +116,24 @@ def analyse_contradictions(
             (a.sentence, b.sentence, f"{a.text} ≠ {b.text}", f"{a.unit}:{a.value:g}/{b.value:g}")
             for a, b in conflicting_facts(facts(first_id), facts(second_id))
             if not _name_different_things(a.sentence, b.sentence)
+            and not _about_different_people(a.sentence, b.sentence)
         ]
         disagreements += [
             (a, b, "autorisé/obligatoire ≠ interdit/facultatif", f"polarity:{a[:40]}")
             for a, b in opposite_statements(first.text, second.text)
+            if not _about_different_people(a, b)
         ]
         if not disagreements:
             continue
-        doc_a, doc_b = corpus.documents[first.doc_id], corpus.documents[second.doc_id]
         sentence_a, sentence_b, what, key = disagreements[0]
         places = [
             Place(doc_a.path, doc_a.title, doc_a.service, first.page, first.section),
             Place(doc_b.path, doc_b.title, doc_b.service, second.page, second.section),
         ]
-        if doc_a.doc_id != doc_b.doc_id:
+        if doc_a.doc_id != doc_b.doc_id and any(records):
+            # A decision against a rule: the decision may apply the rule to a case, or the rule may be outdated.
+            where, severity = "entre un document de référence et une décision", Severity.LOW
+        elif doc_a.doc_id != doc_b.doc_id:
             where, severity = "entre deux documents", Severity.HIGH
         elif first.section and second.section and first.section != second.section:
             # Two sections of one text often describe two cases (fonctionnaire / contractuel): worth a look only.
@@ -108,7 +146,11 @@ def analyse_contradictions(
             places,
             [excerpt(sentence_a, width=320), excerpt(sentence_b, width=320)],
             f"Affirmations divergentes {where} : {what}"
-            + (f" (et {len(disagreements) - 1} autre(s) écart(s))" if len(disagreements) > 1 else "")
+            + (
+                f" (et {plural(len(disagreements) - 1, 'autre écart', 'autres écarts')})"
+                if len(disagreements) > 1
+                else ""
+            )
             + ".",
             "Vérifier laquelle est en vigueur, corriger ou retirer l'autre, ou préciser dans quel cas chacune "
             "s'applique.",

@@ -112,3 +112,19 @@ def test_services_are_shown_by_their_names():
 
     assert service_name("etat-civil") == "État civil" and service_name("cimetiere") == "Cimetière"
     assert service_name("vie-associative") == "Vie associative" and service_name(None) == "Général"
+
+
+def test_records_of_decisions_and_rules_for_different_people_are_not_contradictions():
+    from quality.contradictions import _about_different_people, is_record
+
+    assert is_record("conseil-municipal/couthenans/CR_reunion_20210917.pdf", "CR reunion 20210917")
+    assert is_record("deliberations/2023-04.pdf", "Délibération n° 2023-12 : tarifs de l'eau")
+    assert is_record("putanges/pv-de-la-seance-du-19-02-2024.pdf", "")
+    assert not is_record("rh/protocole_teletravail.md", "Protocole télétravail")
+    assert not is_record("etat-civil/F1429.html", "Acte de naissance : demander une copie intégrale")
+    assert _about_different_people(
+        "Le contractuel perçoit 90 % de son traitement.", "Le fonctionnaire perçoit 100 % de son traitement."
+    )
+    assert not _about_different_people(
+        "L'agent peut télétravailler 2 jours par semaine.", "L'agent peut télétravailler 3 jours par semaine."
+    )
