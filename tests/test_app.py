@@ -105,7 +105,7 @@ def test_chat_answers_with_its_sources_and_stores_feedback(indexed, monkeypatch,
     assert "source retrouvée par Sourcier" in text
     assert ":blue-background[" in source.markdown[0].value
     assert "elections/F1965.html" in text
-    assert "qwen2.5:7b-instruct (ollama)" in text
+    assert "Réponse de modèle du serveur Ollama (qwen2.5:7b-instruct)" in text
     # The stand-in's answer claims "moins de 3 mois"; the extracts say so, so nothing is marked unsupported.
     assert "orange-background" not in app.markdown[1].value
 
@@ -240,15 +240,15 @@ def test_admin_uploads_a_file_and_ingests_it_in_the_background(indexed, monkeypa
     app.button[[b.label for b in app.button].index("Ajouter et indexer")].click().run()
     assert not app.exception, app.exception
     assert not app.error, app.error[0].value
+    # Said after the rerun that starts the ingestion (it used to vanish with it).
+    assert "1 fichier ajouté dans « Cimetière ». Indexation lancée." in [s.value for s in app.success]
     saved = indexed.corpus_dir / "Cimetière" / "F12691.html"
     assert saved.is_file() and not (indexed.corpus_dir.parent / "F12691.html").exists()
 
     wait_for_ingestion(indexed)
     app.run()
     assert not app.exception
-    successes = [s.value for s in app.success]
-    assert "1 fichier ajouté dans « Cimetière ». Indexation lancée." in successes  # still there after the rerun
-    assert any("Ingestion terminée" in s for s in successes)
+    assert any("Ingestion terminée" in s.value for s in app.success)
     assert [m.value for m in app.metric][:1] == ["3"]
     with sqlite3.connect(StoreLayout(indexed.store.path).manifest) as db:
         (status,) = db.execute("SELECT status FROM documents WHERE path='Cimetière/F12691.html'").fetchone()
