@@ -59,13 +59,13 @@ def plural(count: int, singular: str, plural: str | None = None) -> str:
     return f"{count} {singular if abs(count) < 2 else (plural or singular + 's')}"
 
 
-@lru_cache(maxsize=1)
-def parser():
+@lru_cache(maxsize=2)
+def parser(lemmas: bool = False):
     """spaCy's small French pipeline (a PyPI package: nothing is downloaded), for what words alone cannot tell —
-    which noun a sentence is about. Loaded once, on first use (~2 s)."""
+    which noun a sentence is about; with `lemmas`, each word's dictionary form too. Loaded once, on first use (~2 s)."""
     import spacy
 
-    return spacy.load("fr_core_news_sm", exclude=["ner", "lemmatizer"])
+    return spacy.load("fr_core_news_sm", exclude=["ner"] if lemmas else ["ner", "lemmatizer"])
 
 
 _UNIT_ALIASES = {"euro": "€", "euros": "€", "eur": "€", "heure": "h", "heures": "h", "pourcent": "%", "pour": "%"}

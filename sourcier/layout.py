@@ -63,6 +63,11 @@ class StoreLayout:
         return self.root / "accounts.sqlite3"
 
     @property
+    def falc_drafts(self) -> Path:
+        """FALC drafts, per owner, between two sessions of editing."""
+        return self.root / "falc.sqlite3"
+
+    @property
     def quality_state(self) -> Path:
         return self.root / "quality.sqlite3"
 

@@ -21,8 +21,8 @@ _NIR = re.compile(
     r"(?<![\dA-Z])[12]\s?\d{2}\s?(?:0[1-9]|1[0-2]|[2-9]\d)\s?(?:\d{2}|2[AB])\s?\d{3}\s?\d{3}\s?\d{2}(?!\d)"
 )
 _IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?:\s?[A-Z0-9]{4}){2,7}(?:\s?[A-Z0-9]{1,4})?\b")
-_PHONE = re.compile(r"(?<![\d+])(?:(?:\+|00)33\s?\(?0?\)?\s?[1-9]|0[1-9])(?:[\s.\-]?\d{2}){4}(?!\d)")
-_EMAIL = re.compile(r"\b[\w.+\-]+@[\w\-]+(?:\.[\w\-]+)+\b")
+PHONE_NUMBER = re.compile(r"(?<![\d+])(?:(?:\+|00)33\s?\(?0?\)?\s?[1-9]|0[1-9])(?:[\s.\-]?\d{2}){4}(?!\d)")
+EMAIL_ADDRESS = re.compile(r"\b[\w.+\-]+@[\w\-]+(?:\.[\w\-]+)+\b")
 _NAME = r"(?:M\.|Mme|Mlle|Monsieur|Madame)\s+[A-ZÉÈ][\w\-']+(?:\s+[A-ZÉÈ][\w\-']+)?"
 _BIRTH = re.compile(
     rf"(?:{_NAME}[^.\n]{{0,60}}?)?\bné(?:e)?\s+le\s+\d{{1,2}}(?:er)?[\s/.\-]+(?:\d{{1,2}}|[a-zéû]+)[\s/.\-]+\d{{2,4}}",
@@ -188,12 +188,12 @@ def find_sensitive(text: str) -> list[Match]:
         if iban_number.is_valid(match.group()):
             found.append(Match("iban", match.start(), match.end(), mask_value("iban", match.group())))
     taken = [(m.start, m.end) for m in found]
-    for match in _PHONE.finditer(text):
+    for match in PHONE_NUMBER.finditer(text):
         if _functional_phone(text, match.start(), match.group()):
             continue
         if not any(start <= match.start() < end for start, end in taken):
             found.append(Match("phone", match.start(), match.end(), mask_value("phone", match.group())))
-    for match in _EMAIL.finditer(text):
+    for match in EMAIL_ADDRESS.finditer(text):
         if _functional_email(match.group()):
             continue
         found.append(Match("email", match.start(), match.end(), mask_value("email", match.group())))

@@ -118,6 +118,13 @@ class QualitySettings(BaseModel):
     exclude_sensitive: bool = False
 
 
+class FalcSettings(BaseModel):
+    # A rewritten passage is longer than its source (one short sentence a line, hard words explained).
+    max_tokens: int = Field(700, ge=64)
+    # Automatic retries when a draft loses or adds a fact; after them the source text is kept, marked to rewrite.
+    retries: int = Field(1, ge=0, le=3)
+
+
 class UISettings(BaseModel):
     # Shown to a first-time user; the defaults are answered by the demo corpus: set your own for yours.
     example_questions: list[str] = [
@@ -172,6 +179,7 @@ class Settings(BaseSettings):
     llm: LLMSettings = LLMSettings()
     answer: AnswerSettings = AnswerSettings()
     quality: QualitySettings = QualitySettings()
+    falc: FalcSettings = FalcSettings()
     ui: UISettings = UISettings()
     identity: IdentitySettings = IdentitySettings()
     access: AccessSettings = AccessSettings()
