@@ -55,6 +55,7 @@ class AuditKind(StrEnum):
     USERS = "users"
     INGESTION = "ingestion"
     DENIED = "denied"  # a page or an action the user's role does not allow
+    FALC = "falc"  # a FALC draft written, validated or exported
 
     @property
     def label(self) -> str:
@@ -75,6 +76,7 @@ _LABELS = {
     AuditKind.USERS: "comptes modifiés",
     AuditKind.INGESTION: "ingestion",
     AuditKind.DENIED: "accès refusé",
+    AuditKind.FALC: "version FALC",
 }
 
 

@@ -295,3 +295,34 @@ def test_the_demo_refuses_a_network_address(tmp_path):
 
     refused = sourcier(tmp_path, "app", "--host", "0.0.0.0", "--port", str(free_port()))
     assert refused.returncode == 1 and "Refus d'écouter sur 0.0.0.0" in refused.stderr
+
+
+def test_falc_draft_is_checked_edited_validated_and_exported(indexed, monkeypatch, ollama):
+    """The stand-in answers every passage with the same sentence (« … 3 mois [1]. »), so the page must refuse it
+    (a fact added, the document's facts lost), keep the source marked « à réécrire », block validation until the
+    owner rewrites the passage, then export DOCX and ODT."""
+    use_index(monkeypatch, indexed, ollama.url)
+    app = start()
+    app.switch_page("falc_page.py").run()
+    assert not app.exception
+    titles = app.selectbox(key="falc_document").options
+    app.selectbox(key="falc_document").select_index(titles.index(next(t for t in titles if "F1965" in t or
+                                                                       "électorale" in t))).run()  # fmt: skip
+    sections = app.selectbox[1]
+    sections.select(sections.options[1]).run()  # one part of the document: fewer passages to wait for
+    app.button[0].click().run(timeout=300)
+    assert not app.exception, app.exception
+    editors = app.text_area
+    assert editors, all_text(app)
+    assert "réécrivez-le" in all_text(app)  # the model's text lost or added facts: the source was kept
+    next(b for b in app.button if b.label == "Valider le brouillon").click().run()
+    assert "Validation impossible" in all_text(app)
+    for editor in app.text_area:  # the owner rewrites every passage, keeping its facts
+        editor.set_value(editor.value + "\nVous pouvez demander de l'aide à la mairie.").run()
+    next(b for b in app.button if b.label == "Valider le brouillon").click().run()
+    assert "Brouillon validé" in all_text(app), all_text(app)
+    assert [b.proto.label for b in app.get("download_button")] == ["Exporter en DOCX", "Exporter en ODT"]
+    from sourcier.audit import AuditKind, AuditLog
+
+    events = AuditLog.of(StoreLayout(indexed.store.path), 30).events([AuditKind.FALC])
+    assert {event.detail["action"] for event in events} == {"rédaction", "validation"}

@@ -23,7 +23,8 @@ from sourcier.layout import StoreLayout
 from sourcier.settings import IdentityMode, Settings
 
 ADMIN_COMMANDS = {"ingest", "report", "mark", "status", "users", "access", "audit", "eval", "quality-eval"}
-UNATTRIBUTED = {"models", "eval-prepare", "app"}  # read no document: installation and preparation
+# Read no document of the index: installation, preparation, and FALC drafts of files given by path.
+UNATTRIBUTED = {"models", "eval-prepare", "app", "falc"}
 DEMO_CLI = Reader.system("démonstration (ligne de commande)")
 
 

@@ -33,7 +33,10 @@ if reader is None:
     identity.sign_in()
     st.stop()
 
-pages = [st.Page("chat_page.py", title="Assistant", icon=":material/chat:", default=True)]
+pages = [
+    st.Page("chat_page.py", title="Assistant", icon=":material/chat:", default=True),
+    st.Page("falc_page.py", title="Version FALC", icon=":material/accessibility_new:"),
+]
 if reader.is_admin or reader.referent_of:
     pages.append(st.Page("quality_page.py", title="Qualité des documents", icon=":material/fact_check:"))
 if reader.is_admin:

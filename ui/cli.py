@@ -11,7 +11,7 @@ from pathlib import Path
 import sourcier  # noqa: F401  (offline environment before any third-party import)
 from quality.findings import FindingStatus
 from sourcier.audit import AuditKind
-from sourcier.errors import SourcierError
+from sourcier.errors import InputError, SourcierError
 from sourcier.french import plural
 from sourcier.layout import StoreLayout
 from sourcier.settings import Settings, load_settings
@@ -101,6 +101,13 @@ def main(argv: list[str] | None = None) -> int:
     chat.add_argument("--service", action="append", default=[])
     chat.add_argument("--format", action="append", default=[])
 
+    falc = commands.add_parser("falc", help="brouillon « facile à lire et à comprendre » (FALC) de documents")
+    falc.add_argument("paths", nargs="+", type=Path, help="fichiers ou dossiers (un guide des aides entier)")
+    falc.add_argument("--output", type=Path, default=Path("brouillons-falc"), help="dossier où écrire les brouillons")
+    falc.add_argument(
+        "--format", action="append", choices=["md", "docx", "odt"], help="formats à écrire (défaut : les trois)"
+    )
+
     admin_cli.add_parsers(commands)
 
     args = parser.parse_args(argv)
@@ -124,6 +131,7 @@ def main(argv: list[str] | None = None) -> int:
             "chat": _chat,
             "eval": _eval,
             "eval-prepare": _eval_prepare,
+            "falc": _falc,
         }
         return handlers[args.command](settings, args)
     except SourcierError as exc:
@@ -163,6 +171,64 @@ def _ingest(settings: Settings, args) -> int:
             opened = plural(len(quality.open_findings()), "constat ouvert", "constats ouverts")
             print(f"Qualité des documents : {opened} ; « sourcier report ».")
     return EXIT_OK
+
+
+def _falc(settings: Settings, args) -> int:
+    from falc.export import ExportFormat
+    from falc.rewrite import writer_for
+    from falc.source import DocumentReader
+
+    files = _falc_files(args.paths, settings.ingest.extensions)
+    formats = [ExportFormat(value) for value in (args.format or ["md", "docx", "odt"])]
+    args.output.mkdir(parents=True, exist_ok=True)
+    writer, failed = writer_for(settings), 0
+    with DocumentReader(settings) as reader:
+        for number, path in enumerate(files, start=1):
+            failed += not _falc_one(reader, writer, path, f"[{number}/{len(files)}] {path.name}", formats, args.output)
+    print(f"Brouillons écrits dans {args.output}/ (à faire relire avant toute diffusion).")
+    return EXIT_FAILURE if failed else EXIT_OK
+
+
+def _falc_one(reader, writer, path: Path, label: str, formats, output: Path) -> bool:
+    from tqdm import tqdm
+
+    from falc.export import export
+    from falc.rules import measure
+    from sourcier.errors import DocumentError
+
+    try:
+        document = reader.read(path)
+    except DocumentError as exc:
+        print(f"{label} : illisible, ignoré — {exc}", file=sys.stderr)
+        return False
+    with tqdm(total=document.passages, desc=label, unit=" passage", file=sys.stderr, leave=False) as bar:
+        draft = writer.write(document, lambda done, total: bar.update(done - bar.n))
+    for format in formats:
+        (output / f"{path.stem}.falc.{format.value}").write_bytes(export(draft, format))
+    before = measure("\n".join(p.source for p in draft.passages))
+    after = measure("\n".join(p.draft for p in draft.passages))
+    to_rewrite = sum(p.kept_source for p in draft.passages)
+    print(
+        f"{label} : {plural(len(draft.passages), 'passage')}, {plural(to_rewrite, 'passage')} à réécrire à la main ; "
+        f"phrases de 15 mots ou moins : {after.short_share:.0%} ; lisibilité (Kandel-Moles) "
+        f"{before.kandel_moles:.0f} → {after.kandel_moles:.0f} ; {plural(after.breaches, 'point')} à revoir "
+        "(règles FALC)."
+    )
+    return True
+
+
+def _falc_files(paths: list[Path], extensions: tuple[str, ...]) -> list[Path]:
+    files: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            files += sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in extensions)
+        elif path.is_file():
+            files.append(path)
+        else:
+            raise InputError(f"Fichier ou dossier introuvable : {path}")
+    if not files:
+        raise InputError("Aucun document à réécrire dans les chemins donnés.")
+    return files
 
 
 def _audit(settings: Settings, args, kind, **detail) -> None:
