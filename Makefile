@@ -18,7 +18,7 @@ SAMPLE ?= 20
 # Debian packages: Chromium for the browser test, Tesseract (French) for OCR of scanned documents.
 SYSTEM_PACKAGES := chromium chromium-driver tesseract-ocr tesseract-ocr-fra nginx-light
 
-.PHONY: install system-packages run ingest app test test-fast bench eval eval-quality eval-injection lint clean
+.PHONY: install system-packages run ingest app test test-fast bench eval eval-quality eval-injection eval-falc lint clean
 
 install: $(STAMP)
 
@@ -62,6 +62,10 @@ test-fast: install
 eval-injection: install
 	$(PY) -m evaluation.injection_set test
 	$(PY) -m evaluation.injection_set dev
+
+# FALC drafts of 36 held-out real fiches with the configured LLM (~30-40 min with the embedded model on 2 cores).
+eval-falc: install
+	$(PY) -m evaluation.falc test
 
 bench: install
 	$(PY) -m tests.bench.ingestion

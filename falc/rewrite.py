@@ -82,6 +82,7 @@ class Passage:
     attempts: int = 0  # LLM calls spent on it
     kept_source: bool = False  # the model could not keep the facts: the source stays, to rewrite by hand
     edited: bool = False  # the owner changed the draft
+    rejected: str = ""  # the model's last draft when it lost or added a fact: a start for the owner's rewrite
 
     def check(self) -> FactCheck:
         return compare(self.source, self.draft)
@@ -154,6 +155,7 @@ class FalcWriter:
             if check.ok and passage.draft:
                 return passage
             messages += [AIMessage(reply), HumanMessage(RETRY.format(problems=describe(check)))]
+        passage.rejected = passage.draft
         passage.draft, passage.kept_source = restore(prepared, addresses), True
         return passage
 

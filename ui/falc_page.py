@@ -9,6 +9,7 @@ import streamlit as st
 
 from falc.drafts import DraftStore, validate
 from falc.export import PROOFREADING_NOTICE, ExportFormat, export
+from falc.facts import FactCheck, compare
 from falc.rewrite import Draft, FalcWriter, Passage, writer_for
 from falc.rules import measure
 from falc.source import DocumentReader, SourceDocument
@@ -173,14 +174,26 @@ def _checks(column, passage: Passage, explained: set[str]) -> int:
         column.error(f"Information absente du document : « {fact.written} » ({fact.kind})", icon=":material/error:")
     if passage.kept_source and not passage.edited:
         column.warning(
-            "Le modèle n'a pas su simplifier ce passage sans perdre une information : réécrivez-le.",
+            "Le modèle n'a pas su simplifier ce passage sans perdre ou ajouter une information : réécrivez-le.",
             icon=":material/edit:",
         )
+        if passage.rejected:
+            lost = compare(passage.source, passage.rejected)
+            column.caption(f"Proposition écartée ({describe_for_owner(lost)}) :\n\n{_quoted(passage.rejected)}")
     for sentence in measure(passage.draft, explained).sentences:
         if sentence.breaches:
             rules = " ; ".join(str(breach) for breach in sentence.breaches)
             column.caption(f"⚠️ « {escape_markdown(sentence.text)} » — {rules}")
     return int(not check.ok or (passage.kept_source and not passage.edited))
+
+
+def describe_for_owner(check: FactCheck) -> str:
+    parts = []
+    if check.missing:
+        parts.append("perd " + ", ".join(f"« {fact.written} »" for fact in check.missing))
+    if check.invented:
+        parts.append("ajoute " + ", ".join(f"« {fact.written} »" for fact in check.invented))
+    return " ; ".join(parts)
 
 
 def _summary(draft: Draft) -> None:
