@@ -69,8 +69,9 @@ class FicheResult:
     kind: str
     passages: int
     model_kept_facts: int  # passages whose model draft kept every fact (after the retry)
-    first_try: int  # ... at the first try
+    first_try: int  # ... at the first try (possibly shortened by one more pass)
     kept_source: int  # passages left as their source, to rewrite by hand
+    as_is: int  # « label : value » lines kept as written, not sent to the model
     facts_source: int
     facts_missing: int  # in the final draft
     facts_invented: int
@@ -84,6 +85,7 @@ class FicheResult:
     seconds: float
     before: str
     after: str
+    failures: list[dict]  # passages left as their source: the model's rejected draft and what it lost or added
 
 
 def run_one(path: Path, kind: str, writer, reader: DocumentReader, folder: Path) -> FicheResult:
@@ -99,9 +101,10 @@ def run_one(path: Path, kind: str, writer, reader: DocumentReader, folder: Path)
         name=path.name,
         kind=kind,
         passages=len(draft.passages),
-        model_kept_facts=sum(not p.kept_source for p in draft.passages),
+        model_kept_facts=sum(not p.kept_source and not p.as_is for p in draft.passages),
         first_try=sum(not p.kept_source and p.attempts == 1 for p in draft.passages),
         kept_source=sum(p.kept_source for p in draft.passages),
+        as_is=sum(p.as_is for p in draft.passages),
         facts_source=sum(len(set(_keys(p.source))) for p in draft.passages),
         facts_missing=sum(len(c.missing) for c in checks),
         facts_invented=sum(len(c.invented) for c in checks),
@@ -115,7 +118,18 @@ def run_one(path: Path, kind: str, writer, reader: DocumentReader, folder: Path)
         seconds=seconds,
         before=source_text,
         after=draft_text,
+        failures=[_failure(p) for p in draft.passages if p.kept_source],
     )
+
+
+def _failure(passage) -> dict:
+    check = compare(passage.source, passage.rejected)
+    return {
+        "source": passage.source,
+        "rejected": passage.rejected,
+        "missing": [fact.written for fact in check.missing],
+        "invented": [fact.written for fact in check.invented],
+    }
 
 
 def _keys(text: str) -> list[str]:
@@ -126,14 +140,16 @@ def _keys(text: str) -> list[str]:
 
 def summary(results: list[FicheResult]) -> dict:
     passages = sum(r.passages for r in results) or 1
+    sent = sum(r.passages - r.as_is for r in results) or 1  # passages the model rewrote
     sentences = sum(r.sentences for r in results) or 1
     rewritten = [r for r in results if r.model_kept_facts]
     return {
         "fiches": len(results),
         "passages": passages,
-        "model_kept_facts": sum(r.model_kept_facts for r in results) / passages,
-        "first_try": sum(r.first_try for r in results) / passages,
-        "kept_source": sum(r.kept_source for r in results) / passages,
+        "as_is": sum(r.as_is for r in results),
+        "model_kept_facts": sum(r.model_kept_facts for r in results) / sent,
+        "first_try": sum(r.first_try for r in results) / sent,
+        "kept_source": sum(r.kept_source for r in results) / sent,
         "facts_in_sources": sum(r.facts_source for r in results),
         "facts_missing": sum(r.facts_missing for r in results),
         "facts_invented": sum(r.facts_invented for r in results),
@@ -154,7 +170,8 @@ def _mean(values: list[float]) -> float:
 
 def print_summary(label: str, figures: dict) -> None:
     print(
-        f"{label}: {figures['fiches']} fiches, {figures['passages']} passages — model drafts keeping every fact "
+        f"{label}: {figures['fiches']} fiches, {figures['passages']} passages ({figures['as_is']} label : value lists "
+        "kept as written) — of the others, model drafts keeping every fact "
         f"{figures['model_kept_facts']:.0%} (first try {figures['first_try']:.0%}), left as source "
         f"{figures['kept_source']:.0%}; final drafts: {figures['facts_missing']} facts missing, "
         f"{figures['facts_invented']} invented (of {figures['facts_in_sources']}); sentences ≤ 15 words "

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 
 from falc.facts import FactCheck, compare, digits_for_words, write_dates_out
+from falc.rules import MAX_WORDS, sentences_of, words
 from falc.source import SourceDocument
 from rag.llm import Backend, llm_errors, make_backend
 from sourcier.injection import neutralise
@@ -65,13 +66,18 @@ Vous avez 18 ans ou plus ?
 Vous payez 15 € par an.
 Le service culture répond à votre demande en 8 jours."""
 
-RETRY = """Ta version ne garde pas les faits du texte.
+RETRY = """Ta version ne garde pas toutes les informations du texte.
 {problems}
-Réécris le texte en FALC en gardant exactement tous les chiffres, dates et repères [lien n] du texte, sans rien \
-ajouter."""
+Écris ta version à nouveau, corrigée : ajoute une phrase courte pour chaque information oubliée, écrite comme dans le \
+texte, et enlève ce qui n'est pas dans le texte."""
+
+SHORTEN = """Ces phrases ont plus de 15 mots :
+{sentences}
+Écris ta version à nouveau en coupant ces phrases en phrases plus courtes. Garde toutes les informations."""
 
 _TAG = re.compile(r"\[(lien|courriel) (\d{1,2})\]", re.IGNORECASE)
 _URL = re.compile(r"(?:https?://|www\.)[^\s<>()\[\]«»\"]+[^\s<>()\[\]«»\".,;:!?]", re.IGNORECASE)
+_FIELD = re.compile(r"^\s*[-•*]?\s*[A-Za-zÀ-ÿ’' ]{2,30}\s?:\s*\S.{0,120}$")
 _PREAMBLE = re.compile(r"^\s*(?:voici|texte réécrit|version falc|en falc)[^\n]*:\s*$", re.IGNORECASE | re.MULTILINE)
 
 
@@ -83,6 +89,7 @@ class Passage:
     kept_source: bool = False  # the model could not keep the facts: the source stays, to rewrite by hand
     edited: bool = False  # the owner changed the draft
     rejected: str = ""  # the model's last draft when it lost or added a fact: a start for the owner's rewrite
+    as_is: bool = False  # « label : value » lines, already plain: kept as written, not sent to the model
 
     def check(self) -> FactCheck:
         return compare(self.source, self.draft)
@@ -120,7 +127,7 @@ class FalcWriter:
     """Turns a `SourceDocument` into a `Draft` with one backend (any LangChain chat model: the contract of
     `rag.llm.Backend`)."""
 
-    def __init__(self, backend: Backend, retries: int = 1) -> None:
+    def __init__(self, backend: Backend, retries: int = 2) -> None:
         self.backend = backend
         self.retries = retries
 
@@ -139,25 +146,71 @@ class FalcWriter:
 
     def rewrite(self, source: str, title: str, section: str) -> Passage:
         prepared, addresses = protect(digits_for_words(write_dates_out(neutralise(source))))
+        passage = Passage(source, "")
+        if is_field_list(prepared):  # « Montant : 450 € », « Site : … » lines are already short and plain
+            passage.draft, passage.as_is = restore(tidy(prepared), addresses), True
+            return passage
         messages: list[BaseMessage] = [
             SystemMessage(SYSTEM),
             HumanMessage(HUMAN.format(title="Bibliothèque municipale", section="Inscription", passage=EXAMPLE_SOURCE)),
             AIMessage(EXAMPLE_DRAFT),
             HumanMessage(HUMAN.format(title=title, section=section, passage=prepared)),
         ]
-        passage = Passage(source, "")
-        for attempt in range(1 + self.retries):
-            with llm_errors(self.backend.name):
-                reply = str(self.backend.chat.invoke(messages).content)
-            passage.attempts = attempt + 1
-            passage.draft = restore(tidy(reply), addresses)
+        for _ in range(1 + self.retries):
+            reply = self._generate(messages)
+            passage.attempts += 1
+            passage.draft = restore(reply, addresses)
             check = passage.check()
             if check.ok and passage.draft:
+                self._shorten(passage, messages + [AIMessage(reply)], addresses)
                 return passage
             messages += [AIMessage(reply), HumanMessage(RETRY.format(problems=describe(check)))]
         passage.rejected = passage.draft
         passage.draft, passage.kept_source = restore(prepared, addresses), True
         return passage
+
+    def _shorten(self, passage: Passage, messages: list[BaseMessage], addresses: dict[str, str]) -> None:
+        """One more pass when sentences are over 15 words; taken only if it keeps every fact and has fewer of them."""
+        long = _long_sentences(passage.draft)
+        if not long:
+            return
+        quoted = "\n".join(f"« {sentence} »" for sentence in long)
+        reply = self._generate(messages + [HumanMessage(SHORTEN.format(sentences=quoted))])
+        passage.attempts += 1
+        candidate = restore(reply, addresses)
+        if candidate and compare(passage.source, candidate).ok and len(_long_sentences(candidate)) < len(long):
+            passage.draft = candidate
+
+    def _generate(self, messages: list[BaseMessage]) -> str:
+        """The model's text, tidied. Small models fall into loops (the same sentence again and again until the token
+        limit): the stream is stopped at the first repeated line, which also saves the time the loop would take; a
+        text cut by the token limit loses its unfinished last line."""
+        text, finish = "", None
+        with llm_errors(self.backend.name):
+            for chunk in self.backend.chat.stream(messages):
+                text += str(chunk.content)
+                metadata = chunk.response_metadata or {}
+                finish = metadata.get("finish_reason") or metadata.get("done_reason") or finish
+                *complete, _ = text.split("\n")
+                if complete and _line_key(complete[-1]) in {_line_key(line) for line in complete[:-1]} - {""}:
+                    return tidy("\n".join(complete[:-1]))
+        if finish == "length":
+            text = text.rsplit("\n", 1)[0]
+        return tidy(text)
+
+
+def _line_key(line: str) -> str:
+    return re.sub(r"\W+", " ", line).strip().lower()
+
+
+def _long_sentences(text: str) -> list[str]:
+    return [sentence for sentence in sentences_of(text) if len(words(sentence)) > MAX_WORDS]
+
+
+def is_field_list(text: str) -> bool:
+    """Lines of « label : value » (« Montant : 450 € », « Lien officiel : [lien 1] »): kept as written."""
+    lines = [line for line in text.splitlines() if line.strip()]
+    return bool(lines) and all(_FIELD.match(line) for line in lines)
 
 
 def protect(text: str) -> tuple[str, dict[str, str]]:
@@ -189,7 +242,12 @@ def tidy(reply: str) -> str:
     text = reply.replace("```", "").replace("<<<", "").replace(">>>", "")
     text = _PREAMBLE.sub("", text)
     lines = [re.sub(r"^\s*(?:[-•*]\s+)?", "", line).strip() for line in text.splitlines()]
-    return "\n".join(line for line in lines if line)
+    kept, seen = [], set()
+    for line in lines:  # a sentence said twice is a loop of the model, not emphasis
+        if line and _line_key(line) not in seen:
+            kept.append(line)
+            seen.add(_line_key(line))
+    return "\n".join(kept)
 
 
 def describe(check: FactCheck) -> str:

@@ -120,9 +120,9 @@ class QualitySettings(BaseModel):
 
 class FalcSettings(BaseModel):
     # A rewritten passage is longer than its source (one short sentence a line, hard words explained).
-    max_tokens: int = Field(700, ge=64)
+    max_tokens: int = Field(600, ge=64)
     # Automatic retries when a draft loses or adds a fact; after them the source text is kept, marked to rewrite.
-    retries: int = Field(1, ge=0, le=3)
+    retries: int = Field(2, ge=0, le=3)
 
 
 class UISettings(BaseModel):

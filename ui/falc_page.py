@@ -180,6 +180,8 @@ def _checks(column, passage: Passage, explained: set[str]) -> int:
         if passage.rejected:
             lost = compare(passage.source, passage.rejected)
             column.caption(f"Proposition écartée ({describe_for_owner(lost)}) :\n\n{_quoted(passage.rejected)}")
+    if passage.as_is:
+        column.caption("Gardé tel quel : une liste courte « intitulé : valeur ».")
     for sentence in measure(passage.draft, explained).sentences:
         if sentence.breaches:
             rules = " ; ".join(str(breach) for breach in sentence.breaches)
