@@ -21,6 +21,7 @@ from sourcier import sqlite
 from sourcier.access import Reader
 from sourcier.layout import StoreLayout
 from sourcier.personal_data import mask
+from sourcier.settings import Settings
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (
@@ -102,6 +103,11 @@ class AuditLog:
     @classmethod
     def of(cls, layout: StoreLayout, retention_days: int = 365) -> AuditLog:
         return cls(layout.audit, retention_days)
+
+    @classmethod
+    def for_settings(cls, settings: Settings) -> AuditLog:
+        """The trail beside `settings`' store, with its retention period."""
+        return cls.of(StoreLayout(settings.store.path), settings.access.audit_retention_days)
 
     def _connect(self) -> sqlite3.Connection:
         return sqlite.connect(self.path)

@@ -17,21 +17,20 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from playwright.sync_api import expect, sync_playwright
 
 from ingest.pipeline import IngestionPipeline
-from tests.conftest import MODELS, REPO, copy_into, free_port, make_settings, wait_for_streamlit
+from tests.conftest import (
+    HR_POLICY,
+    HR_QUESTION,
+    MODELS,
+    REPO,
+    copy_into,
+    free_port,
+    make_settings,
+    wait_for_streamlit,
+)
 from tests.ollama_standin import OllamaStandIn
 
 pytestmark = [pytest.mark.shared, pytest.mark.slow]
 CHROMIUM = "/usr/bin/chromium"
-HR_QUESTION = "Combien de temps dure le congé de maladie ordinaire d'un fonctionnaire ?"
-POLICY = """
-everyone = "tous"
-admins = ["dsi"]
-[services]
-elections = ["tous"]
-rh = ["rh"]
-[referents]
-rh = ["rh-referents"]
-"""
 HR_REFERENT = User(sub="claire", claims={"email": "claire.rh@mairie.fr", "groups": ["rh", "rh-referents"]})
 AGENT = User(sub="jean", claims={"email": "jean.accueil@mairie.fr", "groups": ["accueil"]})
 
@@ -42,7 +41,7 @@ def indexed(tmp_path, embedder):
     copy_into(settings.corpus_dir, "elections", REPO / "corpus" / "elections" / "F1965.html")
     copy_into(settings.corpus_dir, "rh", REPO / "corpus" / "rh" / "F544.html", REPO / "corpus" / "rh" / "F490.html")
     policy = tmp_path / "acces.toml"
-    policy.write_text(POLICY, encoding="utf-8")
+    policy.write_text(HR_POLICY, encoding="utf-8")
     settings.access.policy = policy
     IngestionPipeline(settings, embedder=embedder).run()
     return settings
@@ -61,7 +60,7 @@ def serve(settings, folder, port: int | None = None, **env):
             "SOURCIER_CORPUS_DIR": str(settings.corpus_dir),
             "SOURCIER_STORE__PATH": str(settings.store.path),
             "SOURCIER_EMBEDDING__MODELS_DIR": str(MODELS),
-            "SOURCIER_ACCESS__POLICY": str(settings.access.policy),
+            "SOURCIER_ACCESS__HR_POLICY": str(settings.access.policy),
             "SOURCIER_LLM__BACKEND": "ollama",
             "SOURCIER_LLM__OLLAMA_HOST": standin.url,
             **env,

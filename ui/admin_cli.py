@@ -97,7 +97,7 @@ def _password(args, confirm: bool = True) -> str:
 
 def users(settings: Settings, args, reader: Reader) -> int:
     accounts = Accounts.of(StoreLayout(settings.store.path))
-    audit = AuditLog.of(StoreLayout(settings.store.path), settings.access.audit_retention_days)
+    audit = AuditLog.for_settings(settings)
     if args.action == "list":
         listed = accounts.list()
         for account in listed:
@@ -150,16 +150,14 @@ def access(settings: Settings, args, reader: Reader) -> int:
         store = ChromaStore.open(settings.store, embedding_model_id(settings.embedding), collection)
         changed = label_chunks(store, policy, settings.corpus_dir)
         LexicalIndex.sync(layout.lexical(collection), store)
-    AuditLog.of(layout, settings.access.audit_retention_days).record(
-        AuditKind.POLICY, reader, chunks=changed.chunks, documents=changed.documents
-    )
+    AuditLog.for_settings(settings).record(AuditKind.POLICY, reader, chunks=changed.chunks, documents=changed.documents)
     print(f"Droits appliqués : {plural(changed.chunks, 'extrait mis', 'extraits mis')} à jour "
           f"({plural(changed.documents, 'document')}) sur {changed.total}, sans réindexation.")  # fmt: skip
     return 0
 
 
 def audit(settings: Settings, args, reader: Reader) -> int:
-    log = AuditLog.of(StoreLayout(settings.store.path), settings.access.audit_retention_days)
+    log = AuditLog.for_settings(settings)
     events = log.events([AuditKind(k) for k in args.kind] or None, user=args.user, since=args.since)
     if args.csv:
         args.csv.write_text(to_csv(events), encoding="utf-8")

@@ -27,7 +27,7 @@ from ui.common import (
     readable_file,
     settings,
 )
-from ui.identity import audit_log, current_reader, require
+from ui.identity import audit_log, require
 
 _LIST_ITEM = re.compile(r"^\s*(?:[-•*–]|\d{1,2}[.)])\s+")
 CONVERSATION = "conversation"  # the query parameter that names the conversation
@@ -92,15 +92,14 @@ def show_answer_text(answer: Answer) -> None:
         )
 
 
-def show_source(source: Source, claims: list[str], key: str) -> None:
+def show_source(source: Source, claims: list[str], key: str, reader: Reader) -> None:
     where = location(source.page, source.section)
     header = f"[{source.number}] {source.title or source.path}"
     with st.expander(f"{header} — {service_name(source.service)}" + (f" · {where}" if where else "")):
         highlighted = set(supporting_sentences(source.excerpt, claims)) if claims else set()
         st.markdown(_excerpt_markdown(source.excerpt, highlighted))
         st.caption(f"{source.path}" + (f" — {where}" if where else ""))
-        reader = current_reader()
-        path = readable_file(reader, source.path) if reader else None
+        path = readable_file(reader, source.path)
         if path is None:
             st.caption("Le fichier n'est plus dans le corpus, ou ne vous est plus ouvert.")
             return
@@ -133,7 +132,7 @@ def _excerpt_markdown(excerpt: str, highlighted: set[str]) -> str:
     return " ".join(parts)
 
 
-def show_turn(index: int, turn: Turn) -> None:
+def show_turn(index: int, turn: Turn, reader: Reader) -> None:
     with st.chat_message("user"):
         st.markdown(escape_markdown(turn.question))
     with st.chat_message("assistant"):
@@ -185,7 +184,7 @@ def show_turn(index: int, turn: Turn) -> None:
         claims_by_source = {n: [s.text for s in answer.sentences if n in s.sources] for n in cited}
         for source in answer.sources:
             if source.number in cited:
-                show_source(source, claims_by_source[source.number], key=f"{index}-{source.number}")
+                show_source(source, claims_by_source[source.number], f"{index}-{source.number}", reader)
         cited_titles = {s.title or s.path for s in answer.sources if s.number in cited}
         others = dict.fromkeys(s.title or s.path for s in answer.sources if (s.title or s.path) not in cited_titles)
         if others:
@@ -272,7 +271,7 @@ def follow(conversation: Conversation, first_pending: int) -> None:
     if not conversation.busy:
         st.rerun()
     for index, turn in enumerate(conversation.turns[first_pending:], start=first_pending):
-        show_turn(index, turn)
+        show_turn(index, turn, conversation.reader)
 
 
 def render() -> None:
@@ -337,7 +336,7 @@ def render() -> None:
                     st.rerun()
     first_pending = next((i for i, turn in enumerate(turns) if not turn.finished), len(turns))
     for index, turn in enumerate(turns[:first_pending]):
-        show_turn(index, turn)
+        show_turn(index, turn, reader)
     if first_pending < len(turns):
         follow(conversation, first_pending)
 

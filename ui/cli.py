@@ -234,9 +234,7 @@ def _falc_files(paths: list[Path], extensions: tuple[str, ...]) -> list[Path]:
 def _audit(settings: Settings, args, kind, **detail) -> None:
     from sourcier.audit import AuditLog
 
-    AuditLog.of(StoreLayout(settings.store.path), settings.access.audit_retention_days).record(
-        kind, args.reader, **detail
-    )
+    AuditLog.for_settings(settings).record(kind, args.reader, **detail)
 
 
 def _report(settings: Settings, args) -> int:

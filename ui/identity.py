@@ -35,7 +35,7 @@ def policy() -> AccessPolicy:
 
 @st.cache_resource
 def audit_log() -> AuditLog:
-    return AuditLog.of(StoreLayout(settings().store.path), settings().access.audit_retention_days)
+    return AuditLog.for_settings(settings())
 
 
 def is_loopback(address: str) -> bool:
