@@ -69,7 +69,7 @@ class FicheResult:
     kind: str
     passages: int
     model_kept_facts: int  # passages whose model draft kept every fact (after the retry)
-    first_try: int  # ... at the first try (possibly shortened by one more pass)
+    first_try: int  # ... at the first try
     kept_source: int  # passages left as their source, to rewrite by hand
     as_is: int  # « label : value » lines kept as written, not sent to the model
     facts_source: int
@@ -102,7 +102,7 @@ def run_one(path: Path, kind: str, writer, reader: DocumentReader, folder: Path)
         kind=kind,
         passages=len(draft.passages),
         model_kept_facts=sum(not p.kept_source and not p.as_is for p in draft.passages),
-        first_try=sum(not p.kept_source and p.attempts == 1 for p in draft.passages),
+        first_try=sum(not p.kept_source and not p.as_is and p.attempts - p.shortened == 1 for p in draft.passages),
         kept_source=sum(p.kept_source for p in draft.passages),
         as_is=sum(p.as_is for p in draft.passages),
         facts_source=sum(len(set(_keys(p.source))) for p in draft.passages),

@@ -28,6 +28,10 @@ _MONTH = "|".join(sorted({*MONTHS, *_MONTH_NUMBER}, key=len, reverse=True))
 _URL = re.compile(r"(?:https?://|www\.)[^\s<>()\[\]«»\"]+", re.IGNORECASE)
 _NUMERIC_DATE = re.compile(r"(?<![\d/.])(\d{1,2})[/.](\d{1,2})[/.](\d{4}|\d{2})(?![\d/]|\.\d)")
 _WRITTEN_DATE = re.compile(rf"\b(?:(1er|\d{{1,2}})\s+)?({_MONTH})(?:\s+(\d{{4}}))?\b(?![\w])", re.IGNORECASE)
+# « un an », « d'une semaine »: a duration, not an article (« une fois » is left alone: « une fois que… »).
+_ONE_UNIT = re.compile(
+    r"\b(d['’])?une?\s+(ans?|années?|mois|jours?|semaines?|heures?|minutes?|euros?|€)(?!\w)", re.IGNORECASE
+)
 # Small words that follow a number without saying what it counts (« de 18 à 30 ans »).
 _LINKS = "(?:à|a|et|ou|de|du|des|le|la|les|au|aux|en|par|sur)"
 # « 1. », « 2) » opening a line of a numbered list: an order, not a fact.
@@ -50,7 +54,9 @@ class Fact:
 
 
 def digits_for_words(text: str) -> str:
-    """« deux mois » → « 2 mois », « vingt et un ans » → « 21 ans »; « un » and « une » stay words (articles)."""
+    """« deux mois » → « 2 mois », « vingt et un ans » → « 21 ans », « d'un an » → « de 1 an »; otherwise « un » and
+    « une » stay words (articles)."""
+    text = _ONE_UNIT.sub(lambda m: ("de " if m.group(1) else "") + "1 " + m.group(2), text)
     return alpha2digit(text, "fr", threshold=2)
 
 

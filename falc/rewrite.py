@@ -90,6 +90,7 @@ class Passage:
     edited: bool = False  # the owner changed the draft
     rejected: str = ""  # the model's last draft when it lost or added a fact: a start for the owner's rewrite
     as_is: bool = False  # « label : value » lines, already plain: kept as written, not sent to the model
+    shortened: bool = False  # one more pass was asked for its sentences over 15 words (counted in `attempts`)
 
     def check(self) -> FactCheck:
         return compare(self.source, self.draft)
@@ -164,7 +165,7 @@ class FalcWriter:
             if check.ok and passage.draft:
                 self._shorten(passage, messages + [AIMessage(reply)], addresses)
                 return passage
-            messages += [AIMessage(reply), HumanMessage(RETRY.format(problems=describe(check)))]
+            messages += [AIMessage(reply), HumanMessage(RETRY.format(problems=describe(check, prepared)))]
         passage.rejected = passage.draft
         passage.draft, passage.kept_source = restore(prepared, addresses), True
         return passage
@@ -176,7 +177,7 @@ class FalcWriter:
             return
         quoted = "\n".join(f"« {sentence} »" for sentence in long)
         reply = self._generate(messages + [HumanMessage(SHORTEN.format(sentences=quoted))])
-        passage.attempts += 1
+        passage.attempts, passage.shortened = passage.attempts + 1, True
         candidate = restore(reply, addresses)
         if candidate and compare(passage.source, candidate).ok and len(_long_sentences(candidate)) < len(long):
             passage.draft = candidate
@@ -193,10 +194,22 @@ class FalcWriter:
                 finish = metadata.get("finish_reason") or metadata.get("done_reason") or finish
                 *complete, _ = text.split("\n")
                 if complete and _line_key(complete[-1]) in {_line_key(line) for line in complete[:-1]} - {""}:
-                    return tidy("\n".join(complete[:-1]))
+                    return _without_example(tidy("\n".join(complete[:-1])))
         if finish == "length":
             text = text.rsplit("\n", 1)[0]
-        return tidy(text)
+        return _without_example(tidy(text))
+
+
+def _without_example(text: str) -> str:
+    """The 1.5B model sometimes ends with a line of the worked example (« Le service culture répond à votre demande
+    en 8 jours. »): such lines are dropped."""
+    example = [set(_line_key(line).split()) for line in EXAMPLE_DRAFT.splitlines()]
+    kept = []
+    for line in text.splitlines():
+        words_ = set(_line_key(line).split())
+        if not any(len(words_ & other) >= 0.7 * max(len(words_), len(other)) for other in example):
+            kept.append(line)
+    return "\n".join(kept)
 
 
 def _line_key(line: str) -> str:
@@ -250,11 +263,14 @@ def tidy(reply: str) -> str:
     return "\n".join(kept)
 
 
-def describe(check: FactCheck) -> str:
-    """What the retry tells the model, in French."""
+def describe(check: FactCheck, source: str) -> str:
+    """What the retry tells the model, in French: each lost fact with the sentence of the text that states it (a small
+    model told only « il manque 84 € » rarely finds where it goes)."""
     lines = []
-    if check.missing:
-        lines.append("Il manque : " + ", ".join(f"« {fact.written} »" for fact in check.missing) + ".")
+    sentences = sentences_of(source)
+    for fact in check.missing:
+        where = next((sentence for sentence in sentences if fact.written in sentence), None)
+        lines.append(f"Il manque « {fact.written} »" + (f", dans la phrase : « {where} »" if where else "") + ".")
     if check.invented:
         lines.append(
             "Tu as ajouté, sans qu'il soit dans le texte : "

@@ -194,6 +194,8 @@ def measure(text: str, explained: set[str] | None = None) -> Measures:
         short_share=sum(c.words <= MAX_WORDS for c in checks) / count,
         mean_words=sum(c.words for c in checks) / count,
         uncommon_share=sum(t not in _common() for t in tokens) / max(len(tokens), 1),
-        kandel_moles=kandel_moles(" ".join(c.text.rstrip(".!?") + "." for c in checks)) if checks else 0.0,
+        kandel_moles=kandel_moles(" ".join(without_addresses(c.text).rstrip(".!? ") + "." for c in checks))
+        if checks
+        else 0.0,
         vous_share=sum(bool(_VOUS.search(c.text)) for c in checks) / count,
     )

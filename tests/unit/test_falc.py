@@ -237,3 +237,20 @@ def test_a_passage_left_as_its_source_is_flagged_in_the_export():
     markdown = to_markdown(_draft("Montant : 1 500 €.", kept_source=True))
     assert PROOFREADING_NOTICE in markdown and "Passage à réécrire à la main" in markdown
     assert "Version non validée" in markdown
+
+
+def test_a_duration_of_one_is_a_fact_and_an_article_is_not():
+    assert compare("L'aide est accordée pour une durée d'un an.", "Vous avez l'aide pendant 1 an.").ok
+    assert not compare("Un enfant a droit à l'aide.", "1 enfant a droit à l'aide.").ok  # « un » is an article here
+
+
+def test_the_retry_quotes_the_sentence_that_holds_the_lost_fact_and_lines_of_the_example_are_dropped():
+    backend = scripted_backend(
+        "Vous avez une aide.\nLe service culture répond à votre demande en 8 jours.",
+        "Vous avez une aide de 84 € par mois.",
+    )
+    passage = FalcWriter(backend).rewrite("La Région paie vos trajets. Le gain est limité à 84 € par mois.", "A", "B")
+    assert passage.draft == "Vous avez une aide de 84 € par mois."
+    retry = backend.chat.prompts[1][-1].content
+    assert "Il manque « 84 € », dans la phrase : « Le gain est limité à 84 € par mois. »" in retry
+    assert "8 jours" not in retry  # the copied example line was dropped before the check
