@@ -72,6 +72,7 @@ class FicheResult:
     first_try: int  # ... at the first try
     kept_source: int  # passages left as their source, to rewrite by hand
     as_is: int  # « label : value » lines kept as written, not sent to the model
+    patched: int  # model drafts completed with the source sentences stating the facts they lost
     facts_source: int
     facts_missing: int  # in the final draft
     facts_invented: int
@@ -101,7 +102,8 @@ def run_one(path: Path, kind: str, writer, reader: DocumentReader, folder: Path)
         name=path.name,
         kind=kind,
         passages=len(draft.passages),
-        model_kept_facts=sum(not p.kept_source and not p.as_is for p in draft.passages),
+        model_kept_facts=sum(not p.kept_source and not p.as_is and not p.patched for p in draft.passages),
+        patched=sum(bool(p.patched) for p in draft.passages),
         first_try=sum(not p.kept_source and not p.as_is and p.attempts - p.shortened == 1 for p in draft.passages),
         kept_source=sum(p.kept_source for p in draft.passages),
         as_is=sum(p.as_is for p in draft.passages),
@@ -118,7 +120,7 @@ def run_one(path: Path, kind: str, writer, reader: DocumentReader, folder: Path)
         seconds=seconds,
         before=source_text,
         after=draft_text,
-        failures=[_failure(p) for p in draft.passages if p.kept_source],
+        failures=[_failure(p) for p in draft.passages if p.kept_source or p.patched],
     )
 
 
@@ -150,6 +152,7 @@ def summary(results: list[FicheResult]) -> dict:
         "model_kept_facts": sum(r.model_kept_facts for r in results) / sent,
         "first_try": sum(r.first_try for r in results) / sent,
         "kept_source": sum(r.kept_source for r in results) / sent,
+        "patched": sum(r.patched for r in results) / sent,
         "facts_in_sources": sum(r.facts_source for r in results),
         "facts_missing": sum(r.facts_missing for r in results),
         "facts_invented": sum(r.facts_invented for r in results),
@@ -172,8 +175,9 @@ def print_summary(label: str, figures: dict) -> None:
     print(
         f"{label}: {figures['fiches']} fiches, {figures['passages']} passages ({figures['as_is']} label : value lists "
         "kept as written) — of the others, model drafts keeping every fact "
-        f"{figures['model_kept_facts']:.0%} (first try {figures['first_try']:.0%}), left as source "
-        f"{figures['kept_source']:.0%}; final drafts: {figures['facts_missing']} facts missing, "
+        f"{figures['model_kept_facts']:.0%} (first try {figures['first_try']:.0%}), completed with source sentences "
+        f"{figures['patched']:.0%}, left as source {figures['kept_source']:.0%}; final drafts: "
+        f"{figures['facts_missing']} facts missing, "
         f"{figures['facts_invented']} invented (of {figures['facts_in_sources']}); sentences ≤ 15 words "
         f"{figures['short_share']:.0%}; Kandel–Moles {figures['kandel_moles_before']:.0f} → "
         f"{figures['kandel_moles_after']:.0f}; uncommon words {figures['uncommon_before']:.0%} → "
@@ -203,8 +207,9 @@ def main(argv: list[str] | None = None) -> int:
             result = run_one(path, kind, writer, reader, out / "prepared")
             results.append(result)
             print(
-                f"[{index}/{len(fiches)}] {path.name}: {result.passages} passages, {result.kept_source} left as "
-                f"source, ≤15 words {result.short_share:.0%}, KM {result.kandel_moles_before:.0f} → "
+                f"[{index}/{len(fiches)}] {path.name}: {result.passages} passages, {result.patched} completed, "
+                f"{result.kept_source} left as source, ≤15 words {result.short_share:.0%}, "
+                f"KM {result.kandel_moles_before:.0f} → "
                 f"{result.kandel_moles_after:.0f}, {result.seconds:.0f} s",
                 flush=True,
             )

@@ -45,7 +45,7 @@ def from_dict(data: dict) -> Draft:
 def validate(draft: Draft) -> None:
     """Mark the draft validated; refused while a passage loses or adds a fact, or was left as its source."""
     problems = [p for p in draft.passages if not p.check().ok]
-    unwritten = [p for p in draft.passages if p.kept_source and not p.edited]
+    unwritten = [p for p in draft.passages if p.to_rewrite]
     if problems:
         verb = "perdent ou ajoutent" if len(problems) > 1 else "perd ou ajoute"
         raise InputError(
@@ -53,10 +53,10 @@ def validate(draft: Draft) -> None:
             "adresse). Corrigez le brouillon puis vérifiez à nouveau."
         )
     if unwritten:
-        verb = "sont restés dans leur" if len(unwritten) > 1 else "est resté dans sa"
+        verb = "contiennent" if len(unwritten) > 1 else "contient"
         raise InputError(
-            f"Validation impossible : {plural(len(unwritten), 'passage')} {verb} version d'origine : "
-            "réécrivez-les en FALC."
+            f"Validation impossible : {plural(len(unwritten), 'passage')} {verb} encore du texte d'origine à "
+            "simplifier : réécrivez-le en FALC."
         )
     draft.validated = True
 

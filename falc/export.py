@@ -17,6 +17,9 @@ PROOFREADING_NOTICE = (
     "seule cette relecture permet de l'apposer."
 )
 TO_REWRITE = "Passage à réécrire à la main : le modèle n'a pas su le simplifier sans perdre une information."
+TO_SIMPLIFY = (
+    "Passage à revoir : ses dernières phrases sont celles du document (le modèle avait oublié leurs chiffres)."
+)
 
 
 class ExportFormat(StrEnum):
@@ -33,8 +36,8 @@ def to_markdown(draft: Draft) -> str:
         if section.title and section.title != draft.title:
             lines += [f"## {section.title}", ""]
         for passage in section.passages:
-            if passage.kept_source and not passage.edited:
-                lines += [f"*{TO_REWRITE}*", ""]
+            if passage.to_rewrite:
+                lines += [f"*{TO_REWRITE if passage.kept_source else TO_SIMPLIFY}*", ""]
             # One sentence a paragraph: FALC puts each sentence on its own line.
             lines += [
                 line for sentence in passage.draft.splitlines() if sentence.strip() for line in (_md(sentence), "")

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 
-from falc.facts import FactCheck, compare, digits_for_words, write_dates_out
+from falc.facts import FactCheck, compare, digits_for_words, facts, write_dates_out
 from falc.rules import MAX_WORDS, sentences_of, words
 from falc.source import SourceDocument
 from rag.llm import Backend, llm_errors, make_backend
@@ -91,9 +91,15 @@ class Passage:
     rejected: str = ""  # the model's last draft when it lost or added a fact: a start for the owner's rewrite
     as_is: bool = False  # « label : value » lines, already plain: kept as written, not sent to the model
     shortened: bool = False  # one more pass was asked for its sentences over 15 words (counted in `attempts`)
+    patched: list[str] = field(default_factory=list)  # sentences of the source added for facts the model lost
 
     def check(self) -> FactCheck:
         return compare(self.source, self.draft)
+
+    @property
+    def to_rewrite(self) -> bool:
+        """Still holds text of the source the owner must simplify (validation waits for their edit)."""
+        return (self.kept_source or bool(self.patched)) and not self.edited
 
 
 @dataclass
@@ -167,7 +173,8 @@ class FalcWriter:
                 return passage
             messages += [AIMessage(reply), HumanMessage(RETRY.format(problems=describe(check, prepared)))]
         passage.rejected = passage.draft
-        passage.draft, passage.kept_source = restore(prepared, addresses), True
+        if not _patch(passage, restore(prepared, addresses)):
+            passage.draft, passage.kept_source = restore(prepared, addresses), True
         return passage
 
     def _shorten(self, passage: Passage, messages: list[BaseMessage], addresses: dict[str, str]) -> None:
@@ -198,6 +205,27 @@ class FalcWriter:
         if finish == "length":
             text = text.rsplit("\n", 1)[0]
         return _without_example(tidy(text))
+
+
+def _patch(passage: Passage, prepared: str) -> bool:
+    """When the model only lost facts, its draft plus the sentences of the source that state them: the owner then
+    simplifies those sentences rather than the whole passage. False when that still does not keep every fact."""
+    check = passage.check()
+    if check.invented or not passage.draft:
+        return False
+    sentences = sentences_of(prepared)
+    added = []
+    for fact in check.missing:
+        holder = next((s for s in sentences if f"{fact.kind.name}:{fact.key}" in facts(s)), None)
+        if holder is None:
+            return False
+        if holder not in added:
+            added.append(holder)
+    patched = passage.draft + "\n" + "\n".join(added)
+    if not compare(passage.source, patched).ok:
+        return False
+    passage.draft, passage.patched = patched, added
+    return True
 
 
 def _without_example(text: str) -> str:

@@ -207,7 +207,7 @@ def _falc_one(reader, writer, path: Path, label: str, formats, output: Path) -> 
         (output / f"{path.stem}.falc.{format.value}").write_bytes(export(draft, format))
     before = measure("\n".join(p.source for p in draft.passages))
     after = measure("\n".join(p.draft for p in draft.passages))
-    to_rewrite = sum(p.kept_source for p in draft.passages)
+    to_rewrite = sum(p.to_rewrite for p in draft.passages)
     print(
         f"{label} : {plural(len(draft.passages), 'passage')}, {plural(to_rewrite, 'passage')} à réécrire à la main ; "
         f"phrases de 15 mots ou moins : {after.short_share:.0%} ; lisibilité (Kandel-Moles) "

@@ -180,13 +180,19 @@ def _checks(column, passage: Passage, explained: set[str]) -> int:
         if passage.rejected:
             lost = compare(passage.source, passage.rejected)
             column.caption(f"Proposition écartée ({describe_for_owner(lost)}) :\n\n{_quoted(passage.rejected)}")
+    if passage.patched and not passage.edited:
+        column.warning(
+            "Le modèle avait oublié des informations : les phrases du document qui les donnent ont été ajoutées "
+            "à la fin. Simplifiez-les : " + " ".join(f"« {escape_markdown(s)} »" for s in passage.patched),
+            icon=":material/edit:",
+        )
     if passage.as_is:
         column.caption("Gardé tel quel : une liste courte « intitulé : valeur ».")
     for sentence in measure(passage.draft, explained).sentences:
         if sentence.breaches:
             rules = " ; ".join(str(breach) for breach in sentence.breaches)
             column.caption(f"⚠️ « {escape_markdown(sentence.text)} » — {rules}")
-    return int(not check.ok or (passage.kept_source and not passage.edited))
+    return int(not check.ok or passage.to_rewrite)
 
 
 def describe_for_owner(check: FactCheck) -> str:

@@ -142,6 +142,16 @@ def test_the_retry_names_the_lost_and_added_facts_and_is_taken_when_right():
     assert "« 1 500 € »" in retry and "« 1000 € »" in retry
 
 
+def test_when_the_model_only_loses_a_fact_the_sentence_that_states_it_is_added_and_marked():
+    writer = FalcWriter(scripted_backend("La Région vous aide.\nElle paie votre permis."), retries=1)
+    passage = writer.rewrite("La Région paie votre permis. Elle verse au plus 1 500 €.", "A", "B")
+    assert passage.draft == "La Région vous aide.\nElle paie votre permis.\nElle verse au plus 1 500 €."
+    assert passage.patched == ["Elle verse au plus 1 500 €."] and passage.to_rewrite and not passage.kept_source
+    assert passage.check().ok
+    with pytest.raises(InputError, match="texte d'origine"):
+        validate(Draft("A", "a.md", [Section("B", [passage])]))
+
+
 def test_when_the_retry_fails_too_the_source_is_kept_and_marked():
     writer = FalcWriter(scripted_backend("Vous recevez 1000 €."), retries=1)
     passage = writer.rewrite("La Région verse 1 500 € le 01/09/2024.", "A", "B")
@@ -207,7 +217,7 @@ def _draft(text: str, kept_source: bool = False) -> Draft:
 def test_validation_is_refused_while_a_fact_is_lost_or_a_passage_left_as_its_source():
     with pytest.raises(InputError, match="1 passage perd ou ajoute une information"):
         validate(_draft("Vous recevez de l'argent."))
-    with pytest.raises(InputError, match="1 passage est resté dans sa version d'origine"):
+    with pytest.raises(InputError, match="1 passage contient encore du texte d'origine à simplifier"):
         validate(_draft("Montant : 1 500 €.", kept_source=True))
     draft = _draft("Vous recevez 1500 €.")
     validate(draft)
