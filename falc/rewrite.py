@@ -8,6 +8,7 @@ URL) and put back after.
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -194,8 +195,10 @@ class FalcWriter:
         limit): the stream is stopped at the first repeated line, which also saves the time the loop would take; a
         text cut by the token limit loses its unfinished last line."""
         text, finish = "", None
-        with llm_errors(self.backend.name):
-            for chunk in self.backend.chat.stream(messages):
+        # Closed explicitly when left early: an abandoned stream keeps the server writing to a socket nobody reads,
+        # and its only slot (`n_parallel = 1`) then blocks every later request.
+        with llm_errors(self.backend.name), contextlib.closing(iter(self.backend.chat.stream(messages))) as stream:
+            for chunk in stream:
                 text += str(chunk.content)
                 metadata = chunk.response_metadata or {}
                 finish = metadata.get("finish_reason") or metadata.get("done_reason") or finish

@@ -4,6 +4,7 @@ import io
 import zipfile
 
 import pytest
+from langchain_core.messages import AIMessageChunk
 
 from falc.drafts import DraftStore, from_dict, to_dict, validate
 from falc.export import PROOFREADING_NOTICE, ExportFormat, export, to_markdown
@@ -264,3 +265,26 @@ def test_the_retry_quotes_the_sentence_that_holds_the_lost_fact_and_lines_of_the
     retry = backend.chat.prompts[1][-1].content
     assert "Il manque « 84 € », dans la phrase : « Le gain est limité à 84 € par mois. »" in retry
     assert "8 jours" not in retry  # the copied example line was dropped before the check
+
+
+def test_a_stream_left_in_a_loop_is_closed_so_the_server_stops_writing():
+    closed = []
+
+    class LoopingChat:
+        """Keeps a reference to its stream, as the HTTP client's objects do: only an explicit close ends it."""
+
+        def stream(self, messages):
+            self.current = self._chunks()
+            return self.current
+
+        def _chunks(self):
+            try:
+                for _ in range(1000):
+                    yield AIMessageChunk(content="Vous recevez 1500 €.\n")
+            finally:
+                closed.append(True)
+
+    from rag.llm import Backend
+
+    passage = FalcWriter(Backend("test", "boucle", LoopingChat())).rewrite("La Région verse 1 500 €.", "A", "B")
+    assert passage.draft == "Vous recevez 1500 €." and closed == [True]
