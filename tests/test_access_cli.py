@@ -7,24 +7,33 @@ import json
 
 import pytest
 
-from tests.conftest import HR_POLICY, HR_QUESTION, REPO, copy_into
+from tests.conftest import REPO, copy_into
 from tests.ollama_standin import OllamaStandIn
 from tests.test_cli import sourcier
 
 pytestmark = pytest.mark.shared
+
+POLICY = """
+everyone = "tous"
+admins = ["dsi"]
+[services]
+elections = ["tous"]
+rh = ["rh"]
+"""
+HR_QUESTION = "Combien de temps dure le congé de maladie ordinaire d'un fonctionnaire ?"
 
 
 @pytest.fixture
 def server(tmp_path):
     copy_into(tmp_path / "corpus", "elections", REPO / "corpus" / "elections" / "F1965.html")
     copy_into(tmp_path / "corpus", "rh", REPO / "corpus" / "rh" / "F544.html", REPO / "corpus" / "rh" / "F490.html")
-    (tmp_path / "acces.toml").write_text(HR_POLICY, encoding="utf-8")
+    (tmp_path / "acces.toml").write_text(POLICY, encoding="utf-8")
     standin = OllamaStandIn(models=["qwen2.5:7b-instruct"])
     yield (
         tmp_path,
         {
             "SOURCIER_IDENTITY__MODE": "local",
-            "SOURCIER_ACCESS__HR_POLICY": str(tmp_path / "acces.toml"),
+            "SOURCIER_ACCESS__POLICY": str(tmp_path / "acces.toml"),
             "SOURCIER_LLM__BACKEND": "ollama",
             "SOURCIER_LLM__OLLAMA_HOST": standin.url,
         },
@@ -73,7 +82,7 @@ def test_accounts_roles_policy_and_audit_from_the_cli(server):
     assert sources("jean", "jean-mot-de-passe") <= {"elections"}
 
     # A policy change: applied to the index's metadata only, then jean reads the HR fiches too.
-    (tmp_path / "acces.toml").write_text(HR_POLICY.replace('rh = ["rh"]', 'rh = ["rh", "tous"]'), encoding="utf-8")
+    (tmp_path / "acces.toml").write_text(POLICY.replace('rh = ["rh"]', 'rh = ["rh", "tous"]'), encoding="utf-8")
     applied = run("--as", "marie", "access", "apply", password="marie-mot-de-passe")
     assert applied.returncode == 0 and "sans réindexation" in applied.stdout, applied.stderr
     assert "rh" in sources("jean", "jean-mot-de-passe")
