@@ -14,7 +14,9 @@ import subprocess
 import sys
 import threading
 import time
+from collections import deque
 from pathlib import Path
+from typing import IO
 
 import httpx
 
@@ -35,6 +37,7 @@ class EmbeddedServer:
         self.model, self.port, self.context, self.threads = model, port, context, threads
         self.base_url = f"http://127.0.0.1:{port}"
         self._process: subprocess.Popen | None = None
+        self._log: deque[str] = deque(maxlen=40)  # the server's last stderr lines, for the startup error
         self._lock = threading.Lock()
 
     def ensure_running(self, timeout: float = 180) -> str:
@@ -48,34 +51,36 @@ class EmbeddedServer:
                 )
             if self._process is None or self._process.poll() is not None:
                 self._process = subprocess.Popen(
-                    [
-                        sys.executable,
-                        "-m",
-                        "rag.llm_server",
-                        "--model",
-                        str(self.model),
-                        "--port",
-                        str(self.port),
-                        "--ctx",
-                        str(self.context),
-                        "--threads",
-                        str(self.threads),
-                    ],
+                    self.command(),
                     stdout=subprocess.DEVNULL,
                     stderr=subprocess.PIPE,
                     start_new_session=True,
                 )
+                # llama.cpp logs every request on stderr: unread, the pipe fills (64 KB) and the server blocks on
+                # its next write — it stopped answering after ~30 FALC fiches. A thread keeps it drained.
+                threading.Thread(target=self._drain, args=(self._process.stderr,), daemon=True).start()
                 atexit.register(self.stop)
             deadline = time.monotonic() + timeout
             while time.monotonic() < deadline:
                 if healthy(self.base_url):
                     return self.base_url
                 if self._process.poll() is not None:
-                    error = (self._process.stderr.read() or b"").decode(errors="replace")[-500:]
+                    time.sleep(0.2)  # the drain thread reads the last lines
+                    error = "".join(self._log)[-500:]
                     raise ConfigurationError(f"Le serveur LLM intégré s'est arrêté au démarrage : {error}")
                 time.sleep(0.3)
             self.stop()
             raise ConfigurationError(f"Le serveur LLM intégré n'a pas répondu en {timeout:.0f} s.")
+
+    def command(self) -> list[str]:
+        return [
+            sys.executable, "-m", "rag.llm_server", "--model", str(self.model), "--port", str(self.port),
+            "--ctx", str(self.context), "--threads", str(self.threads),
+        ]  # fmt: skip
+
+    def _drain(self, stream: IO[bytes]) -> None:
+        for line in stream:
+            self._log.append(line.decode(errors="replace"))
 
     def stop(self) -> None:
         if self._process and self._process.poll() is None:

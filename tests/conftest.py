@@ -25,17 +25,6 @@ COUTHENANS = SHARED / "couthenans_commune" / "docs"
 ETALAB = SHARED / "etalab_guides_md_html"
 COURRIERS = SHARED / "cdtn_modeles_courriers_docx"
 
-# The access tests' policy: everyone reads elections, only HR reads rh (its referents answer for it), dsi administers.
-HR_POLICY = """
-everyone = "tous"
-admins = ["dsi"]
-[services]
-elections = ["tous"]
-rh = ["rh"]
-[referents]
-rh = ["rh-referents"]
-"""
-HR_QUESTION = "Combien de temps dure le congé de maladie ordinaire d'un fonctionnaire ?"
 
 # OCR tests need Debian's tesseract-ocr-fra (`make test` installs it when run as root).
 requires_tesseract = pytest.mark.skipif(

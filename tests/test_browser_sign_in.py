@@ -18,8 +18,6 @@ from playwright.sync_api import expect, sync_playwright
 
 from ingest.pipeline import IngestionPipeline
 from tests.conftest import (
-    HR_POLICY,
-    HR_QUESTION,
     MODELS,
     REPO,
     copy_into,
@@ -31,6 +29,17 @@ from tests.ollama_standin import OllamaStandIn
 
 pytestmark = [pytest.mark.shared, pytest.mark.slow]
 CHROMIUM = "/usr/bin/chromium"
+# The policy: everyone reads elections, only HR reads rh (its referents answer for it), dsi administers.
+HR_POLICY = """
+everyone = "tous"
+admins = ["dsi"]
+[services]
+elections = ["tous"]
+rh = ["rh"]
+[referents]
+rh = ["rh-referents"]
+"""
+HR_QUESTION = "Combien de temps dure le congé de maladie ordinaire d'un fonctionnaire ?"
 HR_REFERENT = User(sub="claire", claims={"email": "claire.rh@mairie.fr", "groups": ["rh", "rh-referents"]})
 AGENT = User(sub="jean", claims={"email": "jean.accueil@mairie.fr", "groups": ["accueil"]})
 
@@ -60,7 +69,7 @@ def serve(settings, folder, port: int | None = None, **env):
             "SOURCIER_CORPUS_DIR": str(settings.corpus_dir),
             "SOURCIER_STORE__PATH": str(settings.store.path),
             "SOURCIER_EMBEDDING__MODELS_DIR": str(MODELS),
-            "SOURCIER_ACCESS__HR_POLICY": str(settings.access.policy),
+            "SOURCIER_ACCESS__POLICY": str(settings.access.policy),
             "SOURCIER_LLM__BACKEND": "ollama",
             "SOURCIER_LLM__OLLAMA_HOST": standin.url,
             **env,
