@@ -12,7 +12,7 @@ EVAL := build/eval
 # cdtn (298 requests, ~1,000 documents to index: ~25 min on 2 cores) is opt-in: make eval SETS="faq gennevilliers cdtn"
 # servicepublic: the abstention set (answerable, off-topic and near-domain questions; ~290 fiches, ~5 min to index).
 SETS ?= faq gennevilliers servicepublic
-# LLM=1: answers too, for SAMPLE questions spread through each set (~20-50 s each with the embedded model).
+# LLM=1: answers too (hybrid retrieval, as the product), for SAMPLE questions spread through each set.
 SAMPLE ?= 20
 
 # Debian packages: Chromium for the browser test, Tesseract (French) for OCR of scanned documents.
@@ -81,7 +81,7 @@ eval: install
 	  $(SOURCIER) eval-prepare $$set --out $(EVAL)/$$set; \
 	  export SOURCIER_CORPUS_DIR=$(EVAL)/$$set/corpus SOURCIER_STORE__PATH=$(EVAL)/$$set/vectorstore; \
 	  $(SOURCIER) ingest --quiet; \
-	  $(SOURCIER) eval $(EVAL)/$$set/questions.jsonl $(if $(LLM),--llm --sample $(SAMPLE)) --output $(EVAL)/$$set/results.json; \
+	  $(SOURCIER) eval $(EVAL)/$$set/questions.jsonl $(if $(LLM),--llm --sample $(SAMPLE) --mode hybrid) --output $(EVAL)/$$set/results.json; \
 	done
 
 # The quality report's precision/recall on a labelled dev set built from ../shared/corpora (OCR off: scans are

@@ -57,8 +57,6 @@ def generate(set_dir: Path, count: int, out_path: Path = UNLABELLED) -> None:
 
     os.environ["SOURCIER_CORPUS_DIR"] = str(set_dir / "corpus")
     os.environ["SOURCIER_STORE__PATH"] = str(set_dir / "vectorstore")
-    from langchain_core.documents import Document
-
     from rag.chain import Answerer
     from rag.citations import split_sentences
     from rag.prompts import shown_text
@@ -74,10 +72,7 @@ def generate(set_dir: Path, count: int, out_path: Path = UNLABELLED) -> None:
             answer = answerer.ask(case["question"], reader=Reader.system("évaluation"))
             if answer.abstained or not answer.backend:
                 continue
-            shown = [
-                shown_text(Document(s.excerpt, metadata={"title": s.title}), settings.answer.extract_chars)
-                for s in answer.sources
-            ]
+            shown = [shown_text(s.title, s.shown) for s in answer.sources]
             for sentence in split_sentences(answer.text):
                 row = {
                     "question": case["question"],

@@ -1,11 +1,17 @@
-"""Answer: read the question → retrieve → assess the evidence → abstain, or generate (streamed) → check citations
-→ record gaps. No model call before generation: a follow-up is searched with the question it follows."""
+"""Answer: read the question → retrieve → show the extracts → assess the evidence → abstain, or generate from the
+sentences that bear on the question (streamed) → check citations → record gaps. No model call before generation:
+a follow-up is searched with the question it follows.
+
+`Answerer.stream` says what it is doing as it goes (`Progress`), shows the extracts as soon as retrieval is done
+(`Found`: well under 2 s, while the model needs seconds more), then the answer's text as it is written, then the
+checked `Answer`."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
+from enum import StrEnum
 
 from langchain_core.documents import Document
 from langchain_core.output_parsers import StrOutputParser
@@ -14,6 +20,7 @@ from ingest.embed import Embedder, TextEmbedder
 from ingest.live import LiveIndex
 from rag.citations import CheckedSentence, check_answer
 from rag.evidence import Verdict, assess
+from rag.extracts import Extract, select
 from rag.llm import Backend, llm_errors, make_backend
 from rag.prompts import ABSTENTION, answer_prompt, format_extracts, shown_text
 from rag.question import lack_sentence, retrieval_query
@@ -37,6 +44,32 @@ class Source:
     section: str | None
     excerpt: str
     score: float
+    highlights: list[str] = field(default_factory=list)  # its sentences that bear on the question
+    shown: str = ""  # what the model read of it (empty: nothing)
+
+
+class Stage(StrEnum):
+    SEARCHING = "recherche dans les documents"
+    STARTING = "démarrage du modèle de langage"
+    READING = "lecture des passages"
+    WRITING = "rédaction de la réponse"
+
+
+@dataclass(frozen=True)
+class Progress:
+    stage: Stage
+    elapsed_s: float
+
+
+@dataclass(frozen=True)
+class Found:
+    """The extracts, shown before the answer (they are not the answer)."""
+
+    sources: list[Source]
+    elapsed_s: float
+
+
+Event = str | Progress | Found  # and last, the `Answer`
 
 
 @dataclass
@@ -54,6 +87,7 @@ class Answer:
     model: str | None = None
     retrieval_s: float = 0.0
     total_s: float = 0.0
+    first_useful_s: float | None = None  # the extracts on screen
     first_token_s: float | None = None
 
     @property
@@ -75,9 +109,11 @@ class Answer:
         return cls(**fields)
 
 
-def to_source(number: int, document: Document) -> Source:
+def to_source(number: int, document: Document, extract: Extract | None = None) -> Source:
     meta = document.metadata
     return Source(
+        highlights=extract.highlights if extract else [],
+        shown=extract.text if extract and extract.shown else "",
         number=number,
         chunk_id=document.id or meta.get("chunk_id", ""),
         title=meta.get("title", ""),
@@ -142,9 +178,10 @@ class Answerer:
 
     def stream(
         self, question: str, history: Sequence[tuple[str, str]] = (), where: dict | None = None, *, reader: Reader
-    ) -> Iterator[str | Answer]:
-        """Yields the answer's text as it is generated, then the checked `Answer`: only from what `reader` may
-        read. The question is written to the audit trail (masked) with what was retrieved and cited."""
+    ) -> Iterator[Event | Answer]:
+        """Yields `Progress` and the `Found` extracts, the answer's text as it is generated, then the checked
+        `Answer`: only from what `reader` may read. The question is written to the audit trail (masked) with what
+        was retrieved and cited."""
         answered = False
         try:
             for event in self._stream(question, history, where, reader):
@@ -158,31 +195,48 @@ class Answerer:
 
     def _stream(
         self, question: str, history: Sequence[tuple[str, str]], where: dict | None, reader: Reader
-    ) -> Iterator[str | Answer]:
+    ) -> Iterator[Event | Answer]:
         started = time.perf_counter()
+
+        def elapsed() -> float:
+            return round(time.perf_counter() - started, 3)
+
+        yield Progress(Stage.SEARCHING, 0.0)
         question = " ".join(question.split())
         searched = retrieval_query(question, history)
         answer = Answer(question=question, standalone_question=searched)
 
         documents = self.retriever.invoke(searched, where=where, reader=reader)
-        answer.retrieval_s = round(time.perf_counter() - started, 3)
-        answer.sources = [to_source(n, d) for n, d in enumerate(documents, start=1)]
+        answer.retrieval_s = elapsed()
         assessment = assess(question, documents, searched=searched)
         answer.verdict, answer.evidence = assessment.verdict, assessment.probability
+        abstain = assessment.verdict is Verdict.ABSTAIN
+        focus = f"{question} {searched}" if searched != question else question
+        budget = self.settings.answer.context_tokens
+        # On screen at once: what the extracts say about the question (the token count is estimated here; the
+        # model's own tokenizer decides below what it reads).
+        found = select(focus, documents, budget)
+        answer.sources = [to_source(e.number, e.document, e) for e in found]
+        answer.first_useful_s = elapsed()
+        yield Found(answer.sources, answer.first_useful_s)
         lack = lack_sentence(assessment.missing) if assessment.missing else ""
-        if assessment.verdict is Verdict.ABSTAIN:
+        if abstain:
             answer.abstained, answer.abstention_reason = True, "preuves insuffisantes dans l'index"
             answer.text = f"{lack} {ABSTENTION}".strip()
             answer.sentences = check_answer(answer.text, [])
             yield answer.text
             self._record_gap(answer, where)
-            answer.total_s = round(time.perf_counter() - started, 3)
+            answer.total_s = elapsed()
             yield answer
             return
 
-        config = self.settings.answer
+        if not isinstance(self._backend, Backend):  # made (the embedded server started) on first use
+            yield Progress(Stage.STARTING, elapsed())
         with llm_errors(self.settings.llm.backend):
             backend = self.backend
+        yield Progress(Stage.READING, elapsed())
+        extracts = select(focus, documents, budget, backend.count_tokens)
+        answer.sources = [to_source(e.number, e.document, e) for e in extracts]
         answer.backend, answer.model = backend.name, backend.model
         prompt = answer_prompt(general_rule=assessment.verdict is Verdict.GENERAL_RULE)
         chain = prompt | backend.chat | StrOutputParser()
@@ -190,27 +244,28 @@ class Answerer:
         if lack:
             yield pieces[0]
         inputs = {
-            "extracts": format_extracts(documents, config.extract_chars),
+            "extracts": format_extracts(extracts),
             "question": question if searched == question else f"{question} (à propos de : {searched})",
             "missing": ", ".join(s.text for s in assessment.missing),
         }
         with llm_errors(self.settings.llm.backend):
             for piece in chain.stream(inputs):
                 if answer.first_token_s is None:
-                    answer.first_token_s = round(time.perf_counter() - started, 3)
+                    answer.first_token_s = elapsed()
+                    yield Progress(Stage.WRITING, answer.first_token_s)
                 pieces.append(piece)
                 yield piece
         answer.text = "".join(pieces).strip()
         # Checked against what the model was shown (title included), not the full passages.
         answer.sentences = check_answer(
             answer.text,
-            [shown_text(d, config.extract_chars) for d in documents],
+            [shown_text(source.title, source.shown) for source in answer.sources],
             suspect=[is_suspect(d.page_content) for d in documents],
         )
         if not answer.text or all(s.is_abstention for s in answer.sentences):
             answer.abstained, answer.abstention_reason = True, "le modèle n'a pas trouvé la réponse dans les extraits"
             self._record_gap(answer, where)
-        answer.total_s = round(time.perf_counter() - started, 3)
+        answer.total_s = elapsed()
         yield answer
 
     def _audit(self, answer: Answer, reader: Reader) -> None:

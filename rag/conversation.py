@@ -12,13 +12,14 @@ import json
 import secrets
 import sqlite3
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
 
-from rag.chain import Answer, Answerer
+from rag.chain import Answer, Answerer, Found, Progress, Source, Stage
 from sourcier import sqlite
 from sourcier.access import Reader
 from sourcier.clock import now
@@ -55,6 +56,9 @@ class Turn:
     services: list[str] = field(default_factory=list)
     state: TurnState = TurnState.WAITING
     partial: str = ""  # what the model has written so far
+    stage: Stage | None = None  # what the answerer is doing, since `started` (time.monotonic)
+    started: float | None = None
+    found: list[Source] = field(default_factory=list)  # the extracts, shown before the answer
     answer: Answer | None = None
     error: str | None = None  # in French, for the agent
     asked_at: str = field(default_factory=now)
@@ -214,12 +218,16 @@ class Conversation:
             self._answer(pending, position, history, turns)
 
     def _answer(self, turn: Turn, position: int, history: list[tuple[str, str]], turns: list[Turn]) -> None:
-        turn.state = TurnState.ANSWERING
+        turn.state, turn.started = TurnState.ANSWERING, time.monotonic()
         where = {"service": {"$in": turn.services}} if turn.services else None
         try:
             for event in self._answerer().stream(turn.question, history, where, reader=self.reader):
                 if isinstance(event, Answer):
                     turn.answer = event
+                elif isinstance(event, Progress):
+                    turn.stage = event.stage
+                elif isinstance(event, Found):
+                    turn.found = event.sources
                 else:
                     turn.partial += event
             turn.state = TurnState.DONE

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
 from langchain_core.language_models import BaseChatModel
 
+from rag.extracts import TokenCounter, estimated_tokens
 from rag.llm_server import SERVED_NAME, EmbeddedServer
 from sourcier.errors import ConfigurationError, LLMUnavailableError
 from sourcier.models.gguf import GGUF_NAME
@@ -23,6 +24,8 @@ class Backend:
     name: str  # LLMBackendKind: ollama | openai | embedded (a test backend may use its own)
     model: str
     chat: BaseChatModel
+    # How many tokens a text is for this model: what the extracts' budget is counted in.
+    count_tokens: TokenCounter = field(default=estimated_tokens, compare=False)
 
     @property
     def label(self) -> str:
@@ -53,6 +56,21 @@ def llm_errors(backend: LLMBackendKind | str) -> Iterator[None]:
             "(Ollama : « ollama serve » et le modèle téléchargé ; serveur compatible OpenAI : son adresse), "
             "ou utilisez le modèle intégré : SOURCIER_LLM__BACKEND=embedded."
         ) from exc
+
+
+def server_tokenizer(base_url: str) -> TokenCounter:
+    """The embedded server's own tokenizer (llama.cpp's /tokenize), estimated if it cannot be asked."""
+    client = httpx.Client(base_url=base_url, timeout=5)
+
+    def count(text: str) -> int:
+        try:
+            response = client.post("/tokenize", json={"content": text})
+            response.raise_for_status()
+            return len(response.json()["tokens"])
+        except (httpx.HTTPError, KeyError, ValueError):
+            return estimated_tokens(text)
+
+    return count
 
 
 def ollama_models(host: str, timeout: float = 1.5) -> list[str] | None:
@@ -110,7 +128,8 @@ def make_backend(settings: Settings) -> Backend:
             )
         base_url, model = llm.openai_base_url, llm.openai_model
     else:
-        base_url, model = embedded_server(settings).ensure_running() + "/v1", SERVED_NAME
+        server_url = embedded_server(settings).ensure_running()
+        base_url, model = server_url + "/v1", SERVED_NAME
     chat = ChatOpenAI(
         base_url=base_url,
         api_key=llm.openai_api_key,
@@ -124,4 +143,6 @@ def make_backend(settings: Settings) -> Backend:
     )
     if choice == LLMBackendKind.OPENAI:
         return Backend(LLMBackendKind.OPENAI, model, chat)
-    return Backend(LLMBackendKind.EMBEDDED, "qwen2.5-coder-1.5b-instruct (llama.cpp)", chat)
+    return Backend(
+        LLMBackendKind.EMBEDDED, "qwen2.5-coder-1.5b-instruct (llama.cpp)", chat, server_tokenizer(server_url)
+    )

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from langchain_core.documents import Document
+from collections.abc import Sequence
+
 from langchain_core.prompts import ChatPromptTemplate
 
+from rag.extracts import Extract
 from sourcier.injection import neutralise
 
 ABSTENTION = "Je ne trouve pas cette information dans les documents disponibles."
@@ -55,27 +57,21 @@ def answer_prompt(general_rule: bool = False) -> ChatPromptTemplate:
     return GENERAL_RULE if general_rule else ANSWER
 
 
-def extract_text(document: Document, max_chars: int) -> str:
-    """What the model is shown of a passage (and what its answer is checked against)."""
-    text = neutralise(document.page_content)
-    if len(text) > max_chars:
-        text = text[:max_chars].rsplit(" ", 1)[0] + " …"
-    return text
+def shown_text(title: str, text: str) -> str:
+    """An extract as the model reads it and the citation check compares with: its title and its text."""
+    return f"{title}\n{neutralise(text)}"
 
 
-def shown_text(document: Document, max_chars: int) -> str:
-    """An extract as the citation check reads it: its title (in the extract's header) and its text."""
-    return f"{document.metadata.get('title', '')}\n{extract_text(document, max_chars)}"
-
-
-def format_extracts(documents: list[Document], max_chars: int) -> str:
+def format_extracts(extracts: Sequence[Extract]) -> str:
+    """The extracts with something to show, numbered as their sources are."""
     blocks = []
-    for number, document in enumerate(documents, start=1):
-        meta = document.metadata
+    for extract in extracts:
+        if not extract.shown:
+            continue
+        meta = extract.document.metadata
         where = f"page {meta['page']}" if "page" in meta else meta.get("section", "")
-        text = extract_text(document, max_chars)
         # The delimiters cannot be forged from inside a document.
-        text = text.replace("<extrait", "‹extrait").replace("</extrait", "‹/extrait")
-        header = f'<extrait n="{number}" titre="{meta.get("title", "")}" {("lieu=" + repr(where)) if where else ""}>'
-        blocks.append(f"{header}\n{text}\n</extrait>")
+        text = neutralise(extract.text).replace("<extrait", "‹extrait").replace("</extrait", "‹/extrait")
+        place = f" lieu={where!r}" if where else ""
+        blocks.append(f'<extrait n="{extract.number}" titre="{meta.get("title", "")}"{place}>\n{text}\n</extrait>')
     return "\n".join(blocks)

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import contextlib
 import re
+import time
 
 import streamlit as st
 
 from ingest.live import lexical_stamp
-from rag.chain import Answer, Source
+from rag.chain import Answer, Source, Stage
 from rag.citations import INFERRED_MARK, INFERRED_NOTE, split_sentences, supporting_sentences
 from rag.conversation import Conversation, Turn, TurnState, new_conversation_id, valid_conversation_id
 from rag.question import LACK_PREFIX
@@ -132,6 +133,21 @@ def _excerpt_markdown(excerpt: str, highlighted: set[str]) -> str:
     return " ".join(parts)
 
 
+def show_found(sources: list[Source]) -> None:
+    shown = [s for s in sources if s.highlights]
+    if not shown:
+        return
+    lines = ["**Extraits trouvés** — ce n'est pas encore la réponse :"]
+    for source in shown:
+        where = location(source.page, source.section)
+        lines.append(
+            f"- **[{source.number}] {escape_markdown(source.title or source.path)}** — {service_name(source.service)}"
+            + (f" · {where}" if where else "")
+        )
+        lines += [f"  > :blue-background[{escape_markdown(' '.join(h.split()))}]" for h in source.highlights[:2]]
+    st.markdown("\n".join(lines))
+
+
 def show_turn(index: int, turn: Turn, reader: Reader) -> None:
     with st.chat_message("user"):
         st.markdown(escape_markdown(turn.question))
@@ -140,11 +156,14 @@ def show_turn(index: int, turn: Turn, reader: Reader) -> None:
             st.caption("En attente : je réponds d'abord à la question précédente.")
             return
         if turn.state is TurnState.ANSWERING:
+            # Reading the passages takes the model seconds on a CPU: say what is happening, and show the extracts
+            # meanwhile — marked as such: they are not the answer.
+            waited = time.monotonic() - turn.started if turn.started else 0.0
+            stage = turn.stage or Stage.SEARCHING
+            st.caption(f"{stage[0].upper()}{stage[1:]}… {waited:.0f} s")
             if turn.partial:
                 st.markdown(escape_markdown(turn.partial) + " ▌")
-            else:
-                # Finding the passages and reading them takes the model a while on a CPU: say so until it writes.
-                st.caption("Je cherche dans les documents et je lis les passages pertinents…")
+            show_found(turn.found)
             return
         answer = turn.answer
         assert answer is not None

@@ -363,29 +363,60 @@ def _print_checks(answer) -> None:
         for sentence in flagged:
             print(f"  ⚠ {sentence.text} — {sentence.doubt}")
     answered_by = f"{answer.backend} · {answer.model}" if answer.backend else "aucun LLM appelé"
-    print(f"\n({answered_by}, {answer.total_s:.1f} s)")
+    timing = f"extraits en {answer.first_useful_s:.1f} s, " if answer.first_useful_s is not None else ""
+    if answer.first_token_s is not None:
+        timing += f"premier mot en {answer.first_token_s:.1f} s, "
+    print(f"\n({answered_by}, {timing}réponse complète en {answer.total_s:.1f} s)")
+
+
+def _print_found(sources) -> None:
+    """The extracts, before the answer: what each says about the question."""
+    shown = [s for s in sources if s.highlights]
+    if not shown:
+        return
+    print("Extraits trouvés (ce n'est pas encore la réponse) :")
+    for source in shown:
+        place = f"page {source.page}" if source.page else (source.section or "")
+        print(f"  [{source.number}] {source.title}" + (f" — {place}" if place else ""))
+        for sentence in source.highlights[:2]:
+            print(f"      « {' '.join(sentence.split())} »")
+    print()
+
+
+def _answer_in_terminal(answerer, question: str, history, args):
+    """Streams one answer to the terminal: what is being done (on stderr), the extracts, the text, the checks."""
+    from rag.chain import Answer, Found, Progress
+
+    answer = None
+    for event in answerer.stream(question, history, where=_where(args), reader=args.reader):
+        if isinstance(event, Progress):
+            print(f"… {event.stage} ({event.elapsed_s:.1f} s)", file=sys.stderr, flush=True)
+        elif isinstance(event, Found):
+            _print_found(event.sources)
+        elif isinstance(event, Answer):
+            answer = event
+            print()
+            _print_sources(event)
+            _print_checks(event)
+        else:
+            print(event, end="", flush=True)
+    return answer
 
 
 def _ask(settings: Settings, args) -> int:
-    from rag.chain import Answer, Answerer
+    from rag.chain import Answerer
 
     answerer = Answerer.from_settings(settings)
     if args.json:
         answer = answerer.ask(args.question, where=_where(args), reader=args.reader)
         print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=1))
         return EXIT_OK
-    for event in answerer.stream(args.question, where=_where(args), reader=args.reader):
-        if isinstance(event, Answer):
-            print()
-            _print_sources(event)
-            _print_checks(event)
-        else:
-            print(event, end="", flush=True)
+    _answer_in_terminal(answerer, args.question, (), args)
     return EXIT_OK
 
 
 def _chat(settings: Settings, args) -> int:
-    from rag.chain import Answer, Answerer
+    from rag.chain import Answerer
 
     answerer = Answerer.from_settings(settings)
     history: list[tuple[str, str]] = []
@@ -397,14 +428,9 @@ def _chat(settings: Settings, args) -> int:
             return EXIT_OK
         if not question:
             return EXIT_OK
-        for event in answerer.stream(question, history, where=_where(args), reader=args.reader):
-            if isinstance(event, Answer):
-                print()
-                _print_sources(event)
-                _print_checks(event)
-                history.append((event.question, event.text))
-            else:
-                print(event, end="", flush=True)
+        answer = _answer_in_terminal(answerer, question, history, args)
+        if answer is not None:
+            history.append((answer.question, answer.text))
 
 
 def _eval(settings: Settings, args) -> int:

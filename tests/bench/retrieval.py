@@ -146,6 +146,7 @@ def ttft_bench(embedder: Embedder, runs: int) -> dict:
     from langchain_core.output_parsers import StrOutputParser
 
     from rag.chain import Answerer
+    from rag.extracts import select
     from rag.llm import Backend, make_backend
     from rag.prompts import ANSWER, format_extracts
     from sourcier.settings import load_settings
@@ -154,7 +155,9 @@ def ttft_bench(embedder: Embedder, runs: int) -> dict:
     # llama.cpp reuses the KV cache of an identical prompt: both measurements run without it, or the second would
     # only pay for generation.
     live = make_backend(settings)
-    backend = Backend(live.name, live.model, live.chat.model_copy(update={"extra_body": {"cache_prompt": False}}))
+    backend = Backend(
+        live.name, live.model, live.chat.model_copy(update={"extra_body": {"cache_prompt": False}}), live.count_tokens
+    )
     answerer = Answerer.from_settings(settings, embedder=embedder, backend=backend)
     chain_ttft, server_ttft = [], []
     for question in [
@@ -163,7 +166,8 @@ def ttft_bench(embedder: Embedder, runs: int) -> dict:
         "Comment sont calculés les jours de RTT dans la fonction publique ?",
     ][:runs]:
         documents = answerer.retriever.invoke(question, reader=ADMIN)
-        inputs = {"extracts": format_extracts(documents, settings.answer.extract_chars), "question": question}
+        extracts = select(question, documents, settings.answer.context_tokens, backend.count_tokens)
+        inputs = {"extracts": format_extracts(extracts), "question": question}
         started = time.perf_counter()
         for _ in (ANSWER | backend.chat | StrOutputParser()).stream(inputs):
             server_ttft.append(time.perf_counter() - started)
