@@ -68,7 +68,8 @@ eval-falc: install
 	$(PY) -m evaluation.falc test
 
 bench: install
-	$(PY) -m tests.bench.ingestion
+	$(PY) -m tests.bench.ingestion --runtime torch
+	$(PY) -m tests.bench.ingestion --runtime onnx-int8
 	$(PY) -m tests.bench.retrieval
 	$(PY) -m tests.bench.access
 	$(PY) -m tests.bench.quality

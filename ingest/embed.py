@@ -1,7 +1,8 @@
-"""Embed: sentence-transformers on the CPU, with the prompts the model was trained with."""
+"""Embed: sentence-transformers on the CPU (or ONNX Runtime int8), with the prompts the model was trained with."""
 
 from __future__ import annotations
 
+import os
 import threading
 from typing import Protocol, runtime_checkable
 
@@ -9,7 +10,7 @@ import numpy as np
 from langchain_core.embeddings import Embeddings
 
 from sourcier.models.embedding import ModelInfo, embedding_model_id, resolve_embedding_model
-from sourcier.settings import EmbeddingSettings
+from sourcier.settings import EmbeddingRuntime, EmbeddingSettings
 
 
 @runtime_checkable
@@ -55,15 +56,22 @@ class Embedder(Embeddings):
 
                 transformers_logging.disable_progress_bar()
 
-                self._model = SentenceTransformer(
-                    str(self.info.path), device=self.settings.device, local_files_only=True
-                )
+                if self.settings.runtime is EmbeddingRuntime.ONNX_INT8:
+                    from sourcier.models.onnx import OnnxEncoder
+
+                    self._model = OnnxEncoder(self.info.path, self.info.prompts, threads=os.cpu_count() or 1)
+                else:
+                    self._model = SentenceTransformer(
+                        str(self.info.path), device=self.settings.device, local_files_only=True
+                    )
         return self._model
 
     def _encode(self, texts: list[str], prompt_name: str) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
         kwargs = {"prompt_name": prompt_name} if prompt_name in self.info.prompts else {}
+        if self.settings.runtime is EmbeddingRuntime.ONNX_INT8:
+            return self.model.encode(texts, batch_size=self.settings.batch_size, **kwargs)
         return self.model.encode(
             texts,
             batch_size=self.settings.batch_size,
@@ -75,6 +83,8 @@ class Embedder(Embeddings):
 
     @property
     def dimension(self) -> int:
+        if self.settings.runtime is EmbeddingRuntime.ONNX_INT8:
+            return self.model.dimension
         return int(self.model.get_embedding_dimension())
 
     def embed_passages(self, texts: list[str]) -> np.ndarray:

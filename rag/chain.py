@@ -8,12 +8,15 @@ checked `Answer`."""
 
 from __future__ import annotations
 
+import contextlib
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 
 from langchain_core.documents import Document
+from langchain_core.messages import HumanMessage
 from langchain_core.output_parsers import StrOutputParser
 
 from ingest.embed import Embedder, TextEmbedder
@@ -30,7 +33,7 @@ from sourcier.audit import AuditKind, AuditLog
 from sourcier.feedback import FeedbackStore
 from sourcier.injection import is_suspect
 from sourcier.layout import StoreLayout
-from sourcier.settings import Settings
+from sourcier.settings import LLMBackendKind, Settings
 
 
 @dataclass
@@ -50,7 +53,7 @@ class Source:
 
 class Stage(StrEnum):
     SEARCHING = "recherche dans les documents"
-    STARTING = "démarrage du modèle de langage"
+    STARTING = "préparation du modèle de langage"  # the embedded server starts if it is not running
     READING = "lecture des passages"
     WRITING = "rédaction de la réponse"
 
@@ -162,9 +165,20 @@ class Answerer:
     def backend(self) -> Backend:
         if self._backend is None:
             self._backend = make_backend(self.settings)
+            if self._backend.name == LLMBackendKind.EMBEDDED:
+                threading.Thread(target=self._compute_the_fixed_prefix, name="llm-warm-up", daemon=True).start()
         elif callable(self._backend) and not isinstance(self._backend, Backend):
             self._backend = self._backend()
         return self._backend
+
+    def _compute_the_fixed_prefix(self) -> None:
+        """Every prompt opens with the same system prompt; llama.cpp keeps what it computed of the last prompt and
+        reuses its longest common prefix. Computed once as the model starts, it is not paid again — not even by the
+        first question (measured: see README, speed)."""
+        assert isinstance(self._backend, Backend)
+        messages = answer_prompt().format_messages(question="", extracts="")
+        with contextlib.suppress(Exception):  # only an optimisation: a failure shows on the first real question
+            self._backend.chat.invoke([messages[0], HumanMessage("Question :")], max_tokens=1)
 
     def ask(
         self, question: str, history: Sequence[tuple[str, str]] = (), where: dict | None = None, *, reader: Reader

@@ -69,7 +69,7 @@ def evaluate(answerer: Answerer, cases: list[Case], with_llm: bool, mode: str, l
     answerer.retriever.mode = RetrievalMode(mode)
     ranked_k = max(10, answerer.retriever.k)  # ranking metrics look deeper than the extracts the model is shown
     config = answerer.settings.answer
-    ranks, retrieval_latency, answer_latency, first_token = [], [], [], []
+    ranks, retrieval_latency, answer_latency, first_useful, first_token = [], [], [], [], []
     if answered_by_llm:
         _ = answerer.backend  # started (embedded server) before the first question: its start is not a question's wait
     abstain_true, abstain_pred = [], []
@@ -90,6 +90,8 @@ def evaluate(answerer: Answerer, cases: list[Case], with_llm: bool, mode: str, l
         if id(case) in answered_by_llm:
             answer = answerer.ask(case.question, reader=EVALUATOR)
             answer_latency.append(answer.total_s)
+            if answer.first_useful_s is not None:
+                first_useful.append(answer.first_useful_s)
             if answer.first_token_s is not None:
                 first_token.append(answer.first_token_s)
             abstain_pred.append(answer.abstained or answer.verdict is Verdict.GENERAL_RULE)
@@ -133,6 +135,8 @@ def evaluate(answerer: Answerer, cases: list[Case], with_llm: bool, mode: str, l
         "retrieval_p95_s": _percentile(retrieval_latency, 0.95),
         "answer_p50_s": _percentile(answer_latency, 0.5),
         "answer_p95_s": _percentile(answer_latency, 0.95),
+        "first_useful_p50_s": _percentile(first_useful, 0.5),
+        "first_useful_p95_s": _percentile(first_useful, 0.95),
         "first_token_p50_s": _percentile(first_token, 0.5),
         "first_token_p95_s": _percentile(first_token, 0.95),
         "backend": answerer.backend.label if with_llm else None,

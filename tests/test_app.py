@@ -136,6 +136,14 @@ def test_no_question_is_lost_and_a_reload_finds_the_conversation(indexed, monkey
         app.chat_input[0].set_value("Et pour un étudiant ?").run()  # while the first is being written
         assert "En attente" in all_text(app)  # the second waits, shown as waiting; the first is still written
         conversation = conversation_of(app)
+        # While the first is written: what is being done, and the extracts — marked as not the answer.
+        deadline = time.monotonic() + 60
+        while not conversation.turns[0].partial and time.monotonic() < deadline:
+            time.sleep(0.2)
+        app.run()
+        writing = all_text(app)
+        assert "Extraits trouvés** — ce n'est pas encore la réponse" in writing, writing
+        assert "Rédaction de la réponse…" in writing and ":blue-background[" in writing
         assert conversation.wait(120), "no answer within 120 s (LLM stand-in too slow?)"
         app.run()
         assert not app.exception and not app.error

@@ -24,7 +24,7 @@ from sourcier.settings import IdentityMode, Settings
 
 ADMIN_COMMANDS = {"ingest", "report", "mark", "status", "users", "access", "audit", "eval", "quality-eval"}
 # Read no document of the index: installation, preparation, and FALC drafts of files given by path.
-UNATTRIBUTED = {"models", "eval-prepare", "app", "falc"}
+UNATTRIBUTED = {"models", "eval-prepare", "app", "falc", "llm"}
 DEMO_CLI = Reader.system("démonstration (ligne de commande)")
 
 

@@ -14,7 +14,7 @@ from sourcier.audit import AuditKind
 from sourcier.errors import InputError, SourcierError
 from sourcier.french import plural
 from sourcier.layout import StoreLayout
-from sourcier.settings import Settings, load_settings
+from sourcier.settings import EmbeddingRuntime, Settings, load_settings
 from ui import admin_cli
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
@@ -75,6 +75,8 @@ def main(argv: list[str] | None = None) -> int:
 
     commands.add_parser("models", help="préparer les modèles hors ligne (embedding et LLM intégré)")
 
+    commands.add_parser("llm", help="démarrer le modèle de langage intégré et le garder prêt entre les questions")
+
     ask = commands.add_parser("ask", help="poser une question aux documents")
     ask.add_argument("question")
     ask.add_argument("--service", action="append", default=[], help="restreindre à un service (répétable)")
@@ -127,6 +129,7 @@ def main(argv: list[str] | None = None) -> int:
             "quality-eval": _quality_eval,
             "status": _status,
             "models": _models,
+            "llm": _llm,
             "ask": _ask,
             "chat": _chat,
             "eval": _eval,
@@ -326,6 +329,10 @@ def _models(settings: Settings, args) -> int:
 
     info = resolve_embedding_model(settings.embedding)
     print(f"Modèle d'embedding prêt : {info.name} ({info.path})")
+    if settings.embedding.runtime is EmbeddingRuntime.ONNX_INT8:
+        from sourcier.models.onnx import int8_model
+
+        print(f"Version ONNX int8 prête : {int8_model(info.path)}")
     gguf = assemble_gguf(settings.embedding.models_dir)
     print(f"Modèle de langage intégré prêt : {gguf}")
     return EXIT_OK
@@ -403,10 +410,47 @@ def _answer_in_terminal(answerer, question: str, history, args):
     return answer
 
 
+def _llm(settings: Settings, args) -> int:
+    """Serves until interrupted: `sourcier ask` and `chat` in other terminals find it ready (no start, no load)."""
+    import time
+
+    from rag.llm import embedded_server
+
+    server = embedded_server(settings)
+    print("Démarrage du modèle de langage intégré…", file=sys.stderr, flush=True)
+    url = server.ensure_running()
+    print(f"Modèle de langage intégré prêt sur {url} ; Ctrl-C pour l'arrêter.", flush=True)
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        server.stop()
+        print("Modèle de langage intégré arrêté.", file=sys.stderr)
+        return EXIT_OK
+
+
+def _say_if_the_model_must_start(settings: Settings) -> None:
+    from rag.llm import embedded_server, ollama_models
+    from rag.llm_server import healthy
+    from sourcier.settings import LLMBackendKind
+
+    backend = settings.llm.backend
+    embedded = backend is LLMBackendKind.EMBEDDED or (
+        backend is LLMBackendKind.AUTO and ollama_models(settings.llm.ollama_host) is None
+    )
+    if embedded and not healthy(embedded_server(settings).base_url):
+        print(
+            "Le modèle de langage intégré démarre pour cette question (quelques secondes) ; pour le garder prêt "
+            "entre les questions, lancez « sourcier llm » dans un autre terminal.",
+            file=sys.stderr,
+        )
+
+
 def _ask(settings: Settings, args) -> int:
     from rag.chain import Answerer
 
     answerer = Answerer.from_settings(settings)
+    _say_if_the_model_must_start(settings)
     if args.json:
         answer = answerer.ask(args.question, where=_where(args), reader=args.reader)
         print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=1))

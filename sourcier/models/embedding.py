@@ -12,7 +12,7 @@ from pathlib import Path
 
 from sourcier.errors import ModelUnavailableError
 from sourcier.hashing import sha256_file
-from sourcier.settings import EmbeddingSettings
+from sourcier.settings import EmbeddingRuntime, EmbeddingSettings
 
 E5_NAME = "multilingual-e5-small"
 MINILM_NAME = "all-MiniLM-L6-v2"
@@ -49,10 +49,9 @@ def resolve_embedding_model(settings: EmbeddingSettings) -> ModelInfo:
 
 
 def embedding_model_id(settings: EmbeddingSettings) -> str:
-    """The name an index records for its model, known without loading (or converting) the model."""
-    if settings.model in (E5_NAME, MINILM_NAME):
-        return settings.model
-    return Path(settings.model).expanduser().name
+    """The name an index records for its model (and runtime), known without loading (or converting) the model."""
+    name = settings.model if settings.model in (E5_NAME, MINILM_NAME) else Path(settings.model).expanduser().name
+    return name if settings.runtime is EmbeddingRuntime.TORCH else f"{name} ({settings.runtime})"
 
 
 def _minilm_path() -> Path:

@@ -23,7 +23,7 @@ from ingest.loaders import load
 from ingest.pipeline import IngestionPipeline
 from ingest.split import Splitter
 from sourcier.errors import DocumentError
-from sourcier.settings import EmbeddingSettings, Settings, StoreSettings
+from sourcier.settings import EmbeddingRuntime, EmbeddingSettings, Settings, StoreSettings
 
 REPO = Path(__file__).resolve().parents[2]
 SHARED = REPO.parent / "shared" / "corpora"
@@ -96,9 +96,12 @@ def bench(name: str, source: Path, embedder: Embedder, workdir: Path, limit: int
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--limit", type=int, default=None, help="at most N files per data set (default: all)")
-    parser.add_argument("--output", type=Path, default=REPO / "bench" / "results" / "ingestion.json")
+    parser.add_argument("--output", type=Path, default=None, help="default: bench/results/ingestion-RUNTIME.json")
+    # One runtime per process: peak memory is the process's.
+    parser.add_argument("--runtime", type=EmbeddingRuntime, choices=list(EmbeddingRuntime), default="torch")
     args = parser.parse_args()
-    embedder = Embedder(EmbeddingSettings(models_dir=REPO / "models"))
+    embedder = Embedder(EmbeddingSettings(models_dir=REPO / "models", runtime=args.runtime))
+    print(f"embedding runtime: {args.runtime}")
     embedder.embed_passages(["échauffement"])  # model load is not ingestion
     results = []
     for name, source in DATASETS.items():
@@ -120,8 +123,9 @@ def main() -> None:
             f"{r['ratio_full_vs_embedding_only']:>6} {r['unchanged_rerun_s']:>8} "
             f"{100 * r['ratio_unchanged_vs_full']:>7.2f}% {r['peak_rss_mb']:>8}"
         )
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(results, ensure_ascii=False, indent=1))
+    output = args.output or REPO / "bench" / "results" / f"ingestion-{args.runtime}.json"
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(json.dumps(results, ensure_ascii=False, indent=1))
 
 
 if __name__ == "__main__":

@@ -142,52 +142,41 @@ def retrieval_bench(size: int, texts: list[str], embedder: Embedder, workdir: Pa
 
 
 def ttft_bench(embedder: Embedder, runs: int) -> dict:
-    """Needs an ingested demo corpus (`make ingest`) and starts the embedded LLM server."""
-    from langchain_core.output_parsers import StrOutputParser
-
+    """Time to first useful content and first token of whole answers, with llama.cpp's prompt cache (the fixed
+    system prompt is not recomputed between questions) and without. Needs an ingested demo corpus (`make ingest`);
+    starts the embedded LLM server."""
     from rag.chain import Answerer
-    from rag.extracts import select
     from rag.llm import Backend, make_backend
-    from rag.prompts import ANSWER, format_extracts
     from sourcier.settings import load_settings
 
     settings = load_settings()
-    # llama.cpp reuses the KV cache of an identical prompt: both measurements run without it, or the second would
-    # only pay for generation.
     live = make_backend(settings)
-    backend = Backend(
+    uncached = Backend(
         live.name, live.model, live.chat.model_copy(update={"extra_body": {"cache_prompt": False}}), live.count_tokens
     )
-    answerer = Answerer.from_settings(settings, embedder=embedder, backend=backend)
-    chain_ttft, server_ttft = [], []
-    for question in [
+    # Different questions in turn: with the cache on, only the constant prefix (system prompt) is reused.
+    questions = [
         "Quel justificatif de domicile pour s'inscrire sur la liste électorale ?",
         "Combien de temps dure une concession funéraire ?",
         "Comment sont calculés les jours de RTT dans la fonction publique ?",
-    ][:runs]:
-        documents = answerer.retriever.invoke(question, reader=ADMIN)
-        extracts = select(question, documents, settings.answer.context_tokens, backend.count_tokens)
-        inputs = {"extracts": format_extracts(extracts), "question": question}
-        started = time.perf_counter()
-        for _ in (ANSWER | backend.chat | StrOutputParser()).stream(inputs):
-            server_ttft.append(time.perf_counter() - started)
-            break
-        answer = answerer.ask(question, reader=ADMIN)
-        if answer.first_token_s is not None:
-            chain_ttft.append(answer.first_token_s)
-    return {
-        "backend": backend.label,
-        "answers": len(chain_ttft),
-        "chain_ttft_s": round(statistics.mean(chain_ttft), 2) if chain_ttft else None,
-        "server_ttft_s": round(statistics.mean(server_ttft), 2) if server_ttft else None,
-        "ratio": round(statistics.mean(chain_ttft) / statistics.mean(server_ttft), 2) if chain_ttft else None,
-    }
+        "Quels documents faut-il pour une carte d'identité ?",
+        "Qui peut demander une aide au logement ?",
+    ][:runs]
+    figures: dict = {"backend": live.label, "answers": len(questions)}
+    for label, backend in (("no_cache", uncached), ("prefix_cache", live)):
+        answerer = Answerer.from_settings(settings, embedder=embedder, backend=backend)
+        answers = [answerer.ask(question, reader=ADMIN) for question in questions]
+        useful = [a.first_useful_s for a in answers if a.first_useful_s is not None]
+        tokens = [a.first_token_s for a in answers if a.first_token_s is not None]
+        figures[f"{label}_first_useful_s"] = round(statistics.median(useful), 2) if useful else None
+        figures[f"{label}_first_token_p50_s"] = round(statistics.median(tokens), 2) if tokens else None
+    return figures
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--sizes", type=int, nargs="*", default=[10_000, 100_000])
-    parser.add_argument("--ttft-runs", type=int, default=3, help="0 to skip the LLM part")
+    parser.add_argument("--ttft-runs", type=int, default=5, help="0 to skip the LLM part")
     args = parser.parse_args()
     embedder = Embedder(EmbeddingSettings(models_dir=REPO / "models"))
     embedder.embed_query("échauffement")

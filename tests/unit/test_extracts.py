@@ -26,7 +26,7 @@ def test_a_passage_splits_into_lines_then_sentences():
 
 
 def test_the_sentences_that_share_the_question_words_are_highlighted_with_their_context():
-    first, second = select("Quelles pièces faut-il fournir pour s'inscrire ?", [LISTE, CARTE], 400)
+    first, second = select("Quelles pièces faut-il fournir pour s'inscrire ?", [LISTE, CARTE], 100)
     assert first.highlights[0] == "Vous devez fournir les pièces suivantes :"
     # The list a « : » announces comes with it, whole; the sentence on the mayor's delay does not.
     text = first.text
@@ -36,10 +36,18 @@ def test_the_sentences_that_share_the_question_words_are_highlighted_with_their_
 
 
 def test_a_list_item_comes_with_the_line_that_opens_its_list():
-    (extract,) = select("Quel justificatif de domicile ?", [LISTE], 400)
+    (extract,) = select("Quel justificatif de domicile ?", [LISTE], 60)
     assert extract.highlights == ["- un justificatif de domicile de moins de 3 mois"]
     assert "Vous devez fournir les pièces suivantes :" in extract.text
     assert "[…]" in extract.text  # what was left out between them is marked
+
+
+def test_the_budget_left_goes_to_the_nearest_sentences_highlights_stay_the_relevant_ones():
+    (small,) = select("Quel justificatif de domicile ?", [LISTE], 80)
+    (large,) = select("Quel justificatif de domicile ?", [LISTE], 1000)
+    assert len(small.shown) < len(large.shown) == len(large.sentences)
+    assert set(small.shown) <= {1, 2, 3, 4, 5}  # around the list item, not the document's far ends
+    assert large.highlights == small.highlights == ["- un justificatif de domicile de moins de 3 mois"]
 
 
 def test_the_budget_is_never_exceeded_and_counted_with_the_given_tokenizer():

@@ -58,3 +58,12 @@ def test_a_server_that_dies_at_startup_says_why(tmp_path):
     server = StandInServer(tmp_path, "import sys; sys.stderr.write('modèle illisible\\n'); sys.exit(1)")
     with pytest.raises(ConfigurationError, match="modèle illisible"):
         server.ensure_running(timeout=30)
+
+
+def test_the_token_count_is_estimated_when_the_server_cannot_be_asked():
+    from rag.extracts import estimated_tokens
+    from rag.llm import server_tokenizer
+
+    count = server_tokenizer(f"http://127.0.0.1:{free_port()}")  # nothing listens there
+    text = "Le justificatif de domicile doit dater de moins de 3 mois."
+    assert count(text) == estimated_tokens(text) > 0
