@@ -71,6 +71,7 @@ bench: install
 	$(PY) -m tests.bench.ingestion --runtime torch
 	$(PY) -m tests.bench.ingestion --runtime onnx-int8
 	$(PY) -m tests.bench.retrieval
+	$(PY) -m tests.bench.answers
 	$(PY) -m tests.bench.access
 	$(PY) -m tests.bench.quality
 	$(PY) -m tests.bench.hostile

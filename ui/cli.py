@@ -254,7 +254,7 @@ def _report(settings: Settings, args) -> int:
     output.write_text(RENDERERS[args.format](report), encoding="utf-8")
     counts = report.counts()
     opened = plural(counts["total"], "constat ouvert", "constats ouverts")
-    print(f"{plural(report.documents, 'document')}, {opened} en {report.timings['total']:.1f} s.")
+    print(f"{plural(report.documents, 'document')}, {opened} en {_seconds(report.timings['total'])} s.")
     for kind, count in sorted(counts["by_type"].items(), key=lambda item: -item[1]):
         print(f"  {TYPES[kind]} : {count}")
     print(f"Rapport écrit : {output}")
@@ -305,7 +305,7 @@ def _status(settings: Settings, args) -> int:
     print(f"Extraits indexés : {status['chunks']}")
     last = status.get("last_run")
     if last:
-        print(f"Dernière ingestion : {last['finished_at']} ({last['duration_s']:.1f} s)")
+        print(f"Dernière ingestion : {last['finished_at']} ({_seconds(last['duration_s'])} s)")
     else:
         print("Dernière ingestion : aucune — lancez « sourcier ingest ».")
     if status["problems"]:
@@ -336,6 +336,10 @@ def _models(settings: Settings, args) -> int:
     gguf = assemble_gguf(settings.embedding.models_dir)
     print(f"Modèle de langage intégré prêt : {gguf}")
     return EXIT_OK
+
+
+def _seconds(value: float) -> str:
+    return f"{value:.1f}".replace(".", ",")  # « 9,7 s »
 
 
 def _where(args) -> dict | None:
@@ -370,10 +374,10 @@ def _print_checks(answer) -> None:
         for sentence in flagged:
             print(f"  ⚠ {sentence.text} — {sentence.doubt}")
     answered_by = f"{answer.backend} · {answer.model}" if answer.backend else "aucun LLM appelé"
-    timing = f"extraits en {answer.first_useful_s:.1f} s, " if answer.first_useful_s is not None else ""
+    timing = f"extraits en {_seconds(answer.first_useful_s)} s, " if answer.first_useful_s is not None else ""
     if answer.first_token_s is not None:
-        timing += f"premier mot en {answer.first_token_s:.1f} s, "
-    print(f"\n({answered_by}, {timing}réponse complète en {answer.total_s:.1f} s)")
+        timing += f"premier mot en {_seconds(answer.first_token_s)} s, "
+    print(f"\n({answered_by}, {timing}réponse complète en {_seconds(answer.total_s)} s)")
 
 
 def _print_found(sources) -> None:
@@ -397,7 +401,7 @@ def _answer_in_terminal(answerer, question: str, history, args):
     answer = None
     for event in answerer.stream(question, history, where=_where(args), reader=args.reader):
         if isinstance(event, Progress):
-            print(f"… {event.stage} ({event.elapsed_s:.1f} s)", file=sys.stderr, flush=True)
+            print(f"… {event.stage} ({_seconds(event.elapsed_s)} s)", file=sys.stderr, flush=True)
         elif isinstance(event, Found):
             _print_found(event.sources)
         elif isinstance(event, Answer):
@@ -412,21 +416,25 @@ def _answer_in_terminal(answerer, question: str, history, args):
 
 def _llm(settings: Settings, args) -> int:
     """Serves until interrupted: `sourcier ask` and `chat` in other terminals find it ready (no start, no load)."""
-    import time
+    import signal
+    import threading
 
     from rag.llm import embedded_server
 
     server = embedded_server(settings)
     print("Démarrage du modèle de langage intégré…", file=sys.stderr, flush=True)
     url = server.ensure_running()
+    stop = threading.Event()
+    # Ctrl-C, or a service manager's stop (SIGTERM); set explicitly: a process started in the background inherits
+    # an ignored SIGINT.
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
     print(f"Modèle de langage intégré prêt sur {url} ; Ctrl-C pour l'arrêter.", flush=True)
-    try:
-        while True:
-            time.sleep(3600)
-    except KeyboardInterrupt:
-        server.stop()
-        print("Modèle de langage intégré arrêté.", file=sys.stderr)
-        return EXIT_OK
+    while not stop.wait(3600):
+        pass
+    server.stop()
+    print("Modèle de langage intégré arrêté.", file=sys.stderr)
+    return EXIT_OK
 
 
 def _say_if_the_model_must_start(settings: Settings) -> None:
