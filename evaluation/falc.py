@@ -1,6 +1,6 @@
 """Measure FALC drafts on real fiches nobody tuned the prompts on (`make eval-falc`).
 
-    python -m evaluation.falc test [--limit N]   # the held-out part: 24 local aid fiches, 12 service-public fiches
+    python -m evaluation.falc test [--limit N] [--kind service-public]   # held-out: 24 local aid, 12 service-public
     python -m evaluation.falc dev  [--limit N]   # the part the prompts were tuned on: 8 aid fiches, 3 service-public
 
 Fiches are taken in a fixed pseudo-random order (hash of their name) from `../shared/corpora`: local aids of the
@@ -190,6 +190,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("part", choices=sorted(PARTS))
     parser.add_argument("--limit", type=int, default=None, help="fiches of each kind (a quick look)")
+    parser.add_argument("--kind", choices=["aide locale", "service-public"], default=None, help="only this kind")
     args = parser.parse_args(argv)
     if not AIDS.is_dir() or not SERVICE_PUBLIC.is_dir():
         print(f"Corpus partagé introuvable : {SHARED}", file=sys.stderr)
@@ -199,6 +200,7 @@ def main(argv: list[str] | None = None) -> int:
     aids_part, sp_part = PARTS[args.part]
     fiches = [(p, "aide locale") for p in aid_fiches()[aids_part][: args.limit]]
     fiches += [(p, "service-public") for p in service_public_fiches()[sp_part][: args.limit]]
+    fiches = [(path, kind) for path, kind in fiches if args.kind in (None, kind)]
     out = OUT / args.part
     (out / "prepared").mkdir(parents=True, exist_ok=True)
     results = []

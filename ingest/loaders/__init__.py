@@ -11,6 +11,7 @@ message (French, one line) goes into the ingestion report.
 
 from __future__ import annotations
 
+import re
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -67,6 +68,11 @@ def load(source: SourceFile, options: LoadOptions | None = None) -> LoadedDocume
         raise DocumentError("Structure du document trop imbriquée pour être lue.") from exc
     except Exception as exc:  # parsers raise anything on damaged files; the run must go on
         raise DocumentError(f"Lecture impossible ({type(exc).__name__}) : {one_line(exc)}") from exc
+    # Text extracted from PDFs can hold lone UTF-16 surrogates (broken ToUnicode maps): no UTF-8 encoder, hash or
+    # store accepts them, and one crashed a whole ingestion run.
+    document.title = _without_surrogates(document.title)
+    for block in document.blocks:
+        block.text = _without_surrogates(block.text)
     # A date stated by the document's own metadata wins, then the file name (council minutes are named
     # after their séance), then the first lines, then the date the file was produced.
     document.doc_date = (
@@ -75,6 +81,13 @@ def load(source: SourceFile, options: LoadOptions | None = None) -> LoadedDocume
     if not document.title:
         document.title = source.path.stem.replace("_", " ").replace("-", " ").strip()
     return document
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _without_surrogates(text: str) -> str:
+    return _SURROGATE.sub("", text) if text else text
 
 
 def _head(document: LoadedDocument, characters: int = 1500) -> str:
