@@ -32,20 +32,18 @@ def test_pdf_blocks_know_their_page():
     assert str(document.doc_date) == "2019-09-09"
 
 
-def test_a_pdf_whose_text_holds_lone_surrogates_is_read_and_indexed(tmp_path, embedder):
+def test_a_pdf_whose_text_holds_lone_surrogates_is_read_and_split():
     # Its last page's font maps glyphs to lone UTF-16 surrogates: no UTF-8 encoder accepts them, and hashing the
     # chunk text crashed a whole ingestion run (found by the ingestion benchmark).
-    from ingest.pipeline import IngestionPipeline
-    from tests.conftest import copy_into, make_settings
+    from ingest.split import Splitter
+    from sourcier.settings import ChunkingSettings
 
     minutes = PUTANGES / "2021" / "compte-rendu-seance-du-8-fevrier-2021-1.pdf"
     assert any("\ud800" <= ch <= "\udfff" for ch in PdfReader(minutes).pages[12].extract_text())
     document = load(source(minutes))
     all_text(document).encode("utf-8")  # strict: raises on a surrogate
-    settings = make_settings(tmp_path)
-    copy_into(settings.corpus_dir, "conseil", minutes)
-    report = IngestionPipeline(settings, embedder=embedder).run()
-    assert [f.status for f in report.files] == ["indexed"] and report.total_chunks > 0
+    chunks = Splitter(ChunkingSettings()).run(source(minutes), document, "0" * 64)
+    assert chunks and any(chunk.metadata["page"] == 13 for chunk in chunks)
 
 
 def test_scanned_pdf_without_ocr_has_no_text_but_its_pages_are_counted():

@@ -472,6 +472,7 @@ def _chat(settings: Settings, args) -> int:
 
     answerer = Answerer.from_settings(settings)
     history: list[tuple[str, str]] = []
+    _say_if_the_model_must_start(settings)
     print("Posez votre question (ligne vide ou Ctrl-D pour quitter).")
     while True:
         try:
