@@ -70,8 +70,6 @@ class Embedder(Embeddings):
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
         kwargs = {"prompt_name": prompt_name} if prompt_name in self.info.prompts else {}
-        if self.settings.runtime is EmbeddingRuntime.ONNX_INT8:
-            return self.model.encode(texts, batch_size=self.settings.batch_size, **kwargs)
         return self.model.encode(
             texts,
             batch_size=self.settings.batch_size,
@@ -83,8 +81,6 @@ class Embedder(Embeddings):
 
     @property
     def dimension(self) -> int:
-        if self.settings.runtime is EmbeddingRuntime.ONNX_INT8:
-            return self.model.dimension
         return int(self.model.get_embedding_dimension())
 
     def embed_passages(self, texts: list[str]) -> np.ndarray:

@@ -19,7 +19,7 @@ from langchain_core.documents import Document
 
 from sourcier.french import content_terms
 
-GAP = " […] "  # between sentences that do not follow each other in the passage
+GAP = "[…]"  # between sentences that do not follow each other in the passage
 HEADER_TOKENS = 20  # an extract's delimiters, number and title
 LIST_ITEMS = 8  # list lines kept after a sentence that announces them (« les pièces suivantes : »)
 
@@ -56,11 +56,11 @@ class Extract:
         previous = None
         for index in self.shown:
             if previous is not None and index != previous + 1:
-                parts.append(GAP.strip())
+                parts.append(GAP)
             parts.append(self.sentences[index])
             previous = index
         if self.shown and self.shown[-1] != len(self.sentences) - 1:
-            parts.append(GAP.strip())
+            parts.append(GAP)
         return "\n".join(parts)
 
 

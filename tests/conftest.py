@@ -26,6 +26,21 @@ ETALAB = SHARED / "etalab_guides_md_html"
 COURRIERS = SHARED / "cdtn_modeles_courriers_docx"
 
 
+# Four French passages and, in the same order, a question for each worded differently: the embedding tests' pairs.
+FRENCH_PASSAGES = [
+    "Pour s'inscrire sur la liste électorale, il faut fournir un justificatif de domicile de moins de 3 mois.",
+    "La concession funéraire est un emplacement dans un cimetière dont on achète l'usage.",
+    "Le compte épargne-temps permet à l'agent territorial de conserver des jours de congés non pris.",
+    "Le tarif du repas à la cantine scolaire est fixé par la commune.",
+]
+FRENCH_QUESTIONS = [
+    "Quels papiers pour voter dans ma nouvelle commune ?",
+    "Comment acheter une tombe pour ma famille ?",
+    "Un fonctionnaire peut-il garder ses jours de repos pour plus tard ?",
+    "Combien coûte le déjeuner des enfants à l'école ?",
+]
+
+
 # OCR tests need Debian's tesseract-ocr-fra (`make test` installs it when run as root).
 requires_tesseract = pytest.mark.skipif(
     not ocr.available(), reason="Tesseract (tesseract-ocr-fra) absent : `make system-packages` l'installe."

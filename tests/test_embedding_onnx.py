@@ -8,22 +8,9 @@ from ingest.embed import Embedder
 from ingest.pipeline import IngestionPipeline
 from sourcier.errors import ConfigurationError
 from sourcier.settings import EmbeddingRuntime
-from tests.conftest import FICHES, copy_into, make_settings
+from tests.conftest import FICHES, FRENCH_PASSAGES, FRENCH_QUESTIONS, copy_into, make_settings
 
 pytestmark = [pytest.mark.shared, pytest.mark.slow]
-
-PASSAGES = [
-    "Pour s'inscrire sur la liste électorale, il faut fournir un justificatif de domicile de moins de 3 mois.",
-    "La concession funéraire est un emplacement dans un cimetière dont on achète l'usage.",
-    "Le compte épargne-temps permet à l'agent territorial de conserver des jours de congés non pris.",
-    "Le tarif du repas à la cantine scolaire est fixé par la commune.",
-]
-QUESTIONS = [
-    "Quels papiers pour voter dans ma nouvelle commune ?",
-    "Comment acheter une tombe pour ma famille ?",
-    "Un fonctionnaire peut-il garder ses jours de repos pour plus tard ?",
-    "Combien coûte le déjeuner des enfants à l'école ?",
-]
 
 
 @pytest.fixture(scope="module")
@@ -32,11 +19,11 @@ def int8(embedding_settings):
 
 
 def test_int8_vectors_stay_close_to_fp32_and_find_the_same_passages(int8, embedder):
-    reference, quantised = embedder.embed_passages(PASSAGES), int8.embed_passages(PASSAGES)
+    reference, quantised = embedder.embed_passages(FRENCH_PASSAGES), int8.embed_passages(FRENCH_PASSAGES)
     assert quantised.shape == reference.shape and quantised.dtype == np.float32
     assert np.allclose(np.linalg.norm(quantised, axis=1), 1.0, atol=1e-4)
     assert (quantised * reference).sum(axis=1).min() > 0.98
-    scores = int8.embed_queries(QUESTIONS) @ quantised.T
+    scores = int8.embed_queries(FRENCH_QUESTIONS) @ quantised.T
     assert list(np.argmax(scores, axis=1)) == [0, 1, 2, 3]
     assert int8.embed_passages([]).shape == (0, reference.shape[1])
 

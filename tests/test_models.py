@@ -9,6 +9,7 @@ import pytest
 from sourcier.errors import ModelUnavailableError
 from sourcier.models.embedding import CHECKSUMS_FILE, E5_NAME, resolve_embedding_model, verify_checksums
 from sourcier.settings import EmbeddingSettings
+from tests.conftest import FRENCH_PASSAGES, FRENCH_QUESTIONS
 
 
 def test_converted_model_is_recorded_with_checksums(embedder):
@@ -36,19 +37,7 @@ def test_unknown_model_name_is_not_downloaded(tmp_path):
 
 
 def test_french_questions_find_their_passage(embedder):
-    passages = [
-        "Pour s'inscrire sur la liste électorale, il faut fournir un justificatif de domicile de moins de 3 mois.",
-        "La concession funéraire est un emplacement dans un cimetière dont on achète l'usage.",
-        "Le compte épargne-temps permet à l'agent territorial de conserver des jours de congés non pris.",
-        "Le tarif du repas à la cantine scolaire est fixé par la commune.",
-    ]
-    questions = [
-        "Quels papiers pour voter dans ma nouvelle commune ?",
-        "Comment acheter une tombe pour ma famille ?",
-        "Un fonctionnaire peut-il garder ses jours de repos pour plus tard ?",
-        "Combien coûte le déjeuner des enfants à l'école ?",
-    ]
-    scores = embedder.embed_queries(questions) @ embedder.embed_passages(passages).T
+    scores = embedder.embed_queries(FRENCH_QUESTIONS) @ embedder.embed_passages(FRENCH_PASSAGES).T
     assert list(np.argmax(scores, axis=1)) == [0, 1, 2, 3]
 
 

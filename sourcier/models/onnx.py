@@ -109,7 +109,11 @@ class OnnxEncoder:
         self.prompts, self.max_length = prompts, max_length
         self.dimension = int(self.session.get_outputs()[0].shape[-1])
 
-    def encode(self, texts: list[str], batch_size: int, prompt_name: str | None = None) -> np.ndarray:
+    def get_embedding_dimension(self) -> int:
+        return self.dimension
+
+    def encode(self, texts: list[str], batch_size: int, prompt_name: str | None = None, **_) -> np.ndarray:
+        """As `SentenceTransformer.encode` is called by `Embedder`: vectors always normalised, as numpy."""
         prefix = self.prompts.get(prompt_name, "") if prompt_name else ""
         texts = [prefix + text for text in texts]
         out = np.zeros((len(texts), self.dimension), dtype=np.float32)
