@@ -73,14 +73,17 @@ class LiveIndex:
         return LiveIndex(self.layout, self.collection, self._store, reader, self._lexical_holder)
 
     @classmethod
-    def open(cls, settings: Settings, store: VectorStore | None = None, reader: Reader | None = None) -> LiveIndex:
+    def open(
+        cls, settings: Settings, store: VectorStore | None = None, reader: Reader | None = None, fresh: bool = False
+    ) -> LiveIndex:
         """The active collection of `settings`' store, read for `reader` (none: nothing can be read until
-        `for_reader`); `store` replaces Chroma (tests, other backends)."""
+        `for_reader`); `store` replaces Chroma (tests, other backends); `fresh`: read from disk again, for a server
+        process after an ingestion in another process."""
         layout = StoreLayout(settings.store.path)
         with Manifest(layout.manifest) as manifest:
             collection = manifest.active_collection(settings.store.collection)
         if store is None:
-            store = ChromaStore.open(settings.store, embedding_model_id(settings.embedding), collection)
+            store = ChromaStore.open(settings.store, embedding_model_id(settings.embedding), collection, fresh=fresh)
         return cls(layout, collection, store, reader)
 
     @property

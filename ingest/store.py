@@ -81,8 +81,9 @@ class VectorStore(Protocol):
     def drop_collection(self, name: str) -> None: ...
 
 
-def _client(settings: StoreSettings):
+def _client(settings: StoreSettings, fresh: bool = False):
     import chromadb
+    from chromadb.api.shared_system_client import SharedSystemClient
     from chromadb.config import Settings as ChromaSettings
 
     chroma_settings = ChromaSettings(anonymized_telemetry=False, allow_reset=False)
@@ -92,6 +93,12 @@ def _client(settings: StoreSettings):
             client.heartbeat()
             return client
         layout = StoreLayout(settings.path).ensure()
+        if fresh:
+            # An embedded Chroma keeps each collection's vector index in memory, once per process and path: what
+            # another process (an ingestion started from the app or the API) wrote since is counted, but never
+            # found by a nearest-neighbour query (measured). Forgetting the cached system reads it from disk again;
+            # clients already open keep working on what they had.
+            SharedSystemClient.clear_system_cache()
         return chromadb.PersistentClient(path=str(layout.chroma), settings=chroma_settings)
     except Exception as exc:
         raise StoreUnavailableError(
@@ -122,8 +129,12 @@ class ChromaStore:
             )
 
     @classmethod
-    def open(cls, settings: StoreSettings, embedding_model: str, collection_name: str | None = None) -> ChromaStore:
-        return cls(_client(settings), collection_name or settings.collection, embedding_model)
+    def open(
+        cls, settings: StoreSettings, embedding_model: str, collection_name: str | None = None, fresh: bool = False
+    ) -> ChromaStore:
+        """`fresh`: as the store is on disk now, whatever this process read of it before (for a long-running reader
+        after another process wrote)."""
+        return cls(_client(settings, fresh), collection_name or settings.collection, embedding_model)
 
     # --- writes ---------------------------------------------------------------------------------------
 

@@ -55,6 +55,15 @@ class Role(StrEnum):
         return {Role.AGENT: "agent", Role.REFERENT: "référent", Role.ADMIN: "administrateur"}[self]
 
 
+def groups_claim(value) -> list[str]:
+    """The groups an identity sends (an OIDC claim, a proxy header): a list, or one string separated by commas."""
+    if isinstance(value, str):
+        return [g.strip() for g in value.replace(";", ",").split(",") if g.strip()]
+    if isinstance(value, list | tuple):
+        return [str(g).strip() for g in value if str(g).strip()]
+    return []
+
+
 @dataclass(frozen=True)
 class Reader:
     """Someone (or something) reading the index: the user's name, groups and what they answer for."""

@@ -54,6 +54,7 @@ class AuditKind(StrEnum):
     MARK = "mark"
     POLICY = "policy"
     USERS = "users"
+    API_KEYS = "api_keys"
     INGESTION = "ingestion"
     DENIED = "denied"  # a page or an action the user's role does not allow
     FALC = "falc"  # a FALC draft written, validated or exported
@@ -75,6 +76,7 @@ _LABELS = {
     AuditKind.MARK: "constat marqué",
     AuditKind.POLICY: "droits d'accès appliqués",
     AuditKind.USERS: "comptes modifiés",
+    AuditKind.API_KEYS: "clés d'API modifiées",
     AuditKind.INGESTION: "ingestion",
     AuditKind.DENIED: "accès refusé",
     AuditKind.FALC: "version FALC",

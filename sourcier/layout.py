@@ -11,6 +11,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 
+def corpus_file(corpus_dir: Path, relative_path: str) -> Path | None:
+    """A document's file from its path in the corpus, if it is still there and inside it (a path from the index is
+    never trusted to stay inside the folder)."""
+    root = corpus_dir.resolve()
+    path = (root / relative_path).resolve()
+    return path if root in path.parents and path.is_file() else None
+
+
 @dataclass(frozen=True)
 class StoreLayout:
     root: Path
@@ -61,6 +69,11 @@ class StoreLayout:
     def accounts(self) -> Path:
         """Local accounts (identity mode « local »)."""
         return self.root / "accounts.sqlite3"
+
+    @property
+    def api_keys(self) -> Path:
+        """Service accounts of the HTTP API: hashed keys and their groups."""
+        return self.root / "api_keys.sqlite3"
 
     @property
     def falc_drafts(self) -> Path:

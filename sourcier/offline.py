@@ -17,6 +17,9 @@ _FORCED = {
     "SCARF_NO_ANALYTICS": "true",
     # Chroma (posthog) telemetry.
     "ANONYMIZED_TELEMETRY": "False",
+    # OpenTelemetry exporters (FastAPI configures them from the environment when asked to).
+    "OTEL_SDK_DISABLED": "true",
+    "FASTAPI_OTEL_AUTO_CONFIGURE": "false",
 }
 
 _DEFAULTS = {

@@ -173,6 +173,19 @@ class AccessSettings(BaseModel):
     audit_retention_days: int = Field(365, ge=1, le=3650)
 
 
+class APISettings(BaseModel):
+    # Bearer tokens (JWT) of the authority's OpenID Connect provider: its issuer (the signing keys are read from its
+    # discovery document) and the audience the tokens meant for Sourcier carry (both required: a token minted for
+    # another application is refused). Unset: API keys only (`sourcier api-keys add`). Groups and names come from
+    # the claims the app reads (`identity.groups_claim`, `identity.name_claims`).
+    oidc_issuer: str | None = None
+    oidc_audience: str | None = None
+    # Answers generated at once by one replica (the LLM is the bottleneck: more only queue inside it); a question
+    # beyond them waits `queue_s`, then gets « serveur occupé » (HTTP 503 with Retry-After), never a hang.
+    max_generations: int = Field(2, ge=1)
+    queue_s: float = Field(10, ge=0)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="SOURCIER_",
@@ -193,6 +206,7 @@ class Settings(BaseSettings):
     ui: UISettings = UISettings()
     identity: IdentitySettings = IdentitySettings()
     access: AccessSettings = AccessSettings()
+    api: APISettings = APISettings()
 
     @field_validator("corpus_dir")
     @classmethod

@@ -40,6 +40,18 @@ FRENCH_QUESTIONS = [
     "Combien coûte le déjeuner des enfants à l'école ?",
 ]
 
+# The access tests' policy: everyone reads elections, only HR reads rh (its referents answer for it), dsi administers.
+HR_POLICY = """
+everyone = "tous"
+admins = ["dsi"]
+[services]
+elections = ["tous"]
+rh = ["rh"]
+[referents]
+rh = ["rh-referents"]
+"""
+HR_QUESTION = "Combien de temps dure le congé de maladie ordinaire d'un fonctionnaire ?"
+
 
 # OCR tests need Debian's tesseract-ocr-fra (`make test` installs it when run as root).
 requires_tesseract = pytest.mark.skipif(

@@ -18,6 +18,8 @@ from playwright.sync_api import expect, sync_playwright
 
 from ingest.pipeline import IngestionPipeline
 from tests.conftest import (
+    HR_POLICY,
+    HR_QUESTION,
     MODELS,
     REPO,
     copy_into,
@@ -29,17 +31,6 @@ from tests.ollama_standin import OllamaStandIn
 
 pytestmark = [pytest.mark.shared, pytest.mark.slow]
 CHROMIUM = "/usr/bin/chromium"
-# The policy: everyone reads elections, only HR reads rh (its referents answer for it), dsi administers.
-HR_POLICY = """
-everyone = "tous"
-admins = ["dsi"]
-[services]
-elections = ["tous"]
-rh = ["rh"]
-[referents]
-rh = ["rh-referents"]
-"""
-HR_QUESTION = "Combien de temps dure le congé de maladie ordinaire d'un fonctionnaire ?"
 HR_REFERENT = User(sub="claire", claims={"email": "claire.rh@mairie.fr", "groups": ["rh", "rh-referents"]})
 AGENT = User(sub="jean", claims={"email": "jean.accueil@mairie.fr", "groups": ["accueil"]})
 

@@ -1,5 +1,6 @@
 """The `sourcier` commands that concern people and rights: who the command acts as (`--as`), local accounts
-(`users`), the access policy (`access`), the audit trail (`audit`), and starting the app (`app`).
+(`users`), service accounts of the API (`api-keys`), the access policy (`access`), the audit trail (`audit`), and
+starting the interfaces (`app`, `serve`).
 
 The CLI runs on the server: whoever runs it can already read the store's files. `--as` says whose rights apply to
 what it reads and who is recorded in the audit trail; in the « local » identity mode it asks that account's
@@ -16,15 +17,17 @@ from pathlib import Path
 
 from sourcier.access import AccessPolicy, Reader
 from sourcier.accounts import Accounts
+from sourcier.api_keys import ApiKeys
 from sourcier.audit import AuditKind, AuditLog, to_csv
 from sourcier.errors import AccessDeniedError, ConfigurationError, InputError
 from sourcier.french import plural
 from sourcier.layout import StoreLayout
 from sourcier.settings import IdentityMode, Settings
 
-ADMIN_COMMANDS = {"ingest", "report", "mark", "status", "users", "access", "audit", "eval", "quality-eval"}
-# Read no document of the index: installation, preparation, and FALC drafts of files given by path.
-UNATTRIBUTED = {"models", "eval-prepare", "app", "falc", "llm"}
+ADMIN_COMMANDS = {"ingest", "report", "mark", "status", "users", "api-keys", "access", "audit", "eval", "quality-eval"}
+# Read no document of the index: installation, preparation, and FALC drafts of files given by path; the interfaces
+# identify their own users.
+UNATTRIBUTED = {"models", "eval-prepare", "app", "serve", "falc", "llm"}
 DEMO_CLI = Reader.system("démonstration (ligne de commande)")
 
 
@@ -42,6 +45,15 @@ def add_parsers(commands) -> None:
     passwd.add_argument("name")
     passwd.add_argument("--password-stdin", action="store_true")
 
+    keys = commands.add_parser("api-keys", help="clés d'API (comptes de service de l'API HTTP)")
+    key_actions = keys.add_subparsers(dest="action", required=True)
+    add_key = key_actions.add_parser("add", help="créer une clé (affichée une seule fois)")
+    add_key.add_argument("name", help="à quoi sert la clé (ex. : intranet)")
+    add_key.add_argument("--groups", required=True, help="ses groupes, séparés par des virgules (ses droits)")
+    remove_key = key_actions.add_parser("remove", help="révoquer une clé")
+    remove_key.add_argument("name")
+    key_actions.add_parser("list", help="lister les clés")
+
     access = commands.add_parser("access", help="droits d'accès aux documents")
     access_actions = access.add_subparsers(dest="action", required=True)
     access_actions.add_parser("apply", help="appliquer la politique d'accès à l'index (sans réindexer)")
@@ -56,6 +68,10 @@ def add_parsers(commands) -> None:
     app = commands.add_parser("app", help="démarrer l'application web")
     app.add_argument("--host", default="127.0.0.1")
     app.add_argument("--port", type=int, default=8501)
+
+    serve = commands.add_parser("serve", help="démarrer l'API HTTP (documentation sur /docs)")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8080)
 
 
 def acting_reader(settings: Settings, args, command: str) -> Reader:
@@ -121,6 +137,28 @@ def users(settings: Settings, args, reader: Reader) -> int:
         accounts.set_password(args.name, _password(args))
         print(f"Mot de passe de « {args.name} » changé.")
     audit.record(AuditKind.USERS, reader, action=args.action, account=args.name)
+    return 0
+
+
+def api_keys(settings: Settings, args, reader: Reader) -> int:
+    keys = ApiKeys.of(StoreLayout(settings.store.path))
+    if args.action == "list":
+        listed = keys.list()
+        for key in listed:
+            used = f"utilisée le {key.last_used_at[:10]}" if key.last_used_at else "jamais utilisée"
+            print(f"{key.name}\t{', '.join(key.groups)}\tcréée le {key.created_at[:10]}, {used}")
+        if not listed:
+            print("Aucune clé d'API. Créez-en une : sourcier api-keys add NOM --groups GROUPES")
+        return 0
+    if args.action == "add":
+        key, secret = keys.add(args.name, args.groups.split(","))
+        role = AccessPolicy.load(settings.access.policy).reader(key.reader_name, key.groups).role
+        print(f"Clé « {key.name} » créée ({role.label}). Conservez-la maintenant : elle ne sera plus affichée.")
+        print(secret)
+    else:
+        keys.remove(args.name)
+        print(f"Clé « {args.name} » révoquée.")
+    AuditLog.for_settings(settings).record(AuditKind.API_KEYS, reader, action=args.action, key=args.name)
     return 0
 
 
@@ -191,4 +229,14 @@ def app(settings: Settings, args) -> int:
     return subprocess.call(command)
 
 
-HANDLERS = {"users": users, "access": access, "audit": audit}
+def serve(settings: Settings, args) -> int:
+    import uvicorn
+
+    from api.app import create_app
+
+    # Every call needs a credential (there is no anonymous access): no demo-mode guard is needed here.
+    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="warning", server_header=False)
+    return 0
+
+
+HANDLERS = {"users": users, "api-keys": api_keys, "access": access, "audit": audit}

@@ -1,4 +1,5 @@
-"""The `sourcier` command: ingest, status, ask, chat, report, mark, eval, models — an interface, like the pages."""
+"""The `sourcier` command: ingest, status, ask, chat, report, mark, eval, models, serve — an interface, like the
+pages."""
 
 from __future__ import annotations
 
@@ -116,8 +117,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(message)s")
     try:
         settings = Settings.model_validate_json(sys.stdin.read()) if args.settings_stdin else load_settings(args.config)
-        if args.command == "app":
-            return admin_cli.app(settings, args)
+        if args.command in ("app", "serve"):
+            return getattr(admin_cli, args.command)(settings, args)
         reader = admin_cli.acting_reader(settings, args, args.command)
         if args.command in admin_cli.HANDLERS:
             return admin_cli.HANDLERS[args.command](settings, args, reader)

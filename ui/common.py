@@ -14,6 +14,7 @@ from ingest.live import LiveDocuments, LiveIndex, lexical_stamp, read_live_docum
 from rag.chain import Answerer
 from rag.conversation import Conversation, ConversationStore, new_conversation_id
 from rag.llm import Backend, make_backend
+from sourcier import layout
 from sourcier.access import Reader
 from sourcier.errors import SourcierError
 from sourcier.feedback import FeedbackStore
@@ -40,8 +41,10 @@ def llm_backend() -> Backend:
 
 @st.cache_resource(max_entries=1, show_spinner=False)
 def _answerer(stamp: tuple[str, float]) -> Answerer:
-    # The LLM is connected on first need: an abstention never waits for it.
-    return Answerer.from_settings(settings(), embedder(), backend=llm_backend)
+    # The LLM is connected on first need: an abstention never waits for it. The index is read afresh: an ingestion
+    # (another process) changed it.
+    index = LiveIndex.open(settings(), fresh=True)
+    return Answerer.from_settings(settings(), embedder(), backend=llm_backend, index=index)
 
 
 def answerer() -> Answerer:
@@ -118,9 +121,7 @@ def readable_file(reader: Reader, relative_path: str) -> Path | None:
 
 def corpus_file(relative_path: str) -> Path | None:
     """The file a citation points to, if it is still inside the corpus."""
-    root = settings().corpus_dir.resolve()
-    path = (root / relative_path).resolve()
-    return path if root in path.parents and path.is_file() else None
+    return layout.corpus_file(settings().corpus_dir, relative_path)
 
 
 def explain(error: BaseException) -> str:

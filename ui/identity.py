@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 import streamlit as st
 
-from sourcier.access import AccessPolicy, Reader, Role
+from sourcier.access import AccessPolicy, Reader, Role, groups_claim
 from sourcier.accounts import Accounts
 from sourcier.audit import AuditKind, AuditLog
 from sourcier.errors import SignInError
@@ -71,7 +71,7 @@ def _from_oidc() -> Reader | None:
     name = next((str(claims[c]) for c in identity.name_claims if claims.get(c)), None)
     if name is None:
         return None
-    reader = policy().reader(name, _groups(claims.get(identity.groups_claim)))
+    reader = policy().reader(name, groups_claim(claims.get(identity.groups_claim)))
     _audit_sign_in(reader)
     return reader
 
@@ -86,17 +86,9 @@ def _from_proxy() -> Reader | None:
     name = (headers.get(identity.user_header) or "").strip()
     if not name:
         return None
-    reader = policy().reader(name, _groups(headers.get(identity.groups_header)))
+    reader = policy().reader(name, groups_claim(headers.get(identity.groups_header)))
     _audit_sign_in(reader)
     return reader
-
-
-def _groups(value) -> list[str]:
-    if isinstance(value, str):
-        return [g.strip() for g in value.replace(";", ",").split(",") if g.strip()]
-    if isinstance(value, list | tuple):
-        return [str(g).strip() for g in value if str(g).strip()]
-    return []
 
 
 def _audit_sign_in(reader: Reader) -> None:

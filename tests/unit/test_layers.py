@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
-PACKAGES = ["sourcier", "ingest", "rag", "quality", "falc", "evaluation", "ui"]
+PACKAGES = ["sourcier", "ingest", "rag", "quality", "falc", "evaluation", "api", "ui"]
 
 
 def lint_imports(root: Path) -> subprocess.CompletedProcess:
