@@ -63,9 +63,14 @@ class Services:
     the LLM backend, the stores, and the generation slots of this replica."""
 
     def __init__(
-        self, settings: Settings, embedder: TextEmbedder | None = None, backend: Backend | None = None
+        self,
+        settings: Settings,
+        embedder: TextEmbedder | None = None,
+        backend: Backend | None = None,
+        index: LiveIndex | None = None,
     ) -> None:
         self.settings = settings
+        self._index = index  # replaces the Chroma collection (tests, other stores)
         self.authenticator = Authenticator(settings)
         layout = StoreLayout(settings.store.path)
         self.feedback = FeedbackStore.of(layout)
@@ -89,7 +94,7 @@ class Services:
                 if self._embedder is None:
                     self._embedder = Embedder(self.settings.embedding)
                 # Read afresh: an ingestion (another process) changed the index.
-                index = LiveIndex.open(self.settings, fresh=True)
+                index = self._index or LiveIndex.open(self.settings, fresh=True)
                 answerer = Answerer.from_settings(self.settings, self._embedder, backend=self.backend, index=index)
                 self._answerer = (stamp, answerer)
             return self._answerer[1]
@@ -99,8 +104,15 @@ class Services:
         return {path: record.doc_id for path, record in read_live_documents(self.settings).documents.items()}
 
 
-def create_app(settings: Settings, embedder: TextEmbedder | None = None, backend: Backend | None = None) -> FastAPI:
-    services = Services(settings, embedder, backend)
+def create_app(
+    settings: Settings,
+    embedder: TextEmbedder | None = None,
+    backend: Backend | None = None,
+    index: LiveIndex | None = None,
+) -> FastAPI:
+    """The API for `settings`; the embedding model, the LLM backend and the index are made on first need unless
+    given."""
+    services = Services(settings, embedder, backend, index)
     app = FastAPIOffline(
         title="Sourcier",
         version=__version__,
