@@ -15,8 +15,9 @@ SETS ?= faq gennevilliers servicepublic
 # LLM=1: answers too (hybrid retrieval, as the product), for SAMPLE questions spread through each set.
 SAMPLE ?= 20
 
-# Debian packages: Chromium for the browser test, Tesseract (French) for OCR of scanned documents.
-SYSTEM_PACKAGES := chromium chromium-driver tesseract-ocr tesseract-ocr-fra nginx-light
+# Debian packages: Chromium for the browser test, Tesseract (French) for OCR of scanned documents, nginx for the
+# reverse-proxy sign-in test, PostgreSQL for the shared-state tests (started by the tests on loopback).
+SYSTEM_PACKAGES := chromium chromium-driver tesseract-ocr tesseract-ocr-fra nginx-light postgresql
 
 .PHONY: install system-packages run ingest app test test-fast bench eval eval-quality eval-injection eval-falc lint clean
 
@@ -75,6 +76,7 @@ bench: install
 	$(PY) -m tests.bench.access
 	$(PY) -m tests.bench.quality
 	$(PY) -m tests.bench.hostile
+	$(PY) -m tests.bench.api_load
 
 # Retrieval and abstention on the dev sets (add LLM=1 for answers too: slow on 2 cores).
 eval: install

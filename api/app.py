@@ -8,6 +8,7 @@ same audit trail. Errors are RFC 9457 problem details in French (`api.problems`)
 
 # No `from __future__ import annotations`: FastAPI resolves the route signatures' local aliases (Caller, Slot) at
 # definition time.
+import contextlib
 import json
 import threading
 import time
@@ -21,6 +22,7 @@ from fastapi.responses import FileResponse, StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from fastapi.sse import EventSourceResponse, ServerSentEvent, format_sse_event
 from fastapi_offline import FastAPIOffline
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api import problems
@@ -52,7 +54,7 @@ from sourcier.access import Reader
 from sourcier.audit import AuditKind, AuditLog
 from sourcier.errors import AccessDeniedError, IngestionRunningError, InputError, SourcierError
 from sourcier.feedback import FeedbackStore
-from sourcier.layout import StoreLayout, corpus_file
+from sourcier.layout import corpus_file
 from sourcier.settings import Settings
 
 MODEL_ID = "sourcier"  # the one model /v1/models lists: Sourcier's checked answers, whatever LLM writes them
@@ -72,8 +74,7 @@ class Services:
         self.settings = settings
         self._index = index  # replaces the Chroma collection (tests, other stores)
         self.authenticator = Authenticator(settings)
-        layout = StoreLayout(settings.store.path)
-        self.feedback = FeedbackStore.of(layout)
+        self.feedback = FeedbackStore.of(settings.store)
         self.audit = AuditLog.for_settings(settings)
         self.generations = threading.BoundedSemaphore(settings.api.max_generations)
         self._embedder = embedder
@@ -113,7 +114,16 @@ def create_app(
     """The API for `settings`; the embedding model, the LLM backend and the index are made on first need unless
     given."""
     services = Services(settings, embedder, backend, index)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI):
+        # Connections are accepted once the models are loaded: a replica that is starting is refused (the client
+        # tries another) rather than making its first callers wait behind the loading.
+        await run_in_threadpool(lambda: services.answerer().warm_up())
+        yield
+
     app = FastAPIOffline(
+        lifespan=lifespan,
         title="Sourcier",
         version=__version__,
         description=(

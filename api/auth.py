@@ -21,7 +21,6 @@ from joserfc.jwk import KeySet
 from sourcier.access import AccessPolicy, Reader, groups_claim
 from sourcier.api_keys import PREFIX, ApiKeys
 from sourcier.errors import ConfigurationError, ServiceUnavailableError, SignInError
-from sourcier.layout import StoreLayout
 from sourcier.settings import Settings
 
 ALGORITHMS = ["RS256", "RS384", "RS512", "PS256", "ES256", "ES384", "EdDSA"]  # never "none", never HMAC
@@ -73,7 +72,7 @@ class Authenticator:
                 "application. Indiquez l'audience de ses jetons (souvent l'identifiant du client OIDC)."
             )
         self.settings = settings
-        self.keys = ApiKeys.of(StoreLayout(settings.store.path))
+        self.keys = ApiKeys.of(settings.store)
         self.provider = ProviderKeys(api.oidc_issuer) if api.oidc_issuer else None
         self._policy: tuple[float, AccessPolicy] | None = None
         self._policy_lock = threading.Lock()

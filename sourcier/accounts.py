@@ -1,32 +1,32 @@
 """Local accounts, for a server without an identity provider (identity mode « local »): names, groups and
-argon2id password hashes, in a SQLite file beside the index. There is no default account and no default password:
-the first admin is created with `sourcier users add NAME --groups <an admin group>`.
+argon2id password hashes, in the shared database (`sourcier.database`). There is no default account and no default
+password: the first admin is created with `sourcier users add NAME --groups <an admin group>`.
 """
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import dataclass
-from pathlib import Path
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import Column, Engine, MetaData, Table, Text, delete, insert, select, update
+from sqlalchemy.exc import IntegrityError
 
-from sourcier import sqlite
 from sourcier.clock import now
+from sourcier.database import engine_for
 from sourcier.errors import InputError, SignInError
-from sourcier.layout import StoreLayout
+from sourcier.settings import StoreSettings
 
 MIN_PASSWORD = 12  # ANSSI's recommendation for a password alone: 12 characters at least
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS accounts (
-    name TEXT PRIMARY KEY,
-    groups TEXT NOT NULL,
-    password TEXT NOT NULL,
-    created_at TEXT NOT NULL
-);
-"""
+_ACCOUNTS = Table(
+    "accounts",
+    MetaData(),
+    Column("name", Text, primary_key=True),
+    Column("groups", Text),
+    Column("password", Text),
+    Column("created_at", Text),
+)
 _HASHER = PasswordHasher()  # argon2id with the library's current parameters (RFC 9106 low-memory profile)
 # Verified when the name is unknown, so that a wrong name costs the same time as a wrong password.
 _DUMMY = _HASHER.hash("sourcier-compte-inexistant")
@@ -52,15 +52,12 @@ def check_name(name: str) -> str:
 
 
 class Accounts:
-    def __init__(self, path: Path) -> None:
-        self.path = sqlite.create(path, _SCHEMA)
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
 
     @classmethod
-    def of(cls, layout: StoreLayout) -> Accounts:
-        return cls(layout.accounts)
-
-    def _connect(self) -> sqlite3.Connection:
-        return sqlite.connect(self.path)
+    def of(cls, store: StoreSettings) -> Accounts:
+        return cls(engine_for(store))
 
     def add(self, name: str, password: str, groups: list[str]) -> Account:
         name = check_name(name)
@@ -68,38 +65,39 @@ class Accounts:
         groups = sorted({g.strip() for g in groups if g.strip()})
         account = Account(name, groups, now())
         try:
-            with self._connect() as db:
+            with self.engine.begin() as db:
                 db.execute(
-                    "INSERT INTO accounts VALUES (?,?,?,?)",
-                    (name, ",".join(groups), _HASHER.hash(password), account.created_at),
+                    insert(_ACCOUNTS).values(
+                        name=name,
+                        groups=",".join(groups),
+                        password=_HASHER.hash(password),
+                        created_at=account.created_at,
+                    )
                 )
-        except sqlite3.IntegrityError as error:
+        except IntegrityError as error:
             raise InputError(f"Le compte « {name} » existe déjà.") from error
         return account
 
     def remove(self, name: str) -> None:
-        with self._connect() as db:
-            if not db.execute("DELETE FROM accounts WHERE name = ?", (name,)).rowcount:
+        with self.engine.begin() as db:
+            if not db.execute(delete(_ACCOUNTS).where(_ACCOUNTS.c.name == name)).rowcount:
                 raise InputError(f"Aucun compte « {name} ».")
 
     def set_password(self, name: str, password: str) -> None:
         check_password(password)
-        with self._connect() as db:
-            if not db.execute(
-                "UPDATE accounts SET password = ? WHERE name = ?", (_HASHER.hash(password), name)
-            ).rowcount:
-                raise InputError(f"Aucun compte « {name} ».")
+        self._update(name, password=_HASHER.hash(password))
 
     def set_groups(self, name: str, groups: list[str]) -> None:
-        with self._connect() as db:
-            if not db.execute(
-                "UPDATE accounts SET groups = ? WHERE name = ?", (",".join(sorted(set(groups))), name)
-            ).rowcount:
+        self._update(name, groups=",".join(sorted(set(groups))))
+
+    def _update(self, name: str, **values) -> None:
+        with self.engine.begin() as db:
+            if not db.execute(update(_ACCOUNTS).where(_ACCOUNTS.c.name == name).values(**values)).rowcount:
                 raise InputError(f"Aucun compte « {name} ».")
 
     def list(self) -> list[Account]:
-        with self._connect() as db:
-            rows = db.execute("SELECT name, groups, created_at FROM accounts ORDER BY name").fetchall()
+        with self.engine.connect() as db:
+            rows = db.execute(select(_ACCOUNTS).order_by(_ACCOUNTS.c.name)).mappings().all()
         return [Account(row["name"], [g for g in row["groups"].split(",") if g], row["created_at"]) for row in rows]
 
     def get(self, name: str) -> Account | None:
@@ -107,8 +105,8 @@ class Accounts:
 
     def verify(self, name: str, password: str) -> Account:
         """The account, if the password is right; `SignInError` (the same message either way) if not."""
-        with self._connect() as db:
-            row = db.execute("SELECT * FROM accounts WHERE name = ?", (name.strip(),)).fetchone()
+        with self.engine.connect() as db:
+            row = db.execute(select(_ACCOUNTS).where(_ACCOUNTS.c.name == name.strip())).mappings().first()
         try:
             _HASHER.verify(row["password"] if row else _DUMMY, password)
         except (VerificationError, InvalidHashError):

@@ -8,28 +8,30 @@ signed-in user with those groups would, under the same access policy.
 from __future__ import annotations
 
 import secrets
-import sqlite3
 from dataclasses import dataclass
-from pathlib import Path
+from datetime import datetime, timedelta
 
-from sourcier import sqlite
+from sqlalchemy import Column, Engine, MetaData, Table, Text, delete, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
 from sourcier.accounts import check_name
 from sourcier.clock import now
+from sourcier.database import engine_for
 from sourcier.errors import InputError, SignInError
 from sourcier.hashing import sha256_bytes
-from sourcier.layout import StoreLayout
+from sourcier.settings import StoreSettings
 
 PREFIX = "sourcier_"  # recognisable in a leaked configuration file (and by secret scanners)
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS api_keys (
-    name TEXT PRIMARY KEY,
-    key_hash TEXT NOT NULL UNIQUE,
-    groups TEXT NOT NULL,
-    created_at TEXT NOT NULL,
-    last_used_at TEXT
-);
-"""
+_KEYS = Table(
+    "api_keys",
+    MetaData(),
+    Column("name", Text, primary_key=True),
+    Column("key_hash", Text),
+    Column("groups", Text),
+    Column("created_at", Text),
+    Column("last_used_at", Text),
+)
 
 
 @dataclass(frozen=True)
@@ -50,15 +52,12 @@ def _hash(secret: str) -> str:
 
 
 class ApiKeys:
-    def __init__(self, path: Path) -> None:
-        self.path = sqlite.create(path, _SCHEMA)
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
 
     @classmethod
-    def of(cls, layout: StoreLayout) -> ApiKeys:
-        return cls(layout.api_keys)
-
-    def _connect(self) -> sqlite3.Connection:
-        return sqlite.connect(self.path)
+    def of(cls, store: StoreSettings) -> ApiKeys:
+        return cls(engine_for(store))
 
     def add(self, name: str, groups: list[str]) -> tuple[ApiKey, str]:
         """The new key and its secret (shown once, never stored)."""
@@ -69,23 +68,24 @@ class ApiKeys:
         secret = PREFIX + secrets.token_urlsafe(32)
         key = ApiKey(name, groups, now())
         try:
-            with self._connect() as db:
+            with self.engine.begin() as db:
                 db.execute(
-                    "INSERT INTO api_keys(name, key_hash, groups, created_at) VALUES (?,?,?,?)",
-                    (name, _hash(secret), ",".join(groups), key.created_at),
+                    insert(_KEYS).values(
+                        name=name, key_hash=_hash(secret), groups=",".join(groups), created_at=key.created_at
+                    )
                 )
-        except sqlite3.IntegrityError as error:
+        except IntegrityError as error:
             raise InputError(f"La clé d'API « {name} » existe déjà.") from error
         return key, secret
 
     def remove(self, name: str) -> None:
-        with self._connect() as db:
-            if not db.execute("DELETE FROM api_keys WHERE name = ?", (name,)).rowcount:
+        with self.engine.begin() as db:
+            if not db.execute(delete(_KEYS).where(_KEYS.c.name == name)).rowcount:
                 raise InputError(f"Aucune clé d'API « {name} ».")
 
     def list(self) -> list[ApiKey]:
-        with self._connect() as db:
-            rows = db.execute("SELECT * FROM api_keys ORDER BY name").fetchall()
+        with self.engine.connect() as db:
+            rows = db.execute(select(_KEYS).order_by(_KEYS.c.name)).mappings().all()
         return [_key(row) for row in rows]
 
     def verify(self, secret: str) -> ApiKey:
@@ -93,13 +93,20 @@ class ApiKeys:
         if not secret.startswith(PREFIX):
             raise SignInError("Clé d'API inconnue ou révoquée.")
         digest = _hash(secret)
-        with self._connect() as db:
-            row = db.execute("SELECT * FROM api_keys WHERE key_hash = ?", (digest,)).fetchone()
+        with self.engine.begin() as db:
+            row = db.execute(select(_KEYS).where(_KEYS.c.key_hash == digest)).mappings().first()
             if row is None:
                 raise SignInError("Clé d'API inconnue ou révoquée.")
-            db.execute("UPDATE api_keys SET last_used_at = ? WHERE key_hash = ?", (now(), digest))
+            # Written at most once a minute: a busy key does not turn every call into a write.
+            stamp = now()
+            if (row["last_used_at"] or "") < _minute_before(stamp):
+                db.execute(update(_KEYS).where(_KEYS.c.key_hash == digest).values(last_used_at=stamp))
         return _key(row)
 
 
-def _key(row: sqlite3.Row) -> ApiKey:
+def _minute_before(stamp: str) -> str:
+    return (datetime.fromisoformat(stamp) - timedelta(minutes=1)).isoformat(timespec="seconds")
+
+
+def _key(row) -> ApiKey:
     return ApiKey(row["name"], [g for g in row["groups"].split(",") if g], row["created_at"], row["last_used_at"])

@@ -1,5 +1,6 @@
 """The audit trail (RGPD): who signed in, asked, downloaded, uploaded, excluded, marked, changed rights or ran an
-ingestion — append-only, beside the index, kept `access.audit_retention_days` then purged automatically.
+ingestion — append-only, in the shared database (`sourcier.database`), kept `access.audit_retention_days` then
+purged automatically.
 
 Append-only is enforced by the database itself: triggers refuse any UPDATE, and any DELETE of an event younger than
 the retention period. Personal data in questions (NIR, IBAN, phone numbers, e-mail addresses, birth dates) is
@@ -11,35 +12,28 @@ from __future__ import annotations
 import csv
 import io
 import json
-import sqlite3
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from pathlib import Path
 
-from sourcier import sqlite
+from sqlalchemy import Column, Engine, Integer, MetaData, Table, Text, delete, insert, select
+
 from sourcier.access import Reader
-from sourcier.layout import StoreLayout
+from sourcier.database import engine_for
 from sourcier.personal_data import mask
-from sourcier.settings import Settings
+from sourcier.settings import Settings, StoreSettings
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS events (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    at TEXT NOT NULL,
-    kind TEXT NOT NULL,
-    user TEXT NOT NULL,
-    groups TEXT NOT NULL,
-    detail TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS events_at ON events (at);
-CREATE TABLE IF NOT EXISTS retention (days INTEGER NOT NULL);
-CREATE TRIGGER IF NOT EXISTS events_append_only BEFORE UPDATE ON events
-BEGIN SELECT RAISE(ABORT, 'journal d''audit : modification interdite'); END;
-CREATE TRIGGER IF NOT EXISTS events_kept BEFORE DELETE ON events
-WHEN julianday(old.at) > julianday('now') - (SELECT COALESCE(MAX(days), 36500) FROM retention)
-BEGIN SELECT RAISE(ABORT, 'journal d''audit : suppression interdite avant la fin de la durée de conservation'); END;
-"""
+_EVENTS = Table(
+    "audit_events",
+    MetaData(),
+    Column("id", Integer, primary_key=True),
+    Column("at", Text),
+    Column("kind", Text),
+    Column("user_name", Text),
+    Column("groups", Text),
+    Column("detail", Text),
+)
+_RETENTION = Table("audit_retention", _EVENTS.metadata, Column("days", Integer))
 
 
 class AuditKind(StrEnum):
@@ -94,43 +88,45 @@ class AuditEvent:
 
 
 class AuditLog:
-    def __init__(self, path: Path, retention_days: int = 365) -> None:
-        self.path = sqlite.create(path, _SCHEMA)
+    def __init__(self, engine: Engine, retention_days: int = 365) -> None:
+        self.engine = engine
         self.retention_days = retention_days
-        with self._connect() as db:
-            db.execute("DELETE FROM retention")
-            db.execute("INSERT INTO retention VALUES (?)", (retention_days,))
+        with engine.begin() as db:
+            if db.execute(select(_RETENTION.c.days)).scalars().all() != [retention_days]:
+                db.execute(delete(_RETENTION))
+                db.execute(insert(_RETENTION).values(days=retention_days))
         self.purge()
 
     @classmethod
-    def of(cls, layout: StoreLayout, retention_days: int = 365) -> AuditLog:
-        return cls(layout.audit, retention_days)
+    def of(cls, store: StoreSettings, retention_days: int = 365) -> AuditLog:
+        return cls(engine_for(store), retention_days)
 
     @classmethod
     def for_settings(cls, settings: Settings) -> AuditLog:
-        """The trail beside `settings`' store, with its retention period."""
-        return cls.of(StoreLayout(settings.store.path), settings.access.audit_retention_days)
-
-    def _connect(self) -> sqlite3.Connection:
-        return sqlite.connect(self.path)
+        """The trail of `settings`' store, with its retention period."""
+        return cls.of(settings.store, settings.access.audit_retention_days)
 
     def record(self, kind: AuditKind, reader: Reader | str, **detail) -> None:
         """`detail` values are JSON; a `question` is masked (personal data) before it is written."""
         if "question" in detail and detail["question"]:
             detail["question"] = mask(str(detail["question"]))
         name, groups = (reader.name, sorted(reader.groups)) if isinstance(reader, Reader) else (reader, [])
-        at = datetime.now(UTC).isoformat(timespec="seconds")
-        with self._connect() as db:
+        with self.engine.begin() as db:
             db.execute(
-                "INSERT INTO events (at, kind, user, groups, detail) VALUES (?,?,?,?,?)",
-                (at, kind.value, name, json.dumps(groups, ensure_ascii=False), json.dumps(detail, ensure_ascii=False)),
+                insert(_EVENTS).values(
+                    at=datetime.now(UTC).isoformat(timespec="seconds"),
+                    kind=kind.value,
+                    user_name=name,
+                    groups=json.dumps(groups, ensure_ascii=False),
+                    detail=json.dumps(detail, ensure_ascii=False),
+                )
             )
 
     def purge(self) -> int:
         """Delete the events older than the retention period; returns how many."""
         cutoff = (datetime.now(UTC) - timedelta(days=self.retention_days)).isoformat(timespec="seconds")
-        with self._connect() as db:
-            return db.execute("DELETE FROM events WHERE at < ?", (cutoff,)).rowcount
+        with self.engine.begin() as db:
+            return db.execute(delete(_EVENTS).where(_EVENTS.c.at < cutoff)).rowcount
 
     def events(
         self,
@@ -140,28 +136,23 @@ class AuditLog:
         until: str | None = None,
         limit: int = 10_000,
     ) -> list[AuditEvent]:
-        clauses, values = [], []
+        query = select(_EVENTS).order_by(_EVENTS.c.id.desc()).limit(limit)
         if kinds:
-            clauses.append(f"kind IN ({','.join('?' * len(kinds))})")
-            values += [k.value for k in kinds]
+            query = query.where(_EVENTS.c.kind.in_([k.value for k in kinds]))
         if user:
-            clauses.append("user LIKE ?")
-            values.append(f"%{user}%")
+            query = query.where(_EVENTS.c.user_name.ilike(f"%{user}%"))
         if since:
-            clauses.append("at >= ?")
-            values.append(since)
+            query = query.where(_EVENTS.c.at >= since)
         if until:
-            clauses.append("at < ?")
-            values.append(until)
-        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
-        with self._connect() as db:
-            rows = db.execute(f"SELECT * FROM events {where} ORDER BY id DESC LIMIT ?", (*values, limit)).fetchall()
+            query = query.where(_EVENTS.c.at < until)
+        with self.engine.connect() as db:
+            rows = db.execute(query).mappings().all()
         return [
             AuditEvent(
                 row["id"],
                 row["at"],
                 AuditKind(row["kind"]),
-                row["user"],
+                row["user_name"],
                 json.loads(row["groups"]),
                 json.loads(row["detail"]),
             )

@@ -1,61 +1,66 @@
-"""What users tell document owners, kept in SQLite beside the index: the questions the assistant could not answer
-(coverage gaps) and the thumbs up/down given to answers, with the chunks those answers cited."""
+"""What users tell document owners, kept in the shared database (`sourcier.database`): the questions the assistant
+could not answer (coverage gaps) and the thumbs up/down given to answers, with the chunks those answers cited."""
 
 from __future__ import annotations
 
 import json
-import sqlite3
-from pathlib import Path
 
-from sourcier import sqlite
+from sqlalchemy import Column, Engine, Integer, MetaData, Table, Text, insert, select, update
+
 from sourcier.clock import now
-from sourcier.layout import StoreLayout
+from sourcier.database import engine_for
+from sourcier.settings import StoreSettings
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS unanswered (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    asked_at TEXT NOT NULL,
-    question TEXT NOT NULL,
-    standalone_question TEXT,
-    reason TEXT NOT NULL,
-    closest TEXT
-);
-CREATE TABLE IF NOT EXISTS feedback (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    given_at TEXT NOT NULL,
-    rating INTEGER NOT NULL CHECK (rating IN (-1, 1)),
-    comment TEXT,
-    question TEXT NOT NULL,
-    answer TEXT NOT NULL,
-    cited_chunks TEXT NOT NULL,
-    backend TEXT,
-    model TEXT
-);
-"""
+_METADATA = MetaData()
+_UNANSWERED = Table(
+    "unanswered",
+    _METADATA,
+    Column("id", Integer, primary_key=True),
+    Column("asked_at", Text),
+    Column("question", Text),
+    Column("standalone_question", Text),
+    Column("reason", Text),
+    Column("closest", Text),
+)
+_FEEDBACK = Table(
+    "feedback",
+    _METADATA,
+    Column("id", Integer, primary_key=True),
+    Column("given_at", Text),
+    Column("rating", Integer),
+    Column("comment", Text),
+    Column("question", Text),
+    Column("answer", Text),
+    Column("cited_chunks", Text),
+    Column("backend", Text),
+    Column("model", Text),
+)
 
 
 class FeedbackStore:
-    def __init__(self, path: Path) -> None:
-        self.path = sqlite.create(path, _SCHEMA)
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
 
     @classmethod
-    def of(cls, layout: StoreLayout) -> FeedbackStore:
-        return cls(layout.feedback)
-
-    def _connect(self) -> sqlite3.Connection:
-        return sqlite.connect(self.path)
+    def of(cls, store: StoreSettings) -> FeedbackStore:
+        return cls(engine_for(store))
 
     def record_unanswered(self, question: str, standalone: str, reason: str, closest: list[dict]) -> None:
-        with self._connect() as db:
+        with self.engine.begin() as db:
             db.execute(
-                "INSERT INTO unanswered(asked_at, question, standalone_question, reason, closest) VALUES(?,?,?,?,?)",
-                (now(), question, standalone, reason, json.dumps(closest, ensure_ascii=False)),
+                insert(_UNANSWERED).values(
+                    asked_at=now(),
+                    question=question,
+                    standalone_question=standalone,
+                    reason=reason,
+                    closest=json.dumps(closest, ensure_ascii=False),
+                )
             )
 
     def unanswered(self) -> list[dict]:
-        with self._connect() as db:
-            rows = db.execute("SELECT * FROM unanswered ORDER BY asked_at DESC").fetchall()
-        return [{**dict(row), "closest": json.loads(row["closest"] or "[]")} for row in rows]
+        with self.engine.connect() as db:
+            rows = db.execute(select(_UNANSWERED).order_by(_UNANSWERED.c.asked_at.desc())).mappings().all()
+        return [{**row, "closest": json.loads(row["closest"] or "[]")} for row in rows]
 
     def record_feedback(
         self,
@@ -69,28 +74,27 @@ class FeedbackStore:
     ) -> int:
         if rating not in (-1, 1):
             raise ValueError("rating must be 1 (utile) or -1 (pas utile)")
-        with self._connect() as db:
-            cursor = db.execute(
-                "INSERT INTO feedback(given_at, rating, comment, question, answer, cited_chunks, backend, model) "
-                "VALUES(?,?,?,?,?,?,?,?)",
-                (
-                    now(),
-                    rating,
-                    (comment or "").strip() or None,
-                    question,
-                    answer,
-                    json.dumps(cited_chunks),
-                    backend,
-                    model,
-                ),
+        with self.engine.begin() as db:
+            result = db.execute(
+                insert(_FEEDBACK).values(
+                    given_at=now(),
+                    rating=rating,
+                    comment=(comment or "").strip() or None,
+                    question=question,
+                    answer=answer,
+                    cited_chunks=json.dumps(cited_chunks),
+                    backend=backend,
+                    model=model,
+                )
             )
-            return int(cursor.lastrowid)
+            return int(result.inserted_primary_key[0])
 
     def update_comment(self, feedback_id: int, comment: str) -> None:
-        with self._connect() as db:
-            db.execute("UPDATE feedback SET comment=? WHERE id=?", (comment.strip() or None, feedback_id))
+        with self.engine.begin() as db:
+            db.execute(update(_FEEDBACK).where(_FEEDBACK.c.id == feedback_id).values(comment=comment.strip() or None))
 
     def feedback(self) -> list[dict]:
-        with self._connect() as db:
-            rows = db.execute("SELECT * FROM feedback ORDER BY given_at DESC, id DESC").fetchall()
-        return [{**dict(row), "cited_chunks": json.loads(row["cited_chunks"])} for row in rows]
+        with self.engine.connect() as db:
+            query = select(_FEEDBACK).order_by(_FEEDBACK.c.given_at.desc(), _FEEDBACK.c.id.desc())
+            rows = db.execute(query).mappings().all()
+        return [{**row, "cited_chunks": json.loads(row["cited_chunks"])} for row in rows]

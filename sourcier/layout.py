@@ -52,28 +52,9 @@ class StoreLayout:
         return self.root / f"lexical-{collection}.pkl"
 
     @property
-    def feedback(self) -> Path:
-        return self.root / "feedback.sqlite3"
-
-    @property
     def conversations(self) -> Path:
         """The chat's conversations, so that a reload finds them again."""
         return self.root / "conversations.sqlite3"
-
-    @property
-    def audit(self) -> Path:
-        """The audit trail (append-only)."""
-        return self.root / "audit.sqlite3"
-
-    @property
-    def accounts(self) -> Path:
-        """Local accounts (identity mode « local »)."""
-        return self.root / "accounts.sqlite3"
-
-    @property
-    def api_keys(self) -> Path:
-        """Service accounts of the HTTP API: hashed keys and their groups."""
-        return self.root / "api_keys.sqlite3"
 
     @property
     def falc_drafts(self) -> Path:

@@ -45,6 +45,9 @@ class StoreSettings(BaseModel):
     host: str | None = None
     port: int = 8000
     collection: str = "sourcier"
+    # The shared state (audit trail, feedback, accounts, API keys): SQLite in `path` when unset; PostgreSQL for
+    # several replicas, e.g. "postgresql+psycopg://sourcier:…@db.mairie.local/sourcier".
+    database_url: str | None = None
 
     @property
     def is_remote(self) -> bool:

@@ -21,7 +21,6 @@ from ingest.pipeline import IngestionPipeline
 from sourcier.api_keys import ApiKeys
 from sourcier.audit import AuditKind, AuditLog
 from sourcier.feedback import FeedbackStore
-from sourcier.layout import StoreLayout
 from sourcier.settings import LLMBackendKind
 from tests.conftest import HR_POLICY, HR_QUESTION, REPO, copy_into, free_port, make_settings
 from tests.ollama_standin import OllamaStandIn
@@ -84,7 +83,7 @@ def deployment(tmp_path_factory, embedder):
     policy.write_text(HR_POLICY, encoding="utf-8")
     settings.access.policy = policy
     IngestionPipeline(settings, embedder=embedder).run()
-    keys = ApiKeys.of(StoreLayout(settings.store.path))
+    keys = ApiKeys.of(settings.store)
     secrets = {name: keys.add(name, groups)[1] for name, groups in
                {"intranet": ["accueil"], "rh-bot": ["rh"], "supervision": ["dsi"]}.items()}  # fmt: skip
     with (
@@ -256,7 +255,7 @@ def test_feedback_report_and_admin_routes(deployment):
         headers=bearer(keys["intranet"]),
     )
     assert given.status_code == 201
-    stored = FeedbackStore.of(StoreLayout(settings.store.path)).feedback()
+    stored = FeedbackStore.of(settings.store).feedback()
     assert any(f["id"] == given.json()["id"] and f["comment"] == "Incomplet" for f in stored)
 
     no_report = httpx.get(f"{url}/v1/report", headers=bearer(keys["rh-bot"]))

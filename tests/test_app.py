@@ -113,7 +113,7 @@ def test_chat_answers_with_its_sources_and_stores_feedback(indexed, monkeypatch,
     app.text_input(key="comment-0").input("Il manque le cas des étudiants.")
     app.button[[b.label for b in app.button].index("Envoyer le commentaire")].click().run()
     assert not app.exception
-    (stored,) = FeedbackStore.of(StoreLayout(indexed.store.path)).feedback()
+    (stored,) = FeedbackStore.of(indexed.store).feedback()
     assert stored["rating"] == -1 and stored["question"] == QUESTION and stored["answer"] == ANSWER
     assert stored["comment"] == "Il manque le cas des étudiants."
     assert stored["cited_chunks"] and all(":" in chunk for chunk in stored["cited_chunks"])
@@ -176,7 +176,7 @@ def test_off_topic_question_shows_closest_documents_without_calling_the_llm(inde
     assert "Je ne trouve pas cette information" in app.info[0].value
     assert "Documents les plus proches" in all_text(app)
     assert ollama.requests == []
-    (gap,) = FeedbackStore.of(StoreLayout(indexed.store.path)).unanswered()
+    (gap,) = FeedbackStore.of(indexed.store).unanswered()
     assert gap["question"].startswith("Quelle est la recette")
 
 
@@ -272,9 +272,8 @@ def test_local_accounts_sign_in_and_pages_by_role(indexed, monkeypatch, tmp_path
     policy.write_text('admins = ["dsi"]\n[services]\nelections = ["tous"]\n', encoding="utf-8")
     monkeypatch.setenv("SOURCIER_ACCESS__POLICY", str(policy))
     monkeypatch.setenv("SOURCIER_IDENTITY__MODE", "local")
-    layout = StoreLayout(indexed.store.path)
-    Accounts.of(layout).add("marie", "marie-mot-de-passe", ["dsi"])
-    Accounts.of(layout).add("jean", "jean-mot-de-passe", [])
+    Accounts.of(indexed.store).add("marie", "marie-mot-de-passe", ["dsi"])
+    Accounts.of(indexed.store).add("jean", "jean-mot-de-passe", [])
 
     app = start()
     assert not app.chat_input and app.button[0].label == "Se connecter"
@@ -294,7 +293,7 @@ def test_local_accounts_sign_in_and_pages_by_role(indexed, monkeypatch, tmp_path
     admin_page.run()
     assert "Relancer l'ingestion" not in all_text(admin_page)
     assert any("n'est pas ouverte à votre profil" in e.value for e in admin_page.error)
-    kinds = [event.kind for event in AuditLog.of(layout).events()]
+    kinds = [event.kind for event in AuditLog.of(indexed.store).events()]
     assert AuditKind.SIGN_IN_FAILED in kinds and AuditKind.SIGN_IN in kinds and AuditKind.DENIED in kinds
 
 
@@ -332,5 +331,5 @@ def test_falc_draft_is_checked_edited_validated_and_exported(indexed, monkeypatc
     assert [b.proto.label for b in app.get("download_button")] == ["Exporter en DOCX", "Exporter en ODT"]
     from sourcier.audit import AuditKind, AuditLog
 
-    events = AuditLog.of(StoreLayout(indexed.store.path), 30).events([AuditKind.FALC])
+    events = AuditLog.of(indexed.store, 30).events([AuditKind.FALC])
     assert {event.detail["action"] for event in events} == {"rédaction", "validation"}

@@ -60,7 +60,7 @@ def analysed(tmp_path_factory, embedder):
         encoding="utf-8",
     )
     IngestionPipeline(settings, embedder=embedder).run()
-    feedback = FeedbackStore.of(StoreLayout(settings.store.path))
+    feedback = FeedbackStore.of(settings.store)
     for question in ["Quels sont les horaires de la piscine municipale ?", "Horaires d'ouverture de la piscine ?"]:
         feedback.record_unanswered(question, question, "preuves insuffisantes", [])
     feedback.record_feedback(-1, "Combien de jours de télétravail ?", "…", ["x:y:0001"], comment="incomplet")

@@ -85,7 +85,7 @@ def acting_reader(settings: Settings, args, command: str) -> Reader:
     if name is None:
         if mode is IdentityMode.DEMO:
             return DEMO_CLI
-        if command == "users" and not Accounts.of(StoreLayout(settings.store.path)).list():
+        if command == "users" and not Accounts.of(settings.store).list():
             return Reader.system("installation")  # the first admin is created before any account exists
         raise AccessDeniedError(
             "Précisez au nom de qui agit la commande : --as NOM (l'identification n'est pas en mode démonstration)."
@@ -93,7 +93,7 @@ def acting_reader(settings: Settings, args, command: str) -> Reader:
     policy = AccessPolicy.load(settings.access.policy)
     if mode is IdentityMode.LOCAL:
         password = os.environ.get("SOURCIER_PASSWORD") or getpass.getpass(f"Mot de passe de {name} : ")
-        account = Accounts.of(StoreLayout(settings.store.path)).verify(name, password)
+        account = Accounts.of(settings.store).verify(name, password)
         reader = policy.reader(account.name, account.groups)
     else:
         reader = policy.reader(name)
@@ -112,7 +112,7 @@ def _password(args, confirm: bool = True) -> str:
 
 
 def users(settings: Settings, args, reader: Reader) -> int:
-    accounts = Accounts.of(StoreLayout(settings.store.path))
+    accounts = Accounts.of(settings.store)
     audit = AuditLog.for_settings(settings)
     if args.action == "list":
         listed = accounts.list()
@@ -141,7 +141,7 @@ def users(settings: Settings, args, reader: Reader) -> int:
 
 
 def api_keys(settings: Settings, args, reader: Reader) -> int:
-    keys = ApiKeys.of(StoreLayout(settings.store.path))
+    keys = ApiKeys.of(settings.store)
     if args.action == "list":
         listed = keys.list()
         for key in listed:

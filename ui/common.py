@@ -92,7 +92,7 @@ def conversations() -> _Conversations:
 
 
 def feedback_store() -> FeedbackStore:
-    return FeedbackStore.of(StoreLayout(settings().store.path))
+    return FeedbackStore.of(settings().store)
 
 
 def live_documents() -> LiveDocuments:

@@ -19,7 +19,6 @@ from sourcier.access import AccessPolicy, Reader, Role, groups_claim
 from sourcier.accounts import Accounts
 from sourcier.audit import AuditKind, AuditLog
 from sourcier.errors import SignInError
-from sourcier.layout import StoreLayout
 from sourcier.settings import IdentityMode
 from ui.common import settings
 
@@ -55,7 +54,7 @@ def current_reader() -> Reader | None:
     if mode is IdentityMode.LOCAL:
         reader = st.session_state.get(_SIGNED_IN)
         if isinstance(reader, Reader):  # groups are read again from the policy: a change applies at once
-            account = Accounts.of(StoreLayout(settings().store.path)).get(reader.name)
+            account = Accounts.of(settings().store).get(reader.name)
             return policy().reader(account.name, account.groups) if account else None
         return None
     if mode is IdentityMode.OIDC:
@@ -112,7 +111,7 @@ def sign_in() -> None:
             submitted = st.form_submit_button("Se connecter", type="primary")
         if submitted:
             try:
-                account = Accounts.of(StoreLayout(settings().store.path)).verify(name, password)
+                account = Accounts.of(settings().store).verify(name, password)
             except SignInError as error:
                 audit_log().record(AuditKind.SIGN_IN_FAILED, name.strip()[:100] or "?", mode="local")
                 st.error(str(error))

@@ -1,9 +1,7 @@
 """Who may read what (fast tier): the policy, the roles, and the live index enforcing them on every read."""
 
-import sqlite3
-from datetime import UTC, datetime, timedelta
-
 import pytest
+from sqlalchemy import text
 
 from ingest.access import label_chunks
 from ingest.lexical import LexicalIndex
@@ -11,10 +9,10 @@ from quality.report import report_for_reader
 from rag.retrieve import HybridRetriever
 from sourcier.access import ADMINS_ONLY, AccessPolicy, Reader, Role
 from sourcier.accounts import Accounts
-from sourcier.audit import AuditKind, AuditLog
 from sourcier.errors import AccessDeniedError, ConfigurationError, InputError, SignInError
-from sourcier.layout import StoreLayout
+from sourcier.settings import StoreSettings
 from tests.fakes import HashingEmbedder
+from tests.state_contract import audit_trail_contract
 from tests.unit.indexes import build, doc_id
 
 EMBEDDER = HashingEmbedder()
@@ -153,27 +151,11 @@ def test_the_report_shows_a_referent_only_their_services():
 
 
 def test_the_audit_trail_is_append_only_masked_and_purged(tmp_path):
-    layout = StoreLayout(tmp_path)
-    log = AuditLog.of(layout, retention_days=180)
-    reader = POLICY.reader("paul", ["rh"])
-    log.record(AuditKind.QUESTION, reader, question="Mon IBAN FR76 3000 6000 0112 3456 7890 189 est-il bon ?")
-    (event,) = log.events()
-    assert event.user == "paul" and event.groups == ["rh", "tous"] and "3456" not in event.detail["question"]
-    db = sqlite3.connect(layout.audit)
-    with pytest.raises(sqlite3.DatabaseError, match="modification interdite"):
-        db.execute("UPDATE events SET user = 'autre'")
-    with pytest.raises(sqlite3.DatabaseError, match="suppression interdite"):
-        db.execute("DELETE FROM events")
-    old = (datetime.now(UTC) - timedelta(days=200)).isoformat(timespec="seconds")
-    with db:
-        db.execute("INSERT INTO events (at, kind, user, groups, detail) VALUES (?, 'sign_in', 'x', '[]', '{}')", (old,))
-    assert len(log.events()) == 2
-    AuditLog.of(layout, retention_days=180)  # opening purges what is past the retention period
-    assert [e.user for e in log.events()] == ["paul"]
+    audit_trail_contract(StoreSettings(path=tmp_path))
 
 
 def test_local_accounts(tmp_path):
-    accounts = Accounts(tmp_path / "accounts.sqlite3")
+    accounts = Accounts.of(StoreSettings(path=tmp_path))
     accounts.add("marie", "un mot de passe solide", ["dsi"])
     assert accounts.verify("marie", "un mot de passe solide").groups == ["dsi"]
     with pytest.raises(SignInError) as wrong_password:
@@ -185,10 +167,8 @@ def test_local_accounts(tmp_path):
         accounts.add("jean", "court", [])
     with pytest.raises(InputError, match="existe déjà"):
         accounts.add("marie", "un mot de passe solide", [])
-    assert (
-        "argon2id"
-        in sqlite3.connect(tmp_path / "accounts.sqlite3").execute("SELECT password FROM accounts").fetchone()[0]
-    )
+    with accounts.engine.connect() as db:
+        assert "argon2id" in db.execute(text("SELECT password FROM accounts")).scalar_one()
     accounts.remove("marie")
     with pytest.raises(SignInError):
         accounts.verify("marie", "un mot de passe solide")

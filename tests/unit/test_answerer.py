@@ -9,7 +9,6 @@ from rag.chain import Answer, Answerer, Found, Progress, Stage
 from rag.retrieve import HybridRetriever
 from sourcier.errors import LLMUnavailableError
 from sourcier.feedback import FeedbackStore
-from sourcier.layout import StoreLayout
 from sourcier.settings import LLMBackendKind
 from tests.fakes import SYSTEM, HashingEmbedder, scripted_backend
 from tests.unit.indexes import PASSAGES, build, exclude
@@ -58,7 +57,7 @@ def test_an_off_topic_question_is_refused_without_calling_the_llm(tmp_path):
     settings, chain, chat = answerer(tmp_path, "ne doit pas être appelé")
     answer = chain.ask("Quelle est la recette de la tarte tatin aux pommes caramélisées ?", reader=SYSTEM)
     assert answer.abstained and chat.prompts == []
-    (gap,) = FeedbackStore.of(StoreLayout(settings.store.path)).unanswered()
+    (gap,) = FeedbackStore.of(settings.store).unanswered()
     assert gap["question"].startswith("Quelle est la recette")
 
 

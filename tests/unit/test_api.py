@@ -6,6 +6,7 @@ import json
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import text
 
 from api.app import create_app
 from api.auth import Authenticator
@@ -15,7 +16,8 @@ from sourcier.access import AccessPolicy
 from sourcier.api_keys import ApiKeys
 from sourcier.audit import AuditKind, AuditLog
 from sourcier.errors import ConfigurationError, InputError, SignInError
-from sourcier.layout import StoreLayout
+from sourcier.hashing import sha256_bytes
+from sourcier.settings import StoreSettings
 from tests.fakes import HashingEmbedder, scripted_backend
 from tests.unit.indexes import build
 
@@ -38,7 +40,7 @@ def api(tmp_path):
     settings.access.policy.write_text(POLICY, encoding="utf-8")
     label_chunks(store, AccessPolicy.load(settings.access.policy), settings.corpus_dir)
     LexicalIndex.sync(index.layout.lexical(index.collection), store)
-    keys = ApiKeys.of(StoreLayout(settings.store.path))
+    keys = ApiKeys.of(settings.store)
     secrets = {name: keys.add(name, groups)[1] for name, groups in {"accueil": ["accueil"], "dsi": ["dsi"]}.items()}
     backend = scripted_backend("Un justificatif de domicile de moins de 3 mois [1].")
     app = create_app(settings, embedder=HashingEmbedder(), backend=backend, index=index)
@@ -64,10 +66,12 @@ def events(response) -> list[tuple[str, dict]]:
 
 
 def test_a_key_is_shown_once_and_stored_only_as_its_hash(tmp_path):
-    keys = ApiKeys(tmp_path / "keys.sqlite3")
+    keys = ApiKeys.of(StoreSettings(path=tmp_path))
     key, secret = keys.add("intranet", ["tous", " rh "])
     assert secret.startswith("sourcier_") and len(secret) > 40 and key.groups == ["rh", "tous"]
-    assert secret.encode() not in (tmp_path / "keys.sqlite3").read_bytes()
+    with keys.engine.connect() as db:
+        stored = [str(value) for row in db.execute(text("SELECT * FROM api_keys")) for value in row]
+    assert secret not in stored and sha256_bytes(secret.encode()) in stored
     assert keys.verify(secret).name == "intranet" and keys.list()[0].last_used_at
     with pytest.raises(InputError, match="existe déjà"):
         keys.add("intranet", ["tous"])
