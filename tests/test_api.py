@@ -73,10 +73,13 @@ def oidc_token(provider_url: str, user: User, client_id: str = CLIENT_ID) -> str
 
 
 @pytest.fixture(scope="module")
-def deployment(tmp_path_factory, embedder):
-    """An index of elections (everyone) and rh (HR only), an OIDC provider, API keys, and the API serving them."""
+def deployment(tmp_path_factory, embedder, postgresql, chroma_server):
+    """An index of elections (everyone) and rh (HR only), an OIDC provider, API keys, and the API serving them —
+    deployed as a site would: vectors in the Chroma server, the shared state in PostgreSQL."""
     tmp_path = tmp_path_factory.mktemp("api")
-    settings = make_settings(tmp_path)
+    host, port = chroma_server
+    settings = make_settings(tmp_path, host=host, port=port, collection="api")
+    settings.store.database_url = postgresql.database("api")
     copy_into(settings.corpus_dir, "elections", REPO / "corpus" / "elections" / "F1965.html")
     copy_into(settings.corpus_dir, "rh", REPO / "corpus" / "rh" / "F544.html", REPO / "corpus" / "rh" / "F490.html")
     policy = tmp_path / "acces.toml"

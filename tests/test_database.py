@@ -1,0 +1,107 @@
+"""The shared state on both databases Sourcier supports: SQLite (the default) and a real PostgreSQL started on
+loopback from Debian's package. The same contract runs on each (tests/state_contract.py); then what only a
+deployment meets: replicas writing at once, migrations run by two processes starting together, files of the earlier
+layout imported once."""
+
+import itertools
+import sqlite3
+import subprocess
+import sys
+
+import pytest
+from sqlalchemy import inspect
+
+from sourcier.accounts import Accounts
+from sourcier.audit import AuditLog
+from sourcier.database import engine_for
+from sourcier.errors import StoreUnavailableError
+from sourcier.feedback import FeedbackStore
+from sourcier.settings import StoreSettings
+from tests.state_contract import (
+    accounts_and_keys_contract,
+    audit_trail_contract,
+    concurrent_writers_contract,
+    feedback_contract,
+)
+
+_names = (f"etat{n}" for n in itertools.count())
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store(request, tmp_path) -> StoreSettings:
+    if request.param == "sqlite":
+        return StoreSettings(path=tmp_path)
+    server = request.getfixturevalue("postgresql")
+    return StoreSettings(path=tmp_path, database_url=server.database(next(_names)))
+
+
+def test_audit_trail(store):
+    audit_trail_contract(store)
+
+
+def test_feedback(store):
+    feedback_contract(store)
+
+
+def test_accounts_and_keys(store):
+    accounts_and_keys_contract(store)
+
+
+def test_concurrent_writers_lose_nothing(store):
+    concurrent_writers_contract(store)
+
+
+_WRITER = """
+import sys
+from sourcier.audit import AuditKind, AuditLog
+from sourcier.settings import StoreSettings
+log = AuditLog.of(StoreSettings(path=sys.argv[1], database_url=sys.argv[2] or None))
+for i in range(100):
+    log.record(AuditKind.QUESTION, "processus", question=f"question {i}")
+"""
+
+
+def test_processes_starting_together_migrate_once_and_lose_no_row(store):
+    """Four processes open a database no one has opened yet (each runs the migrations) and write at once."""
+    url = store.database_url or ""
+    processes = [
+        subprocess.Popen([sys.executable, "-c", _WRITER, str(store.path), url], stderr=subprocess.PIPE, text=True)
+        for _ in range(4)
+    ]
+    for process in processes:
+        assert process.wait(timeout=120) == 0, process.stderr.read()
+    assert len(AuditLog.of(store).events(user="processus", limit=10_000)) == 400
+    with engine_for(store).connect() as db:
+        assert db.exec_driver_sql("SELECT version_num FROM alembic_version").scalars().all() == ["0001"]
+
+
+def test_files_of_the_earlier_layout_are_imported_once(tmp_path):
+    """A store written before the shared database: its accounts, feedback and audit trail are still there."""
+    with sqlite3.connect(tmp_path / "accounts.sqlite3") as db:
+        db.execute("CREATE TABLE accounts (name TEXT PRIMARY KEY, groups TEXT, password TEXT, created_at TEXT)")
+        db.execute("INSERT INTO accounts VALUES ('marie', 'dsi', 'hash', '2026-01-01T00:00:00+00:00')")
+    with sqlite3.connect(tmp_path / "audit.sqlite3") as db:
+        db.execute(
+            "CREATE TABLE events (id INTEGER PRIMARY KEY, at TEXT, kind TEXT, user TEXT, groups TEXT, detail TEXT)"
+        )
+        db.execute("INSERT INTO events VALUES (7, '2026-11-01T10:00:00+00:00', 'sign_in', 'marie', '[]', '{}')")
+        db.execute("CREATE TABLE retention (days INTEGER)")
+    with sqlite3.connect(tmp_path / "feedback.sqlite3") as db:
+        db.execute(
+            "CREATE TABLE feedback (id INTEGER PRIMARY KEY, given_at TEXT, rating INTEGER, comment TEXT, question TEXT,"
+            " answer TEXT, cited_chunks TEXT, backend TEXT, model TEXT)"
+        )
+        db.execute("INSERT INTO feedback VALUES (1, '2026-11-02', 1, NULL, 'q', 'a', '[]', NULL, NULL)")
+
+    store = StoreSettings(path=tmp_path)
+    assert [a.name for a in Accounts.of(store).list()] == ["marie"]
+    assert [(e.id, e.user) for e in AuditLog.of(store).events()] == [(7, "marie")]
+    assert [f["question"] for f in FeedbackStore.of(store).feedback()] == ["q"]
+    assert not (tmp_path / "accounts.sqlite3").exists() and (tmp_path / "accounts.sqlite3.importe").exists()
+    assert set(inspect(engine_for(store)).get_table_names()) >= {"audit_events", "feedback", "accounts", "api_keys"}
+
+
+def test_an_unreachable_database_is_said_in_french(tmp_path):
+    store = StoreSettings(path=tmp_path, database_url="postgresql+psycopg://sourcier@127.0.0.1:1/sourcier")
+    with pytest.raises(StoreUnavailableError, match="Base de données injoignable"):
+        engine_for(store)
