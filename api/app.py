@@ -43,7 +43,7 @@ from api.schemas import (
 )
 from ingest import background
 from ingest.embed import Embedder, TextEmbedder
-from ingest.live import LiveIndex, lexical_stamp, read_live_documents
+from ingest.live import LiveIndex, index_stamp, read_live_documents
 from ingest.status import index_status
 from quality.report import load_last_report, report_for_reader
 from rag.chain import Answer, Answerer, Found, Progress, Source, to_source
@@ -79,7 +79,7 @@ class Services:
         self.generations = threading.BoundedSemaphore(settings.api.max_generations)
         self._embedder = embedder
         self._backend = backend
-        self._answerer: tuple[tuple[str, float], Answerer] | None = None
+        self._answerer: tuple[tuple[str, str], Answerer] | None = None
         self._lock = threading.Lock()
 
     def backend(self) -> Backend:
@@ -89,7 +89,7 @@ class Services:
             return self._backend
 
     def answerer(self) -> Answerer:
-        stamp = lexical_stamp(self.settings)
+        stamp = index_stamp(self.settings)
         with self._lock:
             if self._answerer is None or self._answerer[0] != stamp:
                 if self._embedder is None:

@@ -19,7 +19,7 @@ _children: dict[Path, subprocess.Popen] = {}
 
 
 def is_running(settings: Settings) -> bool:
-    if IngestionLock(StoreLayout(settings.store.path).lock).is_held():
+    if IngestionLock(settings.store).is_held():
         return True
     child = _children.get(settings.store.path.resolve())
     return child is not None and child.poll() is None

@@ -9,6 +9,7 @@ from __future__ import annotations
 import itertools
 import json
 import logging
+import os
 import pickle
 import threading
 from pathlib import Path
@@ -54,14 +55,24 @@ class LexicalIndex:
             return cls(pickle.load(handle))
 
     def save(self, path: Path) -> None:
-        temporary = path.with_suffix(".tmp")
+        temporary = path.with_suffix(f".{os.getpid()}.tmp")  # replicas sharing a folder may save at once
         with temporary.open("wb") as handle:
             pickle.dump(self.entries, handle, protocol=pickle.HIGHEST_PROTOCOL)
         temporary.replace(path)
 
     @classmethod
-    def sync(cls, path: Path, store: VectorStore) -> LexicalIndex:
-        """Bring the saved index in line with a store: drop gone chunks, tokenise new ones."""
+    def at_version(cls, path: Path, store: VectorStore, version: str) -> LexicalIndex:
+        """The index of `store` as of `version` (the manifest's index version): the saved one when it is that
+        version, else derived from the store again (a replica on another server, or after an ingestion)."""
+        recorded = _version_file(path).read_text() if _version_file(path).is_file() else ""
+        if path.is_file() and recorded == version:  # "" for both: an index from before versions were recorded
+            return cls.load(path)
+        return cls.sync(path, store, version)
+
+    @classmethod
+    def sync(cls, path: Path, store: VectorStore, version: str | None = None) -> LexicalIndex:
+        """Bring the saved index in line with a store: drop gone chunks, tokenise new ones; `version` is recorded
+        beside it."""
         entries = cls.load(path).entries
         current: dict[str, dict] = {}
         for start in itertools.count(0, _PAGE):
@@ -78,6 +89,8 @@ class LexicalIndex:
                 entries[chunk.id] = (content_terms(f"{context}\n{chunk.text}"), chunk.metadata)
         index = cls(entries)
         index.save(path)
+        if version is not None:
+            _version_file(path).write_text(version)
         return index
 
     # --- search ---------------------------------------------------------------------------------------
@@ -113,6 +126,10 @@ class LexicalIndex:
 
 def _mask_key(where: dict) -> str:
     return json.dumps(where, sort_keys=True, ensure_ascii=False)
+
+
+def _version_file(path: Path) -> Path:
+    return path.with_suffix(".version")
 
 
 def matches(metadata: dict, where: dict) -> bool:

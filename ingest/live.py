@@ -15,13 +15,13 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from ingest.lexical import LexicalIndex, matches
-from ingest.manifest import DocumentRecord, Manifest
+from ingest.manifest import INDEX_VERSION, DocumentRecord, Manifest
 from ingest.store import ChromaStore, StoredChunk, VectorStore
 from sourcier.access import Reader
 from sourcier.errors import AccessDeniedError
 from sourcier.layout import StoreLayout
 from sourcier.models.embedding import embedding_model_id
-from sourcier.settings import Settings
+from sourcier.settings import Settings, StoreSettings
 
 OVERFETCH = 4  # how many more nearest chunks to fetch unfiltered before falling back to a filtered query
 
@@ -37,18 +37,15 @@ class LiveDocuments:
 
 
 def read_live_documents(settings: Settings) -> LiveDocuments:
-    with Manifest(StoreLayout(settings.store.path).manifest) as manifest:
+    with Manifest(settings.store) as manifest:
         collection = manifest.active_collection(settings.store.collection)
         return LiveDocuments(collection, manifest.documents(collection), manifest.excluded(), manifest.last_run())
 
 
-def lexical_stamp(settings: Settings) -> tuple[str, float]:
-    """Changes whenever an ingestion changed what the live index holds (new collection or new lexical index)."""
-    layout = StoreLayout(settings.store.path)
-    with Manifest(layout.manifest) as manifest:
-        collection = manifest.active_collection(settings.store.collection)
-    path = layout.lexical(collection)
-    return collection, path.stat().st_mtime if path.exists() else 0.0
+def index_stamp(settings: Settings) -> tuple[str, str]:
+    """Changes whenever an ingestion (or a change of rights) changed what the live index holds, on any server."""
+    with Manifest(settings.store) as manifest:
+        return manifest.active_collection(settings.store.collection), manifest.state(INDEX_VERSION) or ""
 
 
 def _and(*clauses: dict | None) -> dict | None:
@@ -60,9 +57,10 @@ def _and(*clauses: dict | None) -> dict | None:
 
 class LiveIndex:
     def __init__(
-        self, layout: StoreLayout, collection: str, store: VectorStore, reader: Reader | None = None, _lexical=None
+        self, state: StoreSettings, collection: str, store: VectorStore, reader: Reader | None = None, _lexical=None
     ) -> None:
-        self.layout = layout
+        self.state = state  # where the manifest and the lexical index's local copy are
+        self.layout = StoreLayout(state.path)
         self.collection = collection
         self.reader = reader
         self._store = store
@@ -70,7 +68,7 @@ class LiveIndex:
 
     def for_reader(self, reader: Reader) -> LiveIndex:
         """The same index, read for `reader`: only what they may read."""
-        return LiveIndex(self.layout, self.collection, self._store, reader, self._lexical_holder)
+        return LiveIndex(self.state, self.collection, self._store, reader, self._lexical_holder)
 
     @classmethod
     def open(
@@ -79,12 +77,11 @@ class LiveIndex:
         """The active collection of `settings`' store, read for `reader` (none: nothing can be read until
         `for_reader`); `store` replaces Chroma (tests, other backends); `fresh`: read from disk again, for a server
         process after an ingestion in another process."""
-        layout = StoreLayout(settings.store.path)
-        with Manifest(layout.manifest) as manifest:
+        with Manifest(settings.store) as manifest:
             collection = manifest.active_collection(settings.store.collection)
         if store is None:
             store = ChromaStore.open(settings.store, embedding_model_id(settings.embedding), collection, fresh=fresh)
-        return cls(layout, collection, store, reader)
+        return cls(settings.store, collection, store, reader)
 
     @property
     def embedding_model(self) -> str:
@@ -97,7 +94,7 @@ class LiveIndex:
         that an admin's exclusion applies at once)."""
         if self.reader is None:
             raise AccessDeniedError("Lecture de l'index sans utilisateur identifié : refusée.")
-        with Manifest(self.layout.manifest) as manifest:
+        with Manifest(self.state) as manifest:
             excluded = sorted(manifest.excluded())
         return _and({"doc_id": {"$nin": excluded}} if excluded else None, self.reader.clause())
 
@@ -169,5 +166,8 @@ class LiveIndex:
     def _lexical(self) -> LexicalIndex:
         # Loaded on first lexical search only (status and the report never pay for it), shared by every reader.
         if not self._lexical_holder:
-            self._lexical_holder.append(LexicalIndex.load(self.layout.lexical(self.collection)))
+            with Manifest(self.state) as manifest:
+                version = manifest.state(INDEX_VERSION) or ""
+            path = self.layout.lexical(self.collection)
+            self._lexical_holder.append(LexicalIndex.at_version(path, self._store, version))
         return self._lexical_holder[0]

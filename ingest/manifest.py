@@ -1,53 +1,69 @@
 """The manifest: what each corpus file was when last ingested, which makes ingestion incremental.
 
-A small SQLite database beside the index. It is written after the store, per document, so that after a crash
-it may lag behind the store but never claim more than the store holds; `IngestionPipeline` reconciles the two.
+Tables of the shared database (SQLite beside the index, or PostgreSQL). It is written after the store, per document,
+so that after a crash it may lag behind the store but never claim more than the store holds; `IngestionPipeline`
+reconciles the two.
 """
 
 from __future__ import annotations
 
 import json
-import sqlite3
 from dataclasses import asdict, dataclass
-from pathlib import Path
+
+from sqlalchemy import Column, Connection, Integer, MetaData, Table, Text, delete, func, insert, select, update
 
 from sourcier.clock import now
+from sourcier.database import engine_for
+from sourcier.settings import StoreSettings
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS documents (
-    collection TEXT NOT NULL,
-    path TEXT NOT NULL,
-    doc_id TEXT NOT NULL,
-    file_hash TEXT NOT NULL,
-    indexed_hash TEXT,
-    status TEXT NOT NULL,
-    chunks INTEGER NOT NULL DEFAULT 0,
-    pages INTEGER,
-    title TEXT,
-    format TEXT,
-    service TEXT,
-    doc_date TEXT,
-    reason TEXT,
-    updated_at TEXT NOT NULL,
-    details TEXT,
-    PRIMARY KEY (collection, path)
-);
--- Documents an admin took out of retrieval; their files and chunks stay (re-including is instant).
-CREATE TABLE IF NOT EXISTS excluded (
-    doc_id TEXT PRIMARY KEY,
-    path TEXT NOT NULL,
-    reason TEXT,
-    excluded_at TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS runs (
-    id TEXT PRIMARY KEY,
-    collection TEXT NOT NULL,
-    started_at TEXT NOT NULL,
-    finished_at TEXT,
-    report TEXT
-);
-"""
+# The manifest's record of the chunks' state: changed by every ingestion and every `access apply`; a replica that
+# sees it change reads the index again (its lexical index derived anew from the store if it is not that version).
+INDEX_VERSION = "index_version"
+
+_METADATA = MetaData()
+_STATE = Table("index_state", _METADATA, Column("key", Text, primary_key=True), Column("value", Text))
+_DOCUMENTS = Table(
+    "documents",
+    _METADATA,
+    Column("collection", Text, primary_key=True),
+    Column("path", Text, primary_key=True),
+    *(
+        Column(name, Integer if name in ("chunks", "pages") else Text)
+        for name in (
+            "doc_id",
+            "file_hash",
+            "indexed_hash",
+            "status",
+            "chunks",
+            "pages",
+            "title",
+            "format",
+            "service",
+            "doc_date",
+            "reason",
+            "updated_at",
+            "details",
+        )
+    ),  # fmt: skip
+)
+# Documents an admin took out of retrieval; their files and chunks stay (re-including is instant).
+_EXCLUDED = Table(
+    "exclusions",
+    _METADATA,
+    Column("doc_id", Text, primary_key=True),
+    Column("path", Text),
+    Column("reason", Text),
+    Column("excluded_at", Text),
+)
+_RUNS = Table(
+    "ingestion_runs",
+    _METADATA,
+    Column("id", Text, primary_key=True),
+    Column("collection", Text),
+    Column("started_at", Text),
+    Column("finished_at", Text),
+    Column("report", Text),
+)
 
 
 @dataclass
@@ -69,20 +85,15 @@ class DocumentRecord:
 
 
 class Manifest:
-    def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.path = path
-        self._db = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
-        self._db.row_factory = sqlite3.Row
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
-        self._db.executescript(_SCHEMA)
-        columns = {row["name"] for row in self._db.execute("PRAGMA table_info(documents)")}
-        if "details" not in columns:  # manifests written before the quality report
-            self._db.execute("ALTER TABLE documents ADD COLUMN details TEXT")
+    """The manifest of `store`'s index, in the shared database (`sourcier.database`). Every method is one
+    transaction of its own; `switch_collection` changes the live collection and forgets the old one's documents
+    in one."""
+
+    def __init__(self, store: StoreSettings) -> None:
+        self.engine = engine_for(store)
 
     def close(self) -> None:
-        self._db.close()
+        pass  # the engine's connections are pooled for the process
 
     def __enter__(self) -> Manifest:
         return self
@@ -93,86 +104,85 @@ class Manifest:
     # --- the live collection (switched atomically at the end of a rebuild) ----------------------------
 
     def active_collection(self, default: str) -> str:
-        row = self._db.execute("SELECT value FROM state WHERE key='active_collection'").fetchone()
-        return row["value"] if row else default
+        return self.state("active_collection") or default
 
     def switch_collection(self, new: str, old: str) -> None:
-        with self._transaction():
-            self._db.execute(
-                "INSERT INTO state(key, value) VALUES('active_collection', ?) "
-                "ON CONFLICT(key) DO UPDATE SET value=excluded.value",
-                (new,),
-            )
-            self._db.execute("DELETE FROM documents WHERE collection=?", (old,))
+        with self.engine.begin() as db:
+            _put(db, _STATE, {"key": "active_collection"}, {"value": new})
+            db.execute(delete(_DOCUMENTS).where(_DOCUMENTS.c.collection == old))
+
+    def state(self, key: str) -> str | None:
+        with self.engine.connect() as db:
+            return db.execute(select(_STATE.c.value).where(_STATE.c.key == key)).scalar()
+
+    def set_state(self, key: str, value: str) -> None:
+        with self.engine.begin() as db:
+            _put(db, _STATE, {"key": key}, {"value": value})
 
     def forget_collection(self, collection: str) -> None:
-        self._db.execute("DELETE FROM documents WHERE collection=?", (collection,))
+        with self.engine.begin() as db:
+            db.execute(delete(_DOCUMENTS).where(_DOCUMENTS.c.collection == collection))
 
     def collections(self) -> set[str]:
-        return {row[0] for row in self._db.execute("SELECT DISTINCT collection FROM documents")}
+        with self.engine.connect() as db:
+            return set(db.execute(select(_DOCUMENTS.c.collection).distinct()).scalars())
 
     # --- documents ------------------------------------------------------------------------------------
 
     def documents(self, collection: str) -> dict[str, DocumentRecord]:
-        rows = self._db.execute("SELECT * FROM documents WHERE collection=? ORDER BY path", (collection,))
-        # sqlite3.Row iterates over values, not keys: .keys() is needed here.
-        return {
-            row["path"]: DocumentRecord(**{k: row[k] for k in row.keys() if k != "collection"})  # noqa: SIM118
-            for row in rows
-        }
+        query = select(_DOCUMENTS).where(_DOCUMENTS.c.collection == collection).order_by(_DOCUMENTS.c.path)
+        with self.engine.connect() as db:
+            rows = db.execute(query).mappings().all()
+        return {row["path"]: DocumentRecord(**{k: v for k, v in row.items() if k != "collection"}) for row in rows}
 
     def record(self, collection: str, document: DocumentRecord) -> None:
         document.updated_at = now()
         values = asdict(document)
-        columns = ", ".join(["collection", *values])
-        marks = ", ".join("?" * (len(values) + 1))
-        self._db.execute(f"INSERT OR REPLACE INTO documents({columns}) VALUES({marks})", (collection, *values.values()))
+        path = values.pop("path")
+        with self.engine.begin() as db:
+            _put(db, _DOCUMENTS, {"collection": collection, "path": path}, values)
 
     def remove(self, collection: str, path: str) -> None:
-        self._db.execute("DELETE FROM documents WHERE collection=? AND path=?", (collection, path))
+        with self.engine.begin() as db:
+            db.execute(delete(_DOCUMENTS).where(_DOCUMENTS.c.collection == collection, _DOCUMENTS.c.path == path))
 
     # --- exclusions from retrieval ------------------------------------------------------------------
 
     def exclude(self, doc_id: str, path: str, reason: str | None = None) -> None:
-        self._db.execute(
-            "INSERT OR REPLACE INTO excluded(doc_id, path, reason, excluded_at) VALUES(?, ?, ?, ?)",
-            (doc_id, path, reason, now()),
-        )
+        with self.engine.begin() as db:
+            _put(db, _EXCLUDED, {"doc_id": doc_id}, {"path": path, "reason": reason, "excluded_at": now()})
 
     def include(self, doc_id: str) -> None:
-        self._db.execute("DELETE FROM excluded WHERE doc_id=?", (doc_id,))
+        with self.engine.begin() as db:
+            db.execute(delete(_EXCLUDED).where(_EXCLUDED.c.doc_id == doc_id))
 
     def excluded(self) -> dict[str, dict]:
-        rows = self._db.execute("SELECT * FROM excluded ORDER BY path")
+        with self.engine.connect() as db:
+            rows = db.execute(select(_EXCLUDED).order_by(_EXCLUDED.c.path)).mappings().all()
         return {row["doc_id"]: {"path": row["path"], "reason": row["reason"], "at": row["excluded_at"]} for row in rows}
 
     # --- runs -----------------------------------------------------------------------------------------
 
     def start_run(self, run_id: str, collection: str, started_at: str) -> None:
-        self._db.execute(
-            "INSERT INTO runs(id, collection, started_at) VALUES(?, ?, ?)", (run_id, collection, started_at)
-        )
+        with self.engine.begin() as db:
+            db.execute(insert(_RUNS).values(id=run_id, collection=collection, started_at=started_at))
 
     def finish_run(self, run_id: str, report: dict) -> None:
-        self._db.execute("UPDATE runs SET finished_at=?, report=? WHERE id=?", (now(), json.dumps(report), run_id))
+        with self.engine.begin() as db:
+            db.execute(update(_RUNS).where(_RUNS.c.id == run_id).values(finished_at=now(), report=json.dumps(report)))
 
     def last_run(self) -> dict | None:
-        row = self._db.execute(
-            "SELECT * FROM runs WHERE report IS NOT NULL ORDER BY started_at DESC LIMIT 1"
-        ).fetchone()
-        return json.loads(row["report"]) if row else None
+        query = select(_RUNS.c.report).where(_RUNS.c.report.is_not(None)).order_by(_RUNS.c.started_at.desc())
+        with self.engine.connect() as db:
+            report = db.execute(query.limit(1)).scalar()
+        return json.loads(report) if report else None
 
     def unfinished_runs(self) -> int:
-        return self._db.execute("SELECT COUNT(*) FROM runs WHERE finished_at IS NULL").fetchone()[0]
+        with self.engine.connect() as db:
+            return db.execute(select(func.count()).select_from(_RUNS).where(_RUNS.c.finished_at.is_(None))).scalar()
 
-    def _transaction(self):
-        db = self._db
 
-        class _Tx:
-            def __enter__(self):
-                db.execute("BEGIN IMMEDIATE")
-
-            def __exit__(self, kind, value, traceback):
-                db.execute("ROLLBACK" if kind else "COMMIT")
-
-        return _Tx()
+def _put(db: Connection, table: Table, key: dict, values: dict) -> None:
+    """Insert or replace the row of `key` (the same statements in every database)."""
+    db.execute(delete(table).where(*(table.c[name] == value for name, value in key.items())))
+    db.execute(insert(table).values(**key, **values))

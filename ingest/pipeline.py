@@ -29,7 +29,7 @@ from ingest.embed import Embedder, TextEmbedder
 from ingest.lexical import LexicalIndex
 from ingest.loaders import LoadOptions
 from ingest.lock import IngestionLock
-from ingest.manifest import DocumentRecord, Manifest
+from ingest.manifest import INDEX_VERSION, DocumentRecord, Manifest
 from ingest.plan import Pending, plan_run
 from ingest.progress import Phase, Progress, ProgressCallback, ProgressFile
 from ingest.report import DocumentStatus, FileReport, IngestionReport
@@ -86,8 +86,8 @@ class IngestionPipeline:
     def run(self, paths: Sequence[Path] = (), rebuild: bool = False) -> IngestionReport:
         self.layout.ensure()
         with (
-            IngestionLock(self.layout.lock),
-            Manifest(self.layout.manifest) as manifest,
+            IngestionLock(self.settings.store),
+            Manifest(self.settings.store) as manifest,
             LoadWorker(self._load_options) as self._worker,
         ):
             return self._run(manifest, list(paths), rebuild)
@@ -163,11 +163,12 @@ class IngestionPipeline:
             # Always in step with the store and the access policy (cheap when nothing changed), so a crash before
             # these lines heals and a policy change reaches unchanged documents.
             label_chunks(store, self.policy, settings.corpus_dir)
-            LexicalIndex.sync(self.layout.lexical(target), store)
+            LexicalIndex.sync(self.layout.lexical(target), store, version=report.run_id)
             if rebuild:
                 manifest.switch_collection(target, live)
                 store.drop_collection(live)
                 self.layout.lexical(live).unlink(missing_ok=True)
+            manifest.set_state(INDEX_VERSION, report.run_id)  # every replica reads the index again
             report.total_chunks = store.count()
         except BaseException as exc:
             progress.error = str(exc) or type(exc).__name__

@@ -8,7 +8,6 @@ from collections import Counter
 from ingest.live import read_live_documents
 from ingest.lock import IngestionLock
 from ingest.report import DocumentStatus
-from sourcier.layout import StoreLayout
 from sourcier.models.embedding import embedding_model_id
 from sourcier.settings import Settings
 
@@ -23,7 +22,7 @@ def index_status(settings: Settings) -> dict:
         "documents": len(live.documents),
         "documents_by_status": dict(Counter(record.status for record in live.documents.values())),
         "chunks": sum(record.chunks or 0 for record in live.documents.values()),
-        "ingestion_running": IngestionLock(StoreLayout(settings.store.path).lock).is_held(),
+        "ingestion_running": IngestionLock(settings.store).is_held(),
         "last_run": None,
     }
     if live.last_run:

@@ -203,7 +203,7 @@ def build_report(
 
 
 def _exclude_sensitive(settings: Settings, report: Report) -> None:
-    with Manifest(StoreLayout(settings.store.path).manifest) as manifest:
+    with Manifest(settings.store) as manifest:
         records = {r.path: r for r in manifest.documents(report.collection).values()}
         for finding in report.open_findings():
             if finding.type == FindingType.SENSITIVE and finding.severity == Severity.HIGH:

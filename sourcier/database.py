@@ -3,13 +3,15 @@
 replicas on several servers share it. The schema is Alembic's (`sourcier/migrations`), brought up to date when a
 process first opens the database (on PostgreSQL under an advisory lock: replicas starting together migrate once).
 
-Held here: the audit trail, feedback and unanswered questions, local accounts, API keys. (The ingestion manifest,
-the chat's conversations, the quality state and FALC drafts still live in their own SQLite files in the store
-folder.) Files of those four written before this database existed are imported once, then renamed `*.importe`.
+Held here: the ingestion manifest (the live collection, documents, exclusions, runs), the audit trail, feedback and
+unanswered questions, local accounts, API keys. (The chat's conversations, the quality state and FALC drafts still
+live in their own SQLite files in the store folder.) Files of those written before this database existed are
+imported once, then renamed `*.importe`.
 """
 
 from __future__ import annotations
 
+import fcntl
 import sqlite3
 import threading
 from pathlib import Path
@@ -53,12 +55,19 @@ def _open(url: str, store_path: Path) -> Engine:
             # Readers never wait for the writer; writers of other processes wait their turn instead of failing.
             connection.execute("PRAGMA journal_mode=WAL")
             connection.execute("PRAGMA busy_timeout=30000")
+            # The manifest is written after the store, per document: what it says must survive a power cut.
+            connection.execute("PRAGMA synchronous=FULL")
     else:
         engine = create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
     try:
-        migrate(engine)
         if sqlite_file:
-            _import_legacy_files(engine, store_path)
+            # Processes starting together migrate one after the other (PostgreSQL has its advisory lock).
+            with (store_path / "state.migration.lock").open("a") as lock:
+                fcntl.flock(lock, fcntl.LOCK_EX)
+                migrate(engine)
+                _import_legacy_files(engine, store_path)
+        else:
+            migrate(engine)
     except SQLAlchemyError as error:
         engine.dispose()
         raise StoreUnavailableError(
@@ -87,6 +96,12 @@ _LEGACY = {
     "feedback.sqlite3": [("unanswered", "unanswered", {}), ("feedback", "feedback", {})],
     "accounts.sqlite3": [("accounts", "accounts", {})],
     "api_keys.sqlite3": [("api_keys", "api_keys", {})],
+    "manifest.sqlite3": [
+        ("state", "index_state", {}),
+        ("documents", "documents", {}),
+        ("excluded", "exclusions", {}),
+        ("runs", "ingestion_runs", {}),
+    ],
 }
 
 

@@ -208,7 +208,7 @@ def test_admin_excludes_and_reincludes_a_document(indexed, monkeypatch, ollama):
     app.selectbox(key="exclusion_document").select("elections/F1965.html").run()
     app.button(key="exclude").click().run()
     assert not app.exception
-    with Manifest(StoreLayout(indexed.store.path).manifest) as manifest:
+    with Manifest(indexed.store) as manifest:
         assert [e["path"] for e in manifest.excluded().values()] == ["elections/F1965.html"]
 
     app.switch_page("chat_page.py").run()
@@ -223,7 +223,7 @@ def test_admin_excludes_and_reincludes_a_document(indexed, monkeypatch, ollama):
     app.switch_page("admin_page.py").run()
     app.selectbox(key="exclusion_document").select("elections/F1965.html").run()
     app.button(key="include").click().run()
-    with Manifest(StoreLayout(indexed.store.path).manifest) as manifest:
+    with Manifest(indexed.store) as manifest:
         assert manifest.excluded() == {}
 
 

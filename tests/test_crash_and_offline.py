@@ -77,7 +77,7 @@ def test_kill_9_mid_ingestion_then_rerun_completes(tmp_path, embedder):
     killed_at = progress.files_done
 
     # The index answers queries right away...
-    with Manifest(StoreLayout(settings.store.path).manifest) as manifest:
+    with Manifest(settings.store) as manifest:
         recorded = manifest.documents(settings.store.collection)
     assert 0 < len(recorded) < len(FICHE_IDS)
     store = ChromaStore.open(settings.store, embedder.name)
@@ -89,7 +89,7 @@ def test_kill_9_mid_ingestion_then_rerun_completes(tmp_path, embedder):
     counts = report.counts
     assert counts["indexed"] + counts["unchanged"] == len(FICHE_IDS)
     assert counts["unchanged"] >= killed_at
-    with Manifest(StoreLayout(settings.store.path).manifest) as manifest:
+    with Manifest(settings.store) as manifest:
         recorded = manifest.documents(settings.store.collection)
     held = store.versions()
     assert len(recorded) == len(FICHE_IDS) == len(held)

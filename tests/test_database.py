@@ -7,14 +7,17 @@ import itertools
 import sqlite3
 import subprocess
 import sys
+import time
 
 import pytest
+from alembic.script import ScriptDirectory
 from sqlalchemy import inspect
 
+from ingest.lock import IngestionLock
 from sourcier.accounts import Accounts
 from sourcier.audit import AuditLog
-from sourcier.database import engine_for
-from sourcier.errors import StoreUnavailableError
+from sourcier.database import MIGRATIONS, engine_for
+from sourcier.errors import IngestionRunningError, StoreUnavailableError
 from sourcier.feedback import FeedbackStore
 from sourcier.settings import StoreSettings
 from tests.state_contract import (
@@ -22,6 +25,7 @@ from tests.state_contract import (
     audit_trail_contract,
     concurrent_writers_contract,
     feedback_contract,
+    manifest_contract,
 )
 
 _names = (f"etat{n}" for n in itertools.count())
@@ -45,6 +49,40 @@ def test_feedback(store):
 
 def test_accounts_and_keys(store):
     accounts_and_keys_contract(store)
+
+
+def test_manifest(store):
+    manifest_contract(store)
+
+
+def test_one_ingestion_at_a_time_even_across_servers(store):
+    with IngestionLock(store):
+        assert IngestionLock(store).is_held()
+        with pytest.raises(IngestionRunningError, match="déjà en cours"), IngestionLock(store):
+            pass
+    assert not IngestionLock(store).is_held()
+    # A process that dies holding it frees it: nothing to clear by hand.
+    holder = subprocess.Popen(
+        [sys.executable, "-c", _HOLDER, str(store.path), store.database_url or ""], stdout=subprocess.PIPE, text=True
+    )
+    assert holder.stdout.readline().strip() == "verrou pris"
+    assert IngestionLock(store).is_held()
+    holder.kill()
+    holder.wait()
+    deadline = time.monotonic() + 10
+    while IngestionLock(store).is_held():
+        assert time.monotonic() < deadline, "le verrou d'un processus tué n'est pas libéré"
+        time.sleep(0.1)
+
+
+_HOLDER = """
+import sys, time
+from ingest.lock import IngestionLock
+from sourcier.settings import StoreSettings
+with IngestionLock(StoreSettings(path=sys.argv[1], database_url=sys.argv[2] or None)):
+    print("verrou pris", flush=True)
+    time.sleep(60)
+"""
 
 
 def test_concurrent_writers_lose_nothing(store):
@@ -72,7 +110,8 @@ def test_processes_starting_together_migrate_once_and_lose_no_row(store):
         assert process.wait(timeout=120) == 0, process.stderr.read()
     assert len(AuditLog.of(store).events(user="processus", limit=10_000)) == 400
     with engine_for(store).connect() as db:
-        assert db.exec_driver_sql("SELECT version_num FROM alembic_version").scalars().all() == ["0001"]
+        versions = db.exec_driver_sql("SELECT version_num FROM alembic_version").scalars().all()
+    assert versions == [ScriptDirectory(str(MIGRATIONS)).get_current_head()]
 
 
 def test_files_of_the_earlier_layout_are_imported_once(tmp_path):

@@ -215,7 +215,7 @@ def test_kill_9_while_a_hostile_file_is_read(tmp_path, embedder):
     statuses = {f.path: f.status for f in report.files}
     assert statuses["textes/a-court.txt"] in (DocumentStatus.INDEXED, DocumentStatus.UNCHANGED)  # before the kill
     assert statuses["textes/b-lent.md"] == statuses["textes/c-court.txt"] == DocumentStatus.INDEXED
-    with Manifest(layout.manifest) as manifest:
+    with Manifest(settings.store) as manifest:
         recorded = manifest.documents(report.collection)
     chunks = live_chunks(settings)
     assert {c.metadata["source"] for c in chunks} == set(recorded)

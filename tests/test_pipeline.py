@@ -39,7 +39,7 @@ def chunks_by_source(settings, embedder) -> dict[str, list[dict]]:
 
 
 def active_collection(settings) -> str:
-    with Manifest(StoreLayout(settings.store.path).manifest) as manifest:
+    with Manifest(settings.store) as manifest:
         return manifest.active_collection(settings.store.collection)
 
 

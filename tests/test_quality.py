@@ -132,7 +132,7 @@ def test_a_setting_takes_documents_with_sensitive_data_out_of_retrieval(analysed
     strict = settings.model_copy(deep=True)
     strict.quality.exclude_sensitive = True
     build_report(strict, embedder)
-    with Manifest(StoreLayout(settings.store.path).manifest) as manifest:
+    with Manifest(settings.store) as manifest:
         excluded = {entry["path"]: entry for entry in manifest.excluded().values()}
         assert set(excluded) == {"rh/dossier-agent.txt"}
         assert excluded["rh/dossier-agent.txt"]["reason"] == "données personnelles sensibles"

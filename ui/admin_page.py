@@ -15,7 +15,6 @@ from ingest.status import index_status
 from sourcier.access import Reader
 from sourcier.audit import AuditKind
 from sourcier.french import plural, service_name
-from sourcier.layout import StoreLayout
 from sourcier.settings import LLMBackendKind
 from ui.common import explain, live_documents, settings
 from ui.identity import audit_log, require
@@ -183,7 +182,7 @@ def show_documents(reader: Reader) -> None:
     if not chosen:
         return
     record = documents[chosen]
-    with Manifest(StoreLayout(config.store.path).manifest) as manifest:
+    with Manifest(config.store) as manifest:
         if record.doc_id in excluded:
             st.caption(f"Exclu de la recherche depuis le {_when(excluded[record.doc_id]['at'])}.")
             if st.button("Réintégrer dans la recherche", key="include"):

@@ -8,7 +8,7 @@ import time
 
 import streamlit as st
 
-from ingest.live import lexical_stamp
+from ingest.live import index_stamp
 from rag.chain import Answer, Source, Stage
 from rag.citations import INFERRED_MARK, INFERRED_NOTE, split_sentences, supporting_sentences
 from rag.conversation import Conversation, Turn, TurnState, new_conversation_id, valid_conversation_id
@@ -297,7 +297,7 @@ def render() -> None:
     reader = require("Assistant")
     try:
         live = live_documents()
-        readable = readable_documents(reader, lexical_stamp(settings()))
+        readable = readable_documents(reader, index_stamp(settings()))
     except Exception as error:
         st.error(f"L'index est inaccessible : {explain(error)}")
         st.stop()

@@ -10,7 +10,7 @@ from pathlib import Path
 import streamlit as st
 
 from ingest.embed import Embedder
-from ingest.live import LiveDocuments, LiveIndex, lexical_stamp, read_live_documents
+from ingest.live import LiveDocuments, LiveIndex, index_stamp, read_live_documents
 from rag.chain import Answerer
 from rag.conversation import Conversation, ConversationStore, new_conversation_id
 from rag.llm import Backend, make_backend
@@ -40,7 +40,7 @@ def llm_backend() -> Backend:
 
 
 @st.cache_resource(max_entries=1, show_spinner=False)
-def _answerer(stamp: tuple[str, float]) -> Answerer:
+def _answerer(stamp: tuple[str, str]) -> Answerer:
     # The LLM is connected on first need: an abstention never waits for it. The index is read afresh: an ingestion
     # (another process) changed it.
     index = LiveIndex.open(settings(), fresh=True)
@@ -49,7 +49,7 @@ def _answerer(stamp: tuple[str, float]) -> Answerer:
 
 def answerer() -> Answerer:
     """Rebuilt only when an ingestion changed the index (new collection or new lexical index)."""
-    return _answerer(lexical_stamp(settings()))
+    return _answerer(index_stamp(settings()))
 
 
 class _Conversations:
@@ -101,7 +101,7 @@ def live_documents() -> LiveDocuments:
 
 
 @st.cache_data(ttl=30, max_entries=500, show_spinner=False)
-def readable_documents(reader: Reader, stamp: tuple[str, float]) -> dict[str, int]:
+def readable_documents(reader: Reader, stamp: tuple[str, str]) -> dict[str, int]:
     """doc_id → chunks `reader` may read; counted again after an ingestion, at most every 30 s otherwise (the chat
     page shows it on every run, and for a non-admin it means reading the chunks)."""
     return dict(live_index(reader).counts_per_document())

@@ -13,7 +13,7 @@ from falc.facts import FactCheck, compare
 from falc.rewrite import Draft, FalcWriter, Passage, writer_for
 from falc.rules import measure
 from falc.source import DocumentReader, SourceDocument
-from ingest.live import lexical_stamp
+from ingest.live import index_stamp
 from sourcier.access import Reader
 from sourcier.audit import AuditKind
 from sourcier.errors import SourcierError
@@ -58,7 +58,7 @@ def render() -> None:
         "bloquée. " + PROOFREADING_NOTICE
     )
     records = {record.doc_id: record for record in live_documents().documents.values()}
-    readable = readable_documents(reader, lexical_stamp(settings()))
+    readable = readable_documents(reader, index_stamp(settings()))
     choices = sorted((doc_id for doc_id in readable if doc_id in records), key=lambda d: records[d].title or "")
     if not choices:
         st.info("Aucun document ne vous est ouvert pour l'instant.")

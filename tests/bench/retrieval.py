@@ -114,7 +114,7 @@ def retrieval_bench(size: int, texts: list[str], embedder: Embedder, workdir: Pa
     load_s = time.perf_counter() - started
     layout = StoreLayout(workdir)
     LexicalIndex(entries).save(layout.lexical(store.name))
-    retriever = HybridRetriever(index=LiveIndex(layout, store.name, store), embedder=embedder, k=6)
+    retriever = HybridRetriever(index=LiveIndex(StoreSettings(path=workdir), store.name, store), embedder=embedder, k=6)
     raw_times, hybrid_times, filtered_times = [], [], []
     for question in questions():
         started = time.perf_counter()

@@ -42,7 +42,7 @@ def build(
     settings = Settings(corpus_dir=tmp_path / "corpus", store=StoreSettings(path=tmp_path / "vectorstore"))
     layout = StoreLayout(settings.store.path).ensure()
     store = MemoryStore(settings.store.collection)
-    with Manifest(layout.manifest) as manifest:
+    with Manifest(settings.store) as manifest:
         for (service, name), texts in passages.items():
             chunks = [
                 Chunk(
@@ -80,5 +80,5 @@ def build(
 
 
 def exclude(settings: Settings, service: str, name: str) -> None:
-    with Manifest(StoreLayout(settings.store.path).manifest) as manifest:
+    with Manifest(settings.store) as manifest:
         manifest.exclude(doc_id(service, name), f"{service}/{name}.html", reason="test")

@@ -106,7 +106,7 @@ def test_every_read_is_narrowed_to_the_readers_groups(live):
 
 def test_an_index_read_for_nobody_reads_nothing(live):
     _, index, _ = live
-    unbound = type(index)(index.layout, index.collection, index._store)
+    unbound = type(index)(index.state, index.collection, index._store)
     with pytest.raises(AccessDeniedError):
         unbound.nearest([EMBEDDER.embed_query("liste")], k=3)
     retriever = HybridRetriever(index=unbound, embedder=EMBEDDER)
