@@ -1,14 +1,14 @@
 """API load benchmark (`make bench`): prints figures, asserts nothing. Loopback only, bounded in time.
 
 Two API replicas (`sourcier serve`, separate processes) share one index — vectors in a `chroma run` server, the
-manifest, audit trail and feedback in the store folder — and an LLM stand-in of fixed latency (Ollama's protocol,
-a fixed answer streamed word by word). N concurrent clients ask questions for D seconds, each through « its »
+manifest, audit trail and feedback in PostgreSQL (`--sqlite`: in the store folder) — and an LLM stand-in of fixed
+latency (Ollama's protocol, a fixed answer streamed word by word). N concurrent clients ask questions for D seconds, each through « its »
 replica and, on a refused connection or « serveur occupé », again through the other one; every fifth answer gets a
 feedback. Meanwhile an admin starts an ingestion of new documents through replica 1, and replica 2 is killed
 (SIGKILL) a third of the way in and restarted a little later. Figures: throughput, p50/p95 of retrieval (the
 `extracts` event) and of time to first byte, errors, retries, audit rows and feedback lost.
 
-    python -m tests.bench.api_load [--clients 50] [--seconds 120]
+    python -m tests.bench.api_load [--clients 50] [--seconds 120] [--sqlite]
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ import contextlib
 import json
 import random
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
@@ -35,8 +34,9 @@ from sourcier.api_keys import ApiKeys
 from sourcier.audit import AuditKind, AuditLog
 from sourcier.feedback import FeedbackStore
 from sourcier.settings import EmbeddingSettings, LLMBackendKind, Settings, StoreSettings
-from tests.conftest import FICHES, free_port
+from tests.conftest import FICHES, PostgreSQL, free_port
 from tests.ollama_standin import OllamaStandIn
+from tests.replicas import Replica
 
 REPO = Path(__file__).resolve().parents[2]
 SERVICES = ["associations", "cimetiere", "elections", "enfance", "etat-civil", "rh", "urbanisme"]
@@ -59,42 +59,6 @@ def percentile(values: list[float], q: float) -> float | None:
         return None
     ordered = sorted(values)
     return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))], 3)
-
-
-class Replica:
-    def __init__(self, settings: Settings, log: Path) -> None:
-        self.settings, self.log = settings, log
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.process: subprocess.Popen | None = None
-
-    def start(self) -> None:
-        command = [sys.executable, "-m", "ui.cli", "--settings-stdin", "serve", "--port", str(self.port)]
-        with self.log.open("a") as log:
-            self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=log, stderr=subprocess.STDOUT)
-        assert self.process.stdin is not None
-        self.process.stdin.write(self.settings.model_dump_json().encode())
-        self.process.stdin.close()
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{self.url}/openapi.json", timeout=2).status_code == 200:
-                    return
-            time.sleep(0.5)
-        raise RuntimeError(f"replica on {self.port} did not start: see {self.log}")
-
-    def kill(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.send_signal(signal.SIGKILL)
-            self.process.wait()
-
-    def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.kill()
 
 
 class Busy(Exception):
@@ -244,7 +208,9 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--seconds", type=float, default=120)
     parser.add_argument("--max-generations", type=int, default=8)
+    parser.add_argument("--sqlite", action="store_true", help="the shared state in SQLite (one server) instead")
     args = parser.parse_args()
+    database = None if args.sqlite else PostgreSQL().start()
 
     with (
         tempfile.TemporaryDirectory() as tmp,
@@ -273,6 +239,8 @@ def main() -> None:
                 embedding=EmbeddingSettings(models_dir=REPO / "models"),
             )
             settings.access.policy = policy
+            if database is not None:
+                settings.store.database_url = database.database("charge")
             settings.llm.backend, settings.llm.ollama_host = LLMBackendKind.OLLAMA, standin.url
             settings.api.max_generations = args.max_generations
             settings.ingest.ocr = False
@@ -297,6 +265,7 @@ def main() -> None:
                         "clients": args.clients,
                         "seconds": round(outcome["elapsed_s"], 1),
                         "replicas": 2,
+                        "shared_state": "SQLite" if args.sqlite else "PostgreSQL",
                         "max_generations_per_replica": args.max_generations,
                         "llm_standin_answer_s": round(WORD_DELAY_S * 12, 1),
                         "answers": figures.answers,
@@ -329,6 +298,8 @@ def main() -> None:
                 replica.stop()
             chroma.terminate()
             chroma.wait(timeout=30)
+            if database is not None:
+                database.stop()
 
 
 if __name__ == "__main__":
