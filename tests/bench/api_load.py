@@ -2,11 +2,11 @@
 
 Two API replicas (`sourcier serve`, separate processes) share one index — vectors in a `chroma run` server, the
 manifest, audit trail and feedback in PostgreSQL (`--sqlite`: in the store folder) — and an LLM stand-in of fixed
-latency (Ollama's protocol, a fixed answer streamed word by word). N concurrent clients ask questions for D seconds, each through « its »
-replica and, on a refused connection or « serveur occupé », again through the other one; every fifth answer gets a
-feedback. Meanwhile an admin starts an ingestion of new documents through replica 1, and replica 2 is killed
-(SIGKILL) a third of the way in and restarted a little later. Figures: throughput, p50/p95 of retrieval (the
-`extracts` event) and of time to first byte, errors, retries, audit rows and feedback lost.
+latency (Ollama's protocol, a fixed answer streamed word by word). N concurrent clients ask questions for D seconds,
+each through « its » replica and, on a refused connection or « serveur occupé », again through the other one; every
+fifth answer gets a feedback. Meanwhile an admin starts an ingestion of new documents through replica 1, and replica
+2 is killed (SIGKILL) a third of the way in and restarted a little later. Figures: throughput, p50/p95 of retrieval
+(the `extracts` event) and of time to first byte, errors, retries, audit rows and feedback lost.
 
     python -m tests.bench.api_load [--clients 50] [--seconds 120] [--sqlite]
 """
