@@ -112,6 +112,8 @@ async def invalid_request(request: Request, error: RequestValidationError) -> JS
 def _explain(item: dict) -> str:
     kind = item.get("type", "")
     context = item.get("ctx") or {}
+    if kind == "value_error":  # our own validators' messages, in French
+        return str(context.get("error", item.get("msg", "valeur invalide")))
     if kind in {"string_too_short", "string_too_long", "too_short", "too_long"}:
         bound = context.get("min_length" if kind.endswith("short") else "max_length") or 0
         what = plural(int(bound), "caractère" if kind.startswith("string") else "élément")

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 QUESTION_MAX = 2000  # characters: a question, not a document
+MESSAGE_MAX = 20_000  # an earlier answer in a conversation
 SERVICES_MAX = 50
 
 
@@ -14,7 +15,7 @@ class Exchange(BaseModel):
     """A previous question of the conversation and the answer it got: follow-ups are searched with it."""
 
     question: str = Field(max_length=QUESTION_MAX)
-    answer: str = Field("", max_length=20_000)
+    answer: str = Field("", max_length=MESSAGE_MAX)
 
 
 class AskRequest(BaseModel):
@@ -123,6 +124,12 @@ class ChatMessage(BaseModel):
 
     role: Literal["system", "developer", "user", "assistant", "tool"]
     content: str | list[ContentPart] | None = None
+
+    @model_validator(mode="after")
+    def _bounded(self) -> ChatMessage:
+        if len(self.text) > MESSAGE_MAX:
+            raise ValueError(f"message trop long : {MESSAGE_MAX} caractères au plus")
+        return self
 
     @property
     def text(self) -> str:

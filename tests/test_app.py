@@ -1,7 +1,6 @@
 """The Streamlit app's pages against a real index (streamlit.testing AppTest), with the LLM behind a real HTTP
 protocol stand-in of Ollama so that each answer takes seconds; the browser test uses the real embedded model."""
 
-import sqlite3
 import time
 
 import pytest
@@ -12,7 +11,6 @@ from ingest import background
 from ingest.manifest import Manifest
 from ingest.pipeline import IngestionPipeline
 from sourcier.feedback import FeedbackStore
-from sourcier.layout import StoreLayout
 from tests.conftest import FICHES, MODELS, REPO, copy_into, free_port, make_settings
 from tests.ollama_standin import ANSWER, OllamaStandIn
 
@@ -258,9 +256,9 @@ def test_admin_uploads_a_file_and_ingests_it_in_the_background(indexed, monkeypa
     assert not app.exception
     assert any("Ingestion terminée" in s.value for s in app.success)
     assert [m.value for m in app.metric][:1] == ["3"]
-    with sqlite3.connect(StoreLayout(indexed.store.path).manifest) as db:
-        (status,) = db.execute("SELECT status FROM documents WHERE path='Cimetière/F12691.html'").fetchone()
-    assert status == "indexed"
+    with Manifest(indexed.store) as manifest:
+        documents = manifest.documents(manifest.active_collection(indexed.store.collection))
+    assert documents["Cimetière/F12691.html"].status == "indexed"
 
 
 def test_local_accounts_sign_in_and_pages_by_role(indexed, monkeypatch, tmp_path):

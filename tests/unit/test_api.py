@@ -193,3 +193,9 @@ def test_validation_errors_name_the_field_in_french(api):
         headers=auth(secrets["accueil"]),
     )
     assert no_user.status_code == 400 and "rôle « user »" in no_user.json()["detail"]
+    huge = client.post(
+        "/v1/chat/completions",
+        json={"model": "sourcier", "messages": [{"role": "user", "content": "x" * 20_001}]},
+        headers=auth(secrets["accueil"]),
+    )
+    assert huge.status_code == 422 and "message trop long : 20000 caractères au plus" in huge.json()["detail"]
