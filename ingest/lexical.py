@@ -55,6 +55,7 @@ class LexicalIndex:
             return cls(pickle.load(handle))
 
     def save(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)  # a new replica's folder holds nothing yet
         temporary = path.with_suffix(f".{os.getpid()}.tmp")  # replicas sharing a folder may save at once
         with temporary.open("wb") as handle:
             pickle.dump(self.entries, handle, protocol=pickle.HIGHEST_PROTOCOL)
