@@ -278,29 +278,6 @@ def test_feedback_report_and_admin_routes(deployment):
     assert httpx.get(f"{url}/static-offline-docs/swagger-ui-bundle.js").status_code == 200
 
 
-def test_an_admin_starts_an_ingestion_and_follows_it(deployment):
-    url, key, settings = deployment["url"], deployment["keys"]["supervision"], deployment["settings"]
-    (settings.corpus_dir / "elections" / "note.md").write_text(
-        "# Bureau de vote\n\nLe bureau de vote de la mairie ouvre à 8 heures et ferme à 18 heures.\n", encoding="utf-8"
-    )
-    started = httpx.post(f"{url}/v1/ingest", json={}, headers=bearer(key))
-    assert started.status_code == 202, started.text
-    again = httpx.post(f"{url}/v1/ingest", json={}, headers=bearer(key))
-    assert again.status_code == 400 and "déjà en cours" in again.json()["detail"]
-    deadline = time.monotonic() + 300
-    while True:
-        status = httpx.get(f"{url}/v1/ingest/status", headers=bearer(key)).json()
-        if not status["running"] and status["progress"] and status["progress"]["finished"]:
-            break
-        assert time.monotonic() < deadline, f"ingestion toujours en cours après 5 minutes : {status}"
-        time.sleep(1)
-    assert status["documents"] == 4, status
-    # The new document is searchable through the API at once: the answerer follows the index.
-    query = {"query": "À quelle heure ferme le bureau de vote de la mairie ?"}
-    found = httpx.post(f"{url}/v1/search", json=query, headers=bearer(key)).json()
-    assert "elections/note.md" in {result["path"] for result in found["results"]}
-
-
 def test_a_busy_replica_says_so_at_once_instead_of_hanging(deployment, embedder):
     settings = deployment["settings"].model_copy(deep=True)
     settings.api.max_generations, settings.api.queue_s = 1, 0.2

@@ -1,14 +1,16 @@
 """The store contract against Chroma: embedded (persistent, on disk) and a real `chroma run` server on loopback."""
 
 import itertools
+import subprocess
+import sys
 
 import pytest
 
 from ingest.store import ChromaStore
 from sourcier.errors import ConfigurationError, StoreUnavailableError
 from sourcier.settings import StoreSettings
-from tests.conftest import free_port
-from tests.store_contract import VectorStoreContract, chunks_for, write
+from tests.conftest import REPO, free_port
+from tests.store_contract import VectorStoreContract, chunks_for, near, write
 
 _names = (f"contract{i}" for i in itertools.count())
 
@@ -55,3 +57,28 @@ def test_unreachable_server_is_a_clear_error(tmp_path):
     settings = StoreSettings(path=tmp_path, host="127.0.0.1", port=free_port())
     with pytest.raises(StoreUnavailableError, match="injoignable"):
         ChromaStore.open(settings, "multilingual-e5-small")
+
+
+_WRITER = """
+import sys
+from ingest.store import ChromaStore
+from sourcier.settings import StoreSettings
+from tests.store_contract import chunks_for, write
+store = ChromaStore.open(StoreSettings(path=sys.argv[1]), "multilingual-e5-small")
+write(store, chunks_for("doc2", "v1", "urbanisme", ["permis"]))
+"""
+
+
+def test_a_server_process_finds_what_another_process_wrote_once_it_reads_afresh(tmp_path):
+    """An embedded Chroma keeps each collection's vector index in memory per process: what an ingestion (another
+    process) wrote is counted but never found by a nearest-neighbour query — until the reader opens it afresh, as
+    the app and the API do when the index version changes."""
+    settings = StoreSettings(path=tmp_path / "vectorstore")
+    reader = ChromaStore.open(settings, "multilingual-e5-small")
+    write(reader, chunks_for("doc1", "v1", "elections", ["liste"]))
+    assert [hit.id for hit in reader.query([near("permis")], 2)[0]] == ["doc1:v1:0000"]
+    subprocess.run([sys.executable, "-c", _WRITER, str(settings.path)], check=True, cwd=REPO, timeout=120)
+    assert reader.count() == 2
+    assert "doc2:v1:0000" not in [hit.id for hit in reader.query([near("permis")], 2)[0]]  # Chroma's behaviour
+    fresh = ChromaStore.open(settings, "multilingual-e5-small", fresh=True)
+    assert fresh.query([near("permis")], 2)[0][0].id == "doc2:v1:0000"
