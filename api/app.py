@@ -80,6 +80,7 @@ class Services:
         self._embedder = embedder
         self._backend = backend
         self._answerer: tuple[tuple[str, str], Answerer] | None = None
+        self._document_ids: tuple[tuple[str, str], dict[str, str]] | None = None
         self._lock = threading.Lock()
 
     def backend(self) -> Backend:
@@ -101,8 +102,13 @@ class Services:
             return self._answerer[1]
 
     def document_ids(self) -> dict[str, str]:
-        """path → document id, of the live collection."""
-        return {path: record.doc_id for path, record in read_live_documents(self.settings).documents.items()}
+        """path → document id, of the live collection (read again when an ingestion changed it)."""
+        stamp = index_stamp(self.settings)
+        with self._lock:
+            if self._document_ids is None or self._document_ids[0] != stamp:
+                documents = read_live_documents(self.settings).documents
+                self._document_ids = (stamp, {path: record.doc_id for path, record in documents.items()})
+            return self._document_ids[1]
 
 
 def create_app(
