@@ -4,24 +4,24 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict
-from datetime import UTC, datetime
-from pathlib import Path
+
+from sqlalchemy import Column, Engine, MetaData, Table, Text, delete, select
 
 from falc.rewrite import Draft, Passage, Section
-from sourcier import sqlite
+from sourcier.clock import now
+from sourcier.database import engine_for, put
 from sourcier.errors import InputError
 from sourcier.french import plural
-from sourcier.layout import StoreLayout
+from sourcier.settings import StoreSettings
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS drafts (
-    owner TEXT NOT NULL,
-    document TEXT NOT NULL,
-    updated_at TEXT NOT NULL,
-    draft TEXT NOT NULL,
-    PRIMARY KEY (owner, document)
-);
-"""
+_DRAFTS = Table(
+    "falc_drafts",
+    MetaData(),
+    Column("owner", Text, primary_key=True),
+    Column("document", Text, primary_key=True),
+    Column("updated_at", Text),
+    Column("draft", Text),
+)
 
 
 def to_dict(draft: Draft) -> dict:
@@ -62,30 +62,24 @@ def validate(draft: Draft) -> None:
 
 
 class DraftStore:
-    def __init__(self, path: Path) -> None:
-        self.path = sqlite.create(path, _SCHEMA)
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
 
     @classmethod
-    def of(cls, layout: StoreLayout) -> DraftStore:
-        return cls(layout.falc_drafts)
+    def of(cls, store: StoreSettings) -> DraftStore:
+        return cls(engine_for(store))
 
     def save(self, owner: str, document: str, draft: Draft) -> None:
-        with sqlite.connect(self.path) as db:
-            db.execute(
-                "INSERT OR REPLACE INTO drafts VALUES (?,?,?,?)",
-                (
-                    owner,
-                    document,
-                    datetime.now(UTC).isoformat(timespec="seconds"),
-                    json.dumps(to_dict(draft), ensure_ascii=False),
-                ),
-            )
+        values = {"updated_at": now(), "draft": json.dumps(to_dict(draft), ensure_ascii=False)}
+        with self.engine.begin() as db:
+            put(db, _DRAFTS, {"owner": owner, "document": document}, values)
 
     def load(self, owner: str, document: str) -> Draft | None:
-        with sqlite.connect(self.path) as db:
-            row = db.execute("SELECT draft FROM drafts WHERE owner=? AND document=?", (owner, document)).fetchone()
-        return from_dict(json.loads(row[0])) if row else None
+        query = select(_DRAFTS.c.draft).where(_DRAFTS.c.owner == owner, _DRAFTS.c.document == document)
+        with self.engine.connect() as db:
+            draft = db.execute(query).scalar()
+        return from_dict(json.loads(draft)) if draft else None
 
     def delete(self, owner: str, document: str) -> None:
-        with sqlite.connect(self.path) as db:
-            db.execute("DELETE FROM drafts WHERE owner=? AND document=?", (owner, document))
+        with self.engine.begin() as db:
+            db.execute(delete(_DRAFTS).where(_DRAFTS.c.owner == owner, _DRAFTS.c.document == document))

@@ -10,10 +10,10 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass
 
-from sqlalchemy import Column, Connection, Integer, MetaData, Table, Text, delete, func, insert, select, update
+from sqlalchemy import Column, Integer, MetaData, Table, Text, delete, func, insert, select, update
 
 from sourcier.clock import now
-from sourcier.database import engine_for
+from sourcier.database import engine_for, put
 from sourcier.settings import StoreSettings
 
 # The manifest's record of the chunks' state: changed by every ingestion and every `access apply`; a replica that
@@ -108,7 +108,7 @@ class Manifest:
 
     def switch_collection(self, new: str, old: str) -> None:
         with self.engine.begin() as db:
-            _put(db, _STATE, {"key": "active_collection"}, {"value": new})
+            put(db, _STATE, {"key": "active_collection"}, {"value": new})
             db.execute(delete(_DOCUMENTS).where(_DOCUMENTS.c.collection == old))
 
     def state(self, key: str) -> str | None:
@@ -117,7 +117,7 @@ class Manifest:
 
     def set_state(self, key: str, value: str) -> None:
         with self.engine.begin() as db:
-            _put(db, _STATE, {"key": key}, {"value": value})
+            put(db, _STATE, {"key": key}, {"value": value})
 
     def forget_collection(self, collection: str) -> None:
         with self.engine.begin() as db:
@@ -140,7 +140,7 @@ class Manifest:
         values = asdict(document)
         path = values.pop("path")
         with self.engine.begin() as db:
-            _put(db, _DOCUMENTS, {"collection": collection, "path": path}, values)
+            put(db, _DOCUMENTS, {"collection": collection, "path": path}, values)
 
     def remove(self, collection: str, path: str) -> None:
         with self.engine.begin() as db:
@@ -150,7 +150,7 @@ class Manifest:
 
     def exclude(self, doc_id: str, path: str, reason: str | None = None) -> None:
         with self.engine.begin() as db:
-            _put(db, _EXCLUDED, {"doc_id": doc_id}, {"path": path, "reason": reason, "excluded_at": now()})
+            put(db, _EXCLUDED, {"doc_id": doc_id}, {"path": path, "reason": reason, "excluded_at": now()})
 
     def include(self, doc_id: str) -> None:
         with self.engine.begin() as db:
@@ -180,9 +180,3 @@ class Manifest:
     def unfinished_runs(self) -> int:
         with self.engine.connect() as db:
             return db.execute(select(func.count()).select_from(_RUNS).where(_RUNS.c.finished_at.is_(None))).scalar()
-
-
-def _put(db: Connection, table: Table, key: dict, values: dict) -> None:
-    """Insert or replace the row of `key` (the same statements in every database)."""
-    db.execute(delete(table).where(*(table.c[name] == value for name, value in key.items())))
-    db.execute(insert(table).values(**key, **values))

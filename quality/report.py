@@ -138,7 +138,7 @@ def build_report(
     timings: dict[str, float] = {}
     started = time.perf_counter()
     layout = StoreLayout(settings.store.path)
-    state = QualityState(layout)
+    state = QualityState(settings.store)
     corpus = read_corpus(settings, index)
     documents = list(corpus.documents.values())
     timings["lecture"] = round(time.perf_counter() - started, 2)

@@ -1,4 +1,4 @@
-"""Conversations that lose nothing: questions answered one after the other, kept beside the index.
+"""Conversations that lose nothing: questions answered one after the other, kept in the shared database.
 
 A question asked while another is being answered waits its turn (a page that re-runs does not cut the answer
 short: answers are written by a worker thread, not by the page). Every turn is saved as it changes, under a
@@ -10,37 +10,36 @@ from __future__ import annotations
 
 import json
 import secrets
-import sqlite3
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from pathlib import Path
+
+from sqlalchemy import Column, Engine, Integer, MetaData, Table, Text, delete, func, select
 
 from rag.chain import Answer, Answerer, Found, Progress, Source, Stage
-from sourcier import sqlite
 from sourcier.access import Reader
 from sourcier.clock import now
-from sourcier.layout import StoreLayout
+from sourcier.database import engine_for, put
+from sourcier.settings import StoreSettings
 
 KEEP_DAYS = 30  # a conversation untouched this long is deleted when the store is opened
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS turns (
-    conversation TEXT NOT NULL,
-    position INTEGER NOT NULL,
-    asked_at TEXT NOT NULL,
-    state TEXT NOT NULL,
-    question TEXT NOT NULL,
-    services TEXT NOT NULL,
-    answer TEXT,
-    error TEXT,
-    owner TEXT NOT NULL DEFAULT '',
-    PRIMARY KEY (conversation, position)
-);
-"""
+_TURNS = Table(
+    "conversation_turns",
+    MetaData(),
+    Column("conversation", Text, primary_key=True),
+    Column("position", Integer, primary_key=True),
+    Column("asked_at", Text),
+    Column("state", Text),
+    Column("question", Text),
+    Column("services", Text),
+    Column("answer", Text),
+    Column("error", Text),
+    Column("owner", Text),
+)
 
 
 class TurnState(StrEnum):
@@ -77,51 +76,43 @@ def valid_conversation_id(value: str | None) -> bool:
 
 
 class ConversationStore:
-    def __init__(self, path: Path, keep_days: int = KEEP_DAYS) -> None:
-        self.path = sqlite.create(path, _SCHEMA)
-        with self._connect() as db:  # a store written before conversations had owners
-            if "owner" not in {row["name"] for row in db.execute("PRAGMA table_info(turns)")}:
-                db.execute("ALTER TABLE turns ADD COLUMN owner TEXT NOT NULL DEFAULT ''")
+    def __init__(self, engine: Engine, keep_days: int = KEEP_DAYS) -> None:
+        self.engine = engine
         cutoff = (datetime.now(UTC) - timedelta(days=keep_days)).isoformat(timespec="seconds")
-        with self._connect() as db:
+        stale = (
+            select(_TURNS.c.conversation).group_by(_TURNS.c.conversation).having(func.max(_TURNS.c.asked_at) < cutoff)
+        )
+        with engine.begin() as db:
             # Questions may name people: conversations are not kept longer than they are useful.
-            db.execute(
-                "DELETE FROM turns WHERE conversation IN "
-                "(SELECT conversation FROM turns GROUP BY conversation HAVING MAX(asked_at) < ?)",
-                (cutoff,),
-            )
+            db.execute(delete(_TURNS).where(_TURNS.c.conversation.in_(stale)))
 
     @classmethod
-    def of(cls, layout: StoreLayout) -> ConversationStore:
-        return cls(layout.conversations)
-
-    def _connect(self) -> sqlite3.Connection:
-        return sqlite.connect(self.path)
+    def of(cls, store: StoreSettings) -> ConversationStore:
+        return cls(engine_for(store))
 
     def save(self, conversation: str, position: int, turn: Turn, owner: str) -> None:
         answer = json.dumps(turn.answer.to_dict(), ensure_ascii=False) if turn.answer else None
-        with self._connect() as db:
-            db.execute(
-                "INSERT OR REPLACE INTO turns VALUES (?,?,?,?,?,?,?,?,?)",
-                (
-                    conversation,
-                    position,
-                    turn.asked_at,
-                    turn.state.value,
-                    turn.question,
-                    json.dumps(turn.services),
-                    answer,
-                    turn.error,
-                    owner,
-                ),
-            )
+        values = {
+            "asked_at": turn.asked_at,
+            "state": turn.state.value,
+            "question": turn.question,
+            "services": json.dumps(turn.services),
+            "answer": answer,
+            "error": turn.error,
+            "owner": owner,
+        }
+        with self.engine.begin() as db:
+            put(db, _TURNS, {"conversation": conversation, "position": position}, values)
 
     def load(self, conversation: str, owner: str) -> list[Turn]:
         """The turns of a conversation of `owner`'s; someone else's conversation reads as empty."""
-        with self._connect() as db:
-            rows = db.execute(
-                "SELECT * FROM turns WHERE conversation = ? AND owner = ? ORDER BY position", (conversation, owner)
-            ).fetchall()
+        query = (
+            select(_TURNS)
+            .where(_TURNS.c.conversation == conversation, _TURNS.c.owner == owner)
+            .order_by(_TURNS.c.position)
+        )
+        with self.engine.connect() as db:
+            rows = db.execute(query).mappings().all()
         return [
             Turn(
                 question=row["question"],
@@ -135,13 +126,12 @@ class ConversationStore:
         ]
 
     def owner(self, conversation: str) -> str | None:
-        with self._connect() as db:
-            row = db.execute("SELECT owner FROM turns WHERE conversation = ? LIMIT 1", (conversation,)).fetchone()
-        return row["owner"] if row else None
+        with self.engine.connect() as db:
+            return db.execute(select(_TURNS.c.owner).where(_TURNS.c.conversation == conversation).limit(1)).scalar()
 
     def clear(self, conversation: str, owner: str) -> None:
-        with self._connect() as db:
-            db.execute("DELETE FROM turns WHERE conversation = ? AND owner = ?", (conversation, owner))
+        with self.engine.begin() as db:
+            db.execute(delete(_TURNS).where(_TURNS.c.conversation == conversation, _TURNS.c.owner == owner))
 
 
 class Conversation:

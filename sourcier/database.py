@@ -4,9 +4,9 @@ replicas on several servers share it. The schema is Alembic's (`sourcier/migrati
 process first opens the database (on PostgreSQL under an advisory lock: replicas starting together migrate once).
 
 Held here: the ingestion manifest (the live collection, documents, exclusions, runs), the audit trail, feedback and
-unanswered questions, local accounts, API keys. (The chat's conversations, the quality state and FALC drafts still
-live in their own SQLite files in the store folder.) Files of those written before this database existed are
-imported once, then renamed `*.importe`.
+unanswered questions, local accounts, API keys, the app's conversations, owners' marks and the quality report's
+history and cache, FALC drafts. The store folder keeps only caches and the last ingestion's progress and log. Files
+of the earlier layout (one SQLite file per store) are imported once, then renamed `*.importe`.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event, inspect, text
+from sqlalchemy import Connection, Engine, Table, create_engine, delete, event, insert, inspect, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from sourcier.errors import StoreUnavailableError
@@ -77,6 +77,12 @@ def _open(url: str, store_path: Path) -> Engine:
     return engine
 
 
+def put(connection: Connection, table: Table, key: dict, values: dict) -> None:
+    """Insert or replace the row of `key` (the same statements in every database)."""
+    connection.execute(delete(table).where(*(table.c[name] == value for name, value in key.items())))
+    connection.execute(insert(table).values(**key, **values))
+
+
 def migrate(engine: Engine) -> None:
     """Bring the schema to the latest migration."""
     config = Config()
@@ -96,6 +102,13 @@ _LEGACY = {
     "feedback.sqlite3": [("unanswered", "unanswered", {}), ("feedback", "feedback", {})],
     "accounts.sqlite3": [("accounts", "accounts", {})],
     "api_keys.sqlite3": [("api_keys", "api_keys", {})],
+    "conversations.sqlite3": [("turns", "conversation_turns", {})],
+    "quality.sqlite3": [
+        ("marks", "quality_marks", {}),
+        ("runs", "quality_runs", {}),
+        ("document_cache", "quality_cache", {}),
+    ],
+    "falc.sqlite3": [("drafts", "falc_drafts", {})],
     "manifest.sqlite3": [
         ("state", "index_state", {}),
         ("documents", "documents", {}),

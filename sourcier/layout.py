@@ -52,20 +52,6 @@ class StoreLayout:
         return self.root / f"lexical-{collection}.pkl"
 
     @property
-    def conversations(self) -> Path:
-        """The chat's conversations, so that a reload finds them again."""
-        return self.root / "conversations.sqlite3"
-
-    @property
-    def falc_drafts(self) -> Path:
-        """FALC drafts, per owner, between two sessions of editing."""
-        return self.root / "falc.sqlite3"
-
-    @property
-    def quality_state(self) -> Path:
-        return self.root / "quality.sqlite3"
-
-    @property
     def quality_report(self) -> Path:
         """The last report as JSON, read by the app."""
         return self.root / "quality_report.json"

@@ -10,7 +10,12 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
+from falc.drafts import DraftStore
+from falc.rewrite import Draft, Passage, Section
 from ingest.manifest import DocumentRecord, Manifest
+from quality.findings import Finding, FindingStatus, FindingType, Place, Severity
+from quality.state import QualityState
+from rag.conversation import ConversationStore, Turn, TurnState
 from sourcier.access import AccessPolicy
 from sourcier.accounts import Accounts
 from sourcier.api_keys import ApiKeys
@@ -134,3 +139,39 @@ def manifest_contract(store: StoreSettings) -> None:
         assert reopened.last_run() is None and reopened.unfinished_runs() == 1
         reopened.finish_run("r1", {"counts": {"indexed": 1}})
         assert reopened.last_run() == {"counts": {"indexed": 1}}
+
+
+def app_state_contract(store: StoreSettings) -> None:
+    """Conversations, owners' marks and the report's cache, FALC drafts: found again by any app server."""
+    conversations = ConversationStore.of(store)
+    conversations.save("conversation-de-test-1", 0, Turn("Horaires ?", ["elections"], TurnState.DONE), "marie")
+    conversations.save("conversation-de-test-1", 0, Turn("Horaires ?", [], TurnState.FAILED, error="non"), "marie")
+    (turn,) = conversations.load("conversation-de-test-1", "marie")
+    assert turn.state is TurnState.FAILED and turn.error == "non"
+    assert (
+        conversations.load("conversation-de-test-1", "jean") == []
+        and conversations.owner("conversation-de-test-1") == "marie"
+    )
+    conversations.clear("conversation-de-test-1", "marie")
+    assert conversations.owner("conversation-de-test-1") is None
+
+    state = QualityState(store)
+    state.mark("abc", FindingStatus.FALSE_POSITIVE, "deux aides différentes")
+    assert state.marks()["abc"]["note"] == "deux aides différentes"
+    state.mark("abc", FindingStatus.NEW)
+    assert state.marks() == {}
+    finding = Finding(
+        FindingType.DUPLICATE, Severity.LOW, [Place("rh/a.pdf", service="rh")], ["extrait"], "e", "a", "k"
+    )
+    state.store([("doc1", "v1", [finding])], analyses="2")
+    assert state.cached("doc1", "v1", "2")[0].id == finding.id and state.cached("doc1", "v2", "2") is None
+    state.forget_other_versions({"doc1": "v2"})
+    assert state.cached("doc1", "v1", "2") is None
+
+    drafts = DraftStore.of(store)
+    draft = Draft("Aide", "aide.md", [Section("Montant", [Passage("Montant : 1 500 €.", "Vous recevez 1 500 €.", 1)])])
+    drafts.save("alice", "doc1", draft)
+    drafts.save("alice", "doc1", draft)
+    assert drafts.load("alice", "doc1") == draft and drafts.load("bob", "doc1") is None
+    drafts.delete("alice", "doc1")
+    assert drafts.load("alice", "doc1") is None

@@ -22,6 +22,7 @@ from sourcier.feedback import FeedbackStore
 from sourcier.settings import StoreSettings
 from tests.state_contract import (
     accounts_and_keys_contract,
+    app_state_contract,
     audit_trail_contract,
     concurrent_writers_contract,
     feedback_contract,
@@ -53,6 +54,10 @@ def test_accounts_and_keys(store):
 
 def test_manifest(store):
     manifest_contract(store)
+
+
+def test_what_the_app_keeps(store):
+    app_state_contract(store)
 
 
 def test_one_ingestion_at_a_time_even_across_servers(store):

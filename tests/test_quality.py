@@ -157,7 +157,7 @@ def test_unanswered_and_disliked_questions_are_grouped(analysed):
 def test_findings_keep_their_id_and_a_dismissal_persists(analysed, embedder):
     settings, report = analysed
     target = by_type(report, "contradiction")[0]
-    QualityState(StoreLayout(settings.store.path)).mark(target.id, "faux_positif")
+    QualityState(settings.store).mark(target.id, "faux_positif")
     again = build_report(settings, embedder)
     same = next(f for f in again.findings if f.id == target.id)
     assert same.status == "faux_positif" and same not in again.open_findings()
@@ -165,7 +165,7 @@ def test_findings_keep_their_id_and_a_dismissal_persists(analysed, embedder):
     assert again.timings["documents"] < report.timings["documents"]  # per-document results came from the cache
     written = json.loads(StoreLayout(settings.store.path).quality_report.read_text())
     assert next(f for f in written["findings"] if f["id"] == target.id)["status"] == "faux_positif"
-    QualityState(StoreLayout(settings.store.path)).mark(target.id, "nouveau")
+    QualityState(settings.store).mark(target.id, "nouveau")
 
 
 def test_quality_page_shows_findings_and_records_a_mark(analysed, monkeypatch):
@@ -189,7 +189,7 @@ def test_quality_page_shows_findings_and_records_a_mark(analysed, monkeypatch):
     first = app.expander[0]
     first.radio[0].set_value("vu").run()
     assert not app.exception
-    assert "vu" in {mark["status"] for mark in QualityState(StoreLayout(settings.store.path)).marks().values()}
+    assert "vu" in {mark["status"] for mark in QualityState(settings.store).marks().values()}
 
 
 @pytest.mark.slow

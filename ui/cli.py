@@ -286,7 +286,7 @@ def _quality_eval(settings: Settings, args) -> int:
 def _mark(settings: Settings, args) -> int:
     from quality.state import QualityState
 
-    QualityState(StoreLayout(settings.store.path)).mark(args.finding, args.status, args.note)
+    QualityState(settings.store).mark(args.finding, args.status, args.note)
     _audit(settings, args, AuditKind.MARK, finding=args.finding, status=args.status)
     print(f"Constat {args.finding} : {args.status}.")
     return EXIT_OK

@@ -18,7 +18,6 @@ from sourcier import layout
 from sourcier.access import Reader
 from sourcier.errors import SourcierError
 from sourcier.feedback import FeedbackStore
-from sourcier.layout import StoreLayout
 from sourcier.settings import Settings, load_settings
 
 log = logging.getLogger("sourcier.ui")
@@ -61,7 +60,7 @@ class _Conversations:
     def __init__(self) -> None:
         self._open: dict[str, Conversation] = {}
         self._lock = threading.Lock()
-        self._store = ConversationStore.of(StoreLayout(settings().store.path))
+        self._store = ConversationStore.of(settings().store)
 
     def get(self, conversation_id: str, reader: Reader) -> Conversation:
         """`reader`'s conversation of that id; someone else's id opens a new conversation (another id), never

@@ -18,7 +18,6 @@ from sourcier.access import Reader
 from sourcier.audit import AuditKind
 from sourcier.errors import SourcierError
 from sourcier.french import plural, service_name
-from sourcier.layout import StoreLayout
 from ui.common import escape_markdown, explain, live_documents, readable_documents, readable_file, settings
 from ui.identity import audit_log, require
 
@@ -37,7 +36,7 @@ def _writer() -> FalcWriter:
 
 
 def _drafts() -> DraftStore:
-    return DraftStore.of(StoreLayout(settings().store.path))
+    return DraftStore.of(settings().store)
 
 
 def _read(reader: Reader, relative_path: str) -> SourceDocument | None:

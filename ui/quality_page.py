@@ -12,7 +12,6 @@ from quality.state import QualityState
 from sourcier.access import Reader
 from sourcier.audit import AuditKind
 from sourcier.french import service_name
-from sourcier.layout import StoreLayout
 from ui.common import embedder, escape_markdown, explain, live_documents, settings
 from ui.identity import audit_log, require
 from ui.upload_form import show_upload
@@ -122,7 +121,7 @@ def render() -> None:
     if report is None:
         st.info("Aucun rapport pour l'instant : il est calculé après chaque ingestion, ou avec le bouton ci-dessus.")
         return
-    state = QualityState(StoreLayout(config.store.path))
+    state = QualityState(config.store)
     marks = state.marks()
     findings = report["findings"]
     for finding in findings:  # marks made since the report was computed

@@ -3,11 +3,12 @@ or a restart (fast tier, scripted LLM; the page is tested with the real componen
 
 import threading
 
+from sqlalchemy import text
+
 from rag.chain import Answerer
 from rag.conversation import Conversation, ConversationStore, TurnState
 from rag.retrieve import HybridRetriever
 from sourcier.errors import LLMUnavailableError
-from sourcier.layout import StoreLayout
 from tests.fakes import SYSTEM, HashingEmbedder, scripted_backend
 from tests.unit.indexes import build
 
@@ -26,7 +27,7 @@ def setting_up(tmp_path, *replies, fail_with=None, gate: threading.Event | None 
             gate.wait(10)  # the first answer is still being written when the second question comes
         return answerer
 
-    store = ConversationStore.of(StoreLayout(settings.store.path))
+    store = ConversationStore.of(settings.store)
     return store, slow_answerer, backend.chat
 
 
@@ -93,12 +94,12 @@ def test_conversations_untouched_for_a_month_are_deleted(tmp_path):
     old = Conversation("conversation-ancienne-1", store, answerer, explain, SYSTEM)
     old.ask(FIRST)
     assert old.wait(30)
-    with store._connect() as db:
-        db.execute("UPDATE turns SET asked_at = '2020-01-01T00:00:00+00:00'")
+    with store.engine.begin() as db:
+        db.execute(text("UPDATE conversation_turns SET asked_at = '2020-01-01T00:00:00+00:00'"))
     recent = Conversation("conversation-recente-1", store, answerer, explain, SYSTEM)
     recent.ask(FIRST)
     assert recent.wait(30)
-    reopened = ConversationStore(store.path)
+    reopened = ConversationStore(store.engine)
     assert (
         reopened.load("conversation-ancienne-1", SYSTEM.name) == []
         and len(reopened.load("conversation-recente-1", SYSTEM.name)) == 1

@@ -13,6 +13,7 @@ from falc.rewrite import Draft, FalcWriter, Passage, Section, protect, restore, 
 from falc.rules import Rule, measure
 from falc.source import SourceDocument, SourceSection, passages
 from sourcier.errors import InputError
+from sourcier.settings import StoreSettings
 from tests.fakes import scripted_backend
 
 SOURCE = (
@@ -226,7 +227,7 @@ def test_validation_is_refused_while_a_fact_is_lost_or_a_passage_left_as_its_sou
 
 
 def test_drafts_are_kept_per_owner(tmp_path):
-    store = DraftStore(tmp_path / "falc.sqlite3")
+    store = DraftStore.of(StoreSettings(path=tmp_path))
     draft = _draft("Vous recevez 1500 €.")
     store.save("alice", "doc1", draft)
     assert store.load("alice", "doc1") == draft == from_dict(to_dict(draft))
