@@ -20,6 +20,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Connection, Engine, Table, create_engine, delete, event, insert, inspect, text
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.pool import NullPool
 
 from sourcier.errors import StoreUnavailableError
 from sourcier.settings import StoreSettings
@@ -48,7 +49,9 @@ def _open(url: str, store_path: Path) -> Engine:
     sqlite_file = url.startswith("sqlite")
     if sqlite_file:
         store_path.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"timeout": 30})
+        # A connection per use, none kept open: opening SQLite costs microseconds, and a process that touches many
+        # stores (a test session, an admin script) must not pile up open files.
+        engine = create_engine(url, connect_args={"timeout": 30}, poolclass=NullPool)
 
         @event.listens_for(engine, "connect")
         def _concurrent_readers(connection, _record) -> None:
@@ -72,7 +75,7 @@ def _open(url: str, store_path: Path) -> Engine:
         engine.dispose()
         raise StoreUnavailableError(
             f"Base de données injoignable ({engine.url.render_as_string(hide_password=True)}) : "
-            f"{' '.join(str(error.orig or error).split())[:200]}"
+            f"{' '.join(str(getattr(error, 'orig', None) or error).split())[:200]}"
         ) from error
     return engine
 
