@@ -61,6 +61,12 @@ class LexicalIndex:
             pickle.dump(self.entries, handle, protocol=pickle.HIGHEST_PROTOCOL)
         temporary.replace(path)
 
+    @staticmethod
+    def remove(path: Path) -> None:
+        """The saved index and its version, of a collection that is gone."""
+        path.unlink(missing_ok=True)
+        _version_file(path).unlink(missing_ok=True)
+
     @classmethod
     def at_version(cls, path: Path, store: VectorStore, version: str) -> LexicalIndex:
         """The index of `store` as of `version` (the manifest's index version): the saved one when it is that

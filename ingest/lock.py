@@ -68,7 +68,11 @@ class IngestionLock:
         """Whether another process (on any server sharing the database) is ingesting right now."""
         if self._shared:
             with engine_for(self.store).connect() as session:
-                query = "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objid = :key AND granted"
+                # Advisory locks belong to one database; pg_locks lists those of the whole server.
+                query = (
+                    "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objid = :key AND granted "
+                    "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+                )
                 return bool(session.execute(text(query), {"key": _KEY}).scalar())
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self.path.open("a+") as handle:

@@ -167,7 +167,7 @@ class IngestionPipeline:
             if rebuild:
                 manifest.switch_collection(target, live)
                 store.drop_collection(live)
-                self.layout.lexical(live).unlink(missing_ok=True)
+                LexicalIndex.remove(self.layout.lexical(live))
             manifest.set_state(INDEX_VERSION, report.run_id)  # every replica reads the index again
             report.total_chunks = store.count()
         except BaseException as exc:

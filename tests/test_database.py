@@ -60,12 +60,18 @@ def test_what_the_app_keeps(store):
     app_state_contract(store)
 
 
-def test_one_ingestion_at_a_time_even_across_servers(store):
+def test_one_ingestion_at_a_time_even_across_servers(store, request):
     with IngestionLock(store):
         assert IngestionLock(store).is_held()
         with pytest.raises(IngestionRunningError, match="déjà en cours"), IngestionLock(store):
             pass
     assert not IngestionLock(store).is_held()
+    if store.database_url:  # another database of the same server is another index: its lock is not this one's
+        other = StoreSettings(
+            path=store.path / "autre", database_url=request.getfixturevalue("postgresql").database(next(_names))
+        )
+        with IngestionLock(other):
+            assert not IngestionLock(store).is_held()
     # A process that dies holding it frees it: nothing to clear by hand.
     holder = subprocess.Popen(
         [sys.executable, "-c", _HOLDER, str(store.path), store.database_url or ""], stdout=subprocess.PIPE, text=True
