@@ -213,9 +213,7 @@ def _routes(app: FastAPI, services: Services) -> None:  # noqa: C901 — one pla
                 else:
                     yield ServerSentEvent(event="token", data={"text": event})
         except SourcierError as error:  # the status line is sent: the problem travels as the last event
-            status, kind = problems.status_of(error)
-            problem = {"type": problems.TYPE_BASE + kind, "status": status, "detail": str(error)}
-            yield ServerSentEvent(event="error", data=problem)
+            yield ServerSentEvent(event="error", data=problems.of_error(error))
 
     @app.post("/v1/search", tags=["réponses"], summary="Rechercher des passages (sans rédaction)")
     def search(body: SearchRequest, caller: Caller) -> SearchOut:

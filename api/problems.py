@@ -51,14 +51,20 @@ class NotFound(InputError):
     pass
 
 
+def body(status: int, detail: str, kind: str) -> dict:
+    """The problem details object (RFC 9457)."""
+    return {"type": TYPE_BASE + kind, "title": _TITLES.get(status, HTTPStatus(status).phrase), "status": status,
+            "detail": detail}  # fmt: skip
+
+
 def problem(status: int, detail: str, kind: str, headers: dict[str, str] | None = None) -> JSONResponse:
-    body = {
-        "type": TYPE_BASE + kind,
-        "title": _TITLES.get(status, HTTPStatus(status).phrase),
-        "status": status,
-        "detail": detail,
-    }
-    return JSONResponse(body, status_code=status, media_type=MEDIA_TYPE, headers=headers)
+    return JSONResponse(body(status, detail, kind), status_code=status, media_type=MEDIA_TYPE, headers=headers)
+
+
+def of_error(error: SourcierError) -> dict:
+    """The problem details of `error`, for a stream whose status line is already sent."""
+    status, kind = status_of(error)
+    return body(status, str(error), kind)
 
 
 def status_of(error: SourcierError) -> tuple[int, str]:

@@ -15,7 +15,7 @@ from ingest.lexical import LexicalIndex
 from sourcier.access import AccessPolicy
 from sourcier.api_keys import ApiKeys
 from sourcier.audit import AuditKind, AuditLog
-from sourcier.errors import ConfigurationError, InputError, SignInError
+from sourcier.errors import ConfigurationError, InputError, LLMUnavailableError, SignInError
 from sourcier.hashing import sha256_bytes
 from sourcier.settings import StoreSettings
 from tests.fakes import HashingEmbedder, scripted_backend
@@ -35,6 +35,10 @@ LIST_QUESTION = "Quel justificatif de domicile pour la liste électorale ?"
 
 @pytest.fixture
 def api(tmp_path):
+    return make_api(tmp_path, scripted_backend("Un justificatif de domicile de moins de 3 mois [1]."))
+
+
+def make_api(tmp_path, backend):
     settings, index, store = build(tmp_path, HashingEmbedder())
     settings.access.policy = tmp_path / "acces.toml"
     settings.access.policy.write_text(POLICY, encoding="utf-8")
@@ -42,7 +46,6 @@ def api(tmp_path):
     LexicalIndex.sync(index.layout.lexical(index.collection), store)
     keys = ApiKeys.of(settings.store)
     secrets = {name: keys.add(name, groups)[1] for name, groups in {"accueil": ["accueil"], "dsi": ["dsi"]}.items()}
-    backend = scripted_backend("Un justificatif de domicile de moins de 3 mois [1].")
     app = create_app(settings, embedder=HashingEmbedder(), backend=backend, index=index)
     client = TestClient(app, raise_server_exceptions=False)
     return client, secrets, settings, backend
@@ -199,3 +202,12 @@ def test_validation_errors_name_the_field_in_french(api):
         headers=auth(secrets["accueil"]),
     )
     assert huge.status_code == 422 and "message trop long : 20000 caractères au plus" in huge.json()["detail"]
+
+
+def test_a_failure_after_the_stream_began_ends_it_with_a_problem_event(tmp_path):
+    client, secrets, _, _ = make_api(tmp_path, scripted_backend("jamais écrit", fail_with=LLMUnavailableError))
+    response = client.post("/v1/ask", json={"question": LIST_QUESTION}, headers=auth(secrets["accueil"]))
+    assert response.status_code == 200  # the extracts were already on their way
+    name, problem = events(response)[-1]
+    assert name == "error" and problem["status"] == 503 and problem["title"] == "Service indisponible"
+    assert "extracts" in [kind for kind, _ in events(response)]
