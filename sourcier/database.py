@@ -131,8 +131,10 @@ def _import_legacy_files(engine: Engine, store_path: Path) -> None:
         try:
             with engine.begin() as connection:
                 known = set(inspect(connection).get_table_names())
+                if any(new is not None and new not in known for _, new, _ in tables):
+                    continue  # a schema without these tables yet: the file stays, to be imported once they exist
                 for old, new, renamed in tables:
-                    if new is None or new not in known:
+                    if new is None:
                         continue
                     try:
                         rows = [dict(row) for row in source.execute(f"SELECT * FROM {old}")]  # noqa: S608 (fixed names)
