@@ -79,8 +79,7 @@ class Services:
         self.generations = threading.BoundedSemaphore(settings.api.max_generations)
         self._embedder = embedder
         self._backend = backend
-        self._answerer: tuple[tuple[str, str], Answerer] | None = None
-        self._document_ids: tuple[tuple[str, str], dict[str, str]] | None = None
+        self._live: tuple[tuple[str, str], Answerer, dict[str, str]] | None = None
         self._lock = threading.Lock()
 
     def backend(self) -> Backend:
@@ -89,26 +88,23 @@ class Services:
                 self._backend = make_backend(self.settings)
             return self._backend
 
-    def answerer(self) -> Answerer:
+    def live(self) -> tuple[Answerer, dict[str, str]]:
+        """The answerer and the documents' ids (path → id) of the live index, made again — from one look at the
+        index version — when an ingestion changed it."""
         stamp = index_stamp(self.settings)
         with self._lock:
-            if self._answerer is None or self._answerer[0] != stamp:
+            if self._live is None or self._live[0] != stamp:
                 if self._embedder is None:
                     self._embedder = Embedder(self.settings.embedding)
                 # Read afresh: an ingestion (another process) changed the index.
                 index = self._index or LiveIndex.open(self.settings, fresh=True)
                 answerer = Answerer.from_settings(self.settings, self._embedder, backend=self.backend, index=index)
-                self._answerer = (stamp, answerer)
-            return self._answerer[1]
-
-    def document_ids(self) -> dict[str, str]:
-        """path → document id, of the live collection (read again when an ingestion changed it)."""
-        stamp = index_stamp(self.settings)
-        with self._lock:
-            if self._document_ids is None or self._document_ids[0] != stamp:
                 documents = read_live_documents(self.settings).documents
-                self._document_ids = (stamp, {path: record.doc_id for path, record in documents.items()})
-            return self._document_ids[1]
+                self._live = (stamp, answerer, {path: record.doc_id for path, record in documents.items()})
+            return self._live[1], self._live[2]
+
+    def answerer(self) -> Answerer:
+        return self.live()[0]
 
 
 def create_app(
@@ -196,8 +192,8 @@ def _routes(app: FastAPI, services: Services) -> None:  # noqa: C901 — one pla
     )
     def ask(body: AskRequest, caller: Caller, _: Slot) -> Iterator[ServerSentEvent]:
         history = [(exchange.question, exchange.answer) for exchange in body.conversation]
-        events = services.answerer().stream(body.question, history, where(body.services), reader=caller)
-        ids = services.document_ids()
+        answerer, ids = services.live()
+        events = answerer.stream(body.question, history, where(body.services), reader=caller)
         try:
             for event in events:
                 if isinstance(event, Answer):
@@ -217,10 +213,9 @@ def _routes(app: FastAPI, services: Services) -> None:  # noqa: C901 — one pla
 
     @app.post("/v1/search", tags=["réponses"], summary="Rechercher des passages (sans rédaction)")
     def search(body: SearchRequest, caller: Caller) -> SearchOut:
-        answerer = services.answerer()
+        answerer, ids = services.live()
         documents = answerer.retriever.invoke(body.query, where=where(body.services), reader=caller, k=body.limit)
         extracts = select(body.query, documents, budget_tokens=10_000)
-        ids = services.document_ids()
         results = [_source_out(to_source(e.number, e.document, e), ids) for e in extracts]
         services.audit.record(
             AuditKind.QUESTION, caller, question=body.query, retrieved=[r.chunk_id for r in results], search=True
@@ -250,8 +245,8 @@ def _routes(app: FastAPI, services: Services) -> None:  # noqa: C901 — one pla
         question, history = _question_and_history(body)
         completion_id = f"chatcmpl-{uuid.uuid4().hex}"
         created = int(time.time())
-        events = services.answerer().stream(question, history, reader=caller)
-        ids = services.document_ids()
+        answerer, ids = services.live()
+        events = answerer.stream(question, history, reader=caller)
         if not body.stream:
             answer = [event for event in events if isinstance(event, Answer)][-1]
             message = {"role": "assistant", "content": answer.text + _references(answer)}
