@@ -356,7 +356,7 @@ def _routes(app: FastAPI, services: Services) -> None:  # noqa: C901 — one pla
         status = index_status(settings)
         progress = background.progress(settings)
         status["running"] = background.is_running(settings)
-        status["progress"] = None if progress is None else {**progress.__dict__, "eta_s": progress.eta_s}
+        status["progress"] = None if progress is None else {**progress.__dict__, "eta_s": progress.eta_s()}
         return status
 
 

@@ -156,6 +156,8 @@ class IngestionPipeline:
                 store.delete_document(doc_id)
 
             progress.phase = Phase.INDEXING
+            progress.bytes_total = sum(_size(pending.source.path) for pending in plan.todo)
+            progress.indexing_started_at = time.time()
             self._process(run, plan.todo)
 
             progress.phase = Phase.FINALISING
@@ -194,6 +196,7 @@ class IngestionPipeline:
                 window.append(pending)
             else:
                 run.progress.files_done += 1
+                run.progress.bytes_done += _size(pending.source.path)
             if sum(len(p.chunks) for p in window) >= EMBEDDING_WINDOW:
                 self._embed_and_store(run, window)
                 window = []
@@ -270,6 +273,7 @@ class IngestionPipeline:
                 )
             )
             progress.files_done += 1
+            progress.bytes_done += _size(pending.source.path)
             progress.chunks_done += len(pending.chunks)
             self._notify(progress)
 
@@ -324,3 +328,10 @@ class IngestionPipeline:
         progress.updated_at = time.time()
         for callback in self.callbacks:
             callback(progress)
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:  # gone since the scan: it weighs nothing left to do
+        return 0

@@ -45,16 +45,27 @@ class Progress:
     updated_at: float = field(default_factory=time.time)
     finished: bool = False
     error: str | None = None
+    # The time left is estimated from the bytes of the files to (re)index, over the indexing phase only: unchanged
+    # files and the scan would make it jump, and one large PDF weighs more than ten small notes.
+    bytes_total: int = 0
+    bytes_done: int = 0
+    indexing_started_at: float | None = None
 
     @property
     def elapsed_s(self) -> float:
         return self.updated_at - self.started_at
 
-    @property
-    def eta_s(self) -> float | None:
-        if not self.files_done or self.files_done >= self.files_total:
+    def eta_s(self, now: float | None = None) -> float | None:
+        """Seconds left, counting down between updates (a file that takes a minute does not freeze the estimate);
+        None until there is a rate to go by."""
+        if self.phase is not Phase.INDEXING or self.indexing_started_at is None:
             return None
-        return self.elapsed_s / self.files_done * (self.files_total - self.files_done)
+        if not self.bytes_done or self.bytes_done >= self.bytes_total:
+            return None
+        rate = self.bytes_done / max(self.updated_at - self.indexing_started_at, 1e-3)
+        left_at_update = (self.bytes_total - self.bytes_done) / rate
+        since_update = (time.time() if now is None else now) - self.updated_at
+        return max(left_at_update - since_update, 1.0)
 
 
 ProgressCallback = Callable[[Progress], None]

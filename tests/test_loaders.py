@@ -32,6 +32,22 @@ def test_pdf_blocks_know_their_page():
     assert str(document.doc_date) == "2019-09-09"
 
 
+@pytest.mark.parametrize(
+    ("path", "title"),
+    [
+        # No title in the PDF's metadata: the heading it opens with, not the file name « CR reunion 20210917 ».
+        (COUTHENANS / "assets/pdf/CR_reunion_20210917.pdf", "CR du conseil municipal 17 septembre 2021"),
+        # A heading without a date takes the next line, which has it; a page number before a heading is dropped.
+        (PUTANGES / "2016/compte-rendu-seance-du-7-juin-2016.pdf", "Commune de PUTANGES LE LAC du 7 juin 2016"),
+        (PUTANGES / "2021/compte-rendu-seance-du-12-juillet-2021.pdf", "Putanges-le-Lac, séance du 12 Juillet 2021"),
+        # A scanner's job name in the metadata is not a title either; a scan without text keeps its file name.
+        (COUTHENANS / "assets/pdf/arrete_pref_ 23_03_2023.pdf", "arrete pref  23 03 2023"),
+    ],
+)
+def test_title_of_a_pdf_without_one_is_its_opening_heading(path, title):
+    assert load(source(path), LoadOptions(ocr=False)).title == title
+
+
 def test_a_pdf_whose_text_holds_lone_surrogates_is_read_and_split():
     # Its last page's font maps glyphs to lone UTF-16 surrogates: no UTF-8 encoder accepts them, and hashing the
     # chunk text crashed a whole ingestion run (found by the ingestion benchmark).

@@ -27,6 +27,9 @@ def _when(iso: str | None) -> str:
     return datetime.fromisoformat(iso).astimezone().strftime("%d/%m %H:%M")
 
 
+FINISHED_BANNER_S = 60
+
+
 def _duration(seconds: float | None) -> str:
     if seconds is None:
         return "—"
@@ -84,6 +87,7 @@ def show_ingestion(reader: Reader) -> None:
     elif st.session_state.get("ingestion_seen_running") and not st.session_state.get("ingestion_figures_fresh"):
         # The run this page watched has ended: the whole page again, so that the figures above are fresh.
         st.session_state["ingestion_figures_fresh"] = True
+        st.session_state["ingestion_ended_at"] = time.time()
         st.rerun(scope="app")
     if running and progress and progress.finished:
         st.info("Ingestion terminée ; calcul du rapport de qualité des documents…")
@@ -94,7 +98,7 @@ def show_ingestion(reader: Reader) -> None:
             text=f"Ingestion en cours — {Phase(progress.phase).label} : {progress.files_done} / "
             f"{progress.files_total} fichiers, {progress.chunks_done} extraits",
         )
-        eta = progress.eta_s
+        eta = progress.eta_s()
         elapsed = _duration(time.time() - progress.started_at)
         st.caption(
             f"Fichier en cours : {progress.current_file or '—'} · écoulé : {elapsed}"
@@ -111,17 +115,16 @@ def show_ingestion(reader: Reader) -> None:
         log = background.last_log(config)
         if log:
             st.code(log, language=None)
-    elif progress and progress.finished and st.session_state.get("ingestion_seen_running"):
-        if progress.error:
-            st.error(f"La dernière ingestion a échoué : {progress.error}. L'index précédent reste utilisable.")
-            log = background.last_log(config)
-            if log:
-                st.code(log, language=None)
-        else:
-            st.success(
-                f"Ingestion terminée : {plural(progress.files_total, 'fichier examiné', 'fichiers examinés')}, "
-                f"{plural(progress.chunks_done, 'extrait indexé', 'extraits indexés')}."
-            )
+    elif progress and progress.error and st.session_state.get("ingestion_seen_running"):
+        st.error(f"La dernière ingestion a échoué : {progress.error}. L'index précédent reste utilisable.")
+        log = background.last_log(config)
+        if log:
+            st.code(log, language=None)
+    elif progress and progress.finished and _just_ended():
+        st.success(
+            f"Ingestion terminée : {plural(progress.files_total, 'fichier examiné', 'fichiers examinés')}, "
+            f"{plural(progress.chunks_done, 'extrait indexé', 'extraits indexés')}."
+        )
     left, right = st.columns([1, 2])
     rebuild = right.checkbox(
         "Reconstruire l'index entièrement",
@@ -132,6 +135,13 @@ def show_ingestion(reader: Reader) -> None:
         start_ingestion(reader, [], rebuild)
 
 
+def _just_ended() -> bool:
+    """The outcome of a run this page watched is shown for a minute; then the figures above say it for good."""
+    if not st.session_state.get("ingestion_seen_running"):
+        return False
+    return time.time() - st.session_state.get("ingestion_ended_at", 0.0) < FINISHED_BANNER_S
+
+
 def show_documents(reader: Reader) -> None:
     config = settings()
     live = live_documents()
@@ -139,15 +149,17 @@ def show_documents(reader: Reader) -> None:
     if not documents:
         st.info("Aucun document dans l'index.")
         return
+    # What an admin acts on first (title, state, included or not) on the left: at 1,400 px a long file path
+    # pushed « État » and « Recherche » out of sight.
     rows = [
         {
-            "Document": record.path,
             "Titre": record.title or "",
             "Service": service_name(record.service),
-            "Format": record.format or "",
             "État": DocumentStatus(record.status).label,
-            "Extraits": record.chunks,
             "Recherche": "exclu" if record.doc_id in excluded else "inclus",
+            "Extraits": record.chunks,
+            "Format": record.format or "",
+            "Fichier": record.path,
         }
         for record in documents.values()
     ]
@@ -168,13 +180,27 @@ def show_documents(reader: Reader) -> None:
         and (not formats or r["Format"] in formats)
         and (not states or r["État"] in states or ("exclu" in states and r["Recherche"] == "exclu"))
     ]
-    st.dataframe(shown, width="stretch", hide_index=True)
+    st.dataframe(
+        shown,
+        width="stretch",
+        hide_index=True,
+        column_config={
+            "Titre": st.column_config.TextColumn(width="large"),
+            "Service": st.column_config.TextColumn(width="small"),
+            "État": st.column_config.TextColumn(width="small"),
+            "Recherche": st.column_config.TextColumn(width="small"),
+            "Extraits": st.column_config.NumberColumn(width="small"),
+            "Format": st.column_config.TextColumn(width="small"),
+            "Fichier": st.column_config.TextColumn(width="medium"),
+        },
+    )
     st.caption(f"{plural(len(shown), 'document')} sur {len(rows)}.")
 
-    paths = [r["Document"] for r in shown]
+    paths = [r["Fichier"] for r in shown]
     chosen = st.selectbox(
         "Document",
         paths,
+        format_func=lambda path: f"{documents[path].title} ({path})" if documents[path].title else path,
         key="exclusion_document",
         index=None,
         placeholder="Choisir un document à exclure ou réintégrer",

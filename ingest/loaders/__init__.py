@@ -79,8 +79,35 @@ def load(source: SourceFile, options: LoadOptions | None = None) -> LoadedDocume
         document.doc_date or find_date(source.path.stem) or find_date(_head(document)) or document.file_date
     )
     if not document.title:
-        document.title = source.path.stem.replace("_", " ").replace("-", " ").strip()
+        document.title = heading_of(document) or source.path.stem.replace("_", " ").replace("-", " ").strip()
     return document
+
+
+_PAGE_NUMBER = re.compile(r"^[\W\d_]*$")  # « 1 », « - 2 - », « * »: no letters
+_LEADING_PAGE_NUMBER = re.compile(r"^\d{1,2} (?=[A-ZÀ-Ý])")  # « 1 Putanges-le-Lac, séance du … »
+
+
+def heading_of(document: LoadedDocument, max_length: int = 120) -> str:
+    """The line a document opens with, as its title: « CR du conseil municipal 17 septembre 2021 » says more than
+    the file name « CR_reunion_20210917 ». A heading without a date (« COMMUNE DE PUTANGES-LE-LAC ») takes the next
+    line that has one (« SEANCE DU 31 JANVIER 2022 »). Nothing when the text opens with a sentence, a list of
+    names or a label: the file name is then better than a guess."""
+    lines = [" ".join(line.split()) for block in document.blocks[:6] for line in block.text.splitlines()]
+    lines = [_LEADING_PAGE_NUMBER.sub("", line) for line in lines if not _PAGE_NUMBER.match(line)][:4]
+
+    def heading(line: str, words: int = 2) -> bool:
+        return (
+            6 <= len(line) <= max_length
+            and len(re.findall(r"[^\W\d_]{3,}", line)) >= words  # OCR debris (« Jp Age. 2x ») has few real words
+            and not re.search(r"[.:;,]$|\s:\s|^l[’']an\b", line, re.IGNORECASE)
+        )
+
+    if not lines or not heading(lines[0]):
+        return ""
+    title = lines[0]
+    if not re.search(r"\d", title) and len(lines) > 1 and heading(lines[1], words=1) and re.search(r"\d", lines[1]):
+        title += (" " if lines[1][0].islower() else " — ") + lines[1]
+    return title
 
 
 _SURROGATE = re.compile("[\ud800-\udfff]")

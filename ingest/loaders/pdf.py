@@ -91,8 +91,11 @@ def _pdf_title(reader, blocks: list[Block]) -> str:
         title = (reader.metadata.title or "").strip() if reader.metadata else ""
     except Exception:
         title = ""
-    # Producers often leave "Microsoft Word - x.docx" or a file name as the title: not worth showing.
-    if title and not re.search(r"\.(docx?|odt|pdf)$|^microsoft|^untitled|^sans titre", title, re.IGNORECASE):
+    # Producers often leave "Microsoft Word - x.docx" or a file name as the title, scanners their own job name
+    # ("KM_C308-20180219141013"): not worth showing.
+    producer_leftover = re.search(r"\.(docx?|odt|pdf)$|^microsoft|^untitled|^sans titre", title, re.IGNORECASE)
+    identifier = " " not in title and re.search(r"\d", title)
+    if title and not producer_leftover and not identifier:
         return title
     return ""
 
