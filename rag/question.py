@@ -73,7 +73,11 @@ def specifics(question: str) -> list[Specific]:
     found: list[Specific] = []
     for match in _NAME.finditer(question):
         name = match.group(1).strip(" '’-")
-        if fold(name) not in _GENERIC_NAMES and len(name) >= 3:
+        # « … dans l'intérêt des familles (Rif) »: the question's own abbreviation of what it just said (a place in
+        # brackets, « (Pas-de-Calais) », is still a specific).
+        in_brackets = question[: match.start(1)].rstrip().endswith("(") and question[match.end(1) :].startswith(")")
+        glossed = in_brackets and len(name) <= 6 and not re.search(r"[\s-]", name)
+        if fold(name) not in _GENERIC_NAMES and len(name) >= 3 and not glossed:
             found.append(Specific(name))
     found += [Specific(year) for year in _YEAR.findall(question)]
     found += [Specific(m.group(1), relative_date=True) for m in _RELATIVE_DATE.finditer(question)]

@@ -28,6 +28,13 @@ def test_specifics_are_names_years_and_relative_dates():
     assert specifics("Comment devenir Français par mariage ?") == []
 
 
+def test_an_abbreviation_the_question_spells_out_is_not_a_specific():
+    # The fiche says « recherche dans l'intérêt des familles », not « Rif »: the answer must not say it lacks « Rif ».
+    assert specifics("Peut-on encore demander une recherche dans l'intérêt des familles (Rif) ?") == []
+    bracketed = specifics("Horaires de la piscine de Béthune (Pas-de-Calais) ?")
+    assert [s.text for s in bracketed] == ["Béthune", "Pas-de-Calais"]
+
+
 def test_missing_specifics_are_said_before_any_rule():
     passages = ["La piscine municipale ouvre de 9 h à 19 h.", "À Béthune, le centre aquatique…"]
     assert missing_specifics("Horaires de la piscine de Béthune ?", passages) == []
