@@ -1,7 +1,12 @@
-"""Statements that disagree: similar passages (nearest neighbours in the vector index, plus lexical overlap) that
-state different figures about the same thing, or one allows what the other forbids.
+"""Statements that disagree.
 
-Candidate pairs come from a k-nearest-neighbour query per chunk (HNSW: near-linear), never from all pairs.
+- Across documents: the same statement restated with another figure (a memo or a desk guide that still states the
+  figure of an older version of a rule, under another title and in another folder). Sentences are paired when their
+  words, figures aside, are the same but for one (an index keyed on each sentence's words, one left out at a time:
+  near-linear, never all pairs); a wording shared by many documents with many figures is a template (« Le montant de
+  l'aide est de … »), not one statement. Two documents that merely speak of similar things are not compared.
+- Within a document: similar passages (nearest neighbours in the vector index, plus lexical overlap) that state
+  different figures about the same thing, or one allows what the other forbids.
 """
 
 from __future__ import annotations
@@ -9,7 +14,15 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from quality.facts import conflicting_facts, extract_facts, opposite_statements
+from quality.facts import (
+    Fact,
+    Statement,
+    conflicting_facts,
+    extract_facts,
+    opposite_statements,
+    restated_with_other_figures,
+    statements,
+)
 from quality.findings import Finding, FindingType, Place, Severity, excerpt
 from quality.inputs import CorpusView
 from sourcier.french import content_terms, plural
@@ -17,6 +30,7 @@ from sourcier.french import content_terms, plural
 NEIGHBOURS = 6
 MIN_COSINE = 0.86
 MIN_LEXICAL = 0.2
+TEMPLATE_FIGURES = 4  # one wording stated with this many different figures across documents is a template
 
 
 _PROPER = re.compile(r"(?<![.!?]\s)(?<!^)\b([A-ZÉÈÀ][a-zéèêëàâîïôöûüç]+(?:[\s-][A-ZÉÈÀ][a-zéèêëàâîïôöûüç]+)*)")
@@ -84,6 +98,12 @@ def analyse_contradictions(
     corpus: CorpusView, related: set[frozenset[str]], progress: Callable[[str], None] = lambda _: None
 ) -> list[Finding]:
     findings: dict[str, Finding] = {}
+    for finding in _within_documents(corpus, progress) + _across_documents(corpus, related, progress):
+        findings.setdefault(finding.id, finding)
+    return list(findings.values())
+
+
+def _within_documents(corpus: CorpusView, progress: Callable[[str], None]) -> list[Finding]:
     facts_cache: dict[str, list] = {}
     terms_cache: dict[str, set[str]] = {}
 
@@ -97,17 +117,17 @@ def analyse_contradictions(
             terms_cache[chunk_id] = set(content_terms(corpus.chunks[chunk_id].text))
         return terms_cache[chunk_id]
 
-    candidates = candidate_pairs(corpus)
-    progress(f"{len(candidates)} paires de passages proches à comparer")
+    candidates = [
+        (a, b, cosine) for a, b, cosine in candidate_pairs(corpus) if corpus.chunks[a].doc_id == corpus.chunks[b].doc_id
+    ]
+    progress(f"{len(candidates)} paires de passages proches à comparer dans un même document")
+    findings = []
     for first_id, second_id, cosine in candidates:
         first, second = corpus.chunks[first_id], corpus.chunks[second_id]
-        if first.doc_id != second.doc_id and frozenset((first.doc_id, second.doc_id)) in related:
-            continue  # a duplicate or a newer version: reported as such, with its figures
-        if first.doc_id == second.doc_id and abs(first.index - second.index) <= 1:
+        if abs(first.index - second.index) <= 1:
             continue  # overlapping neighbours of one passage
-        doc_a, doc_b = corpus.documents[first.doc_id], corpus.documents[second.doc_id]
-        records = is_record(doc_a.path, doc_a.title), is_record(doc_b.path, doc_b.title)
-        if all(records):
+        document = corpus.documents[first.doc_id]
+        if is_record(document.path, document.title):
             continue  # successive decisions of a body: a history, not a contradiction
         union = terms(first_id) | terms(second_id)
         if not union or len(terms(first_id) & terms(second_id)) / len(union) < MIN_LEXICAL:
@@ -125,41 +145,96 @@ def analyse_contradictions(
         ]
         if not disagreements:
             continue
-        sentence_a, sentence_b, what, key = disagreements[0]
-        places = [
-            Place(doc_a.path, doc_a.title, doc_a.service, first.page, first.section),
-            Place(doc_b.path, doc_b.title, doc_b.service, second.page, second.section),
-        ]
-        if doc_a.doc_id != doc_b.doc_id and any(records):
-            # A decision against a rule: the decision may apply the rule to a case, or the rule may be outdated.
-            where, severity = "entre un document de référence et une décision", Severity.LOW
-        elif doc_a.doc_id != doc_b.doc_id:
-            where, severity = "entre deux documents", Severity.HIGH
-        elif first.section and second.section and first.section != second.section:
+        if first.section and second.section and first.section != second.section:
             # Two sections of one text often describe two cases (fonctionnaire / contractuel): worth a look only.
             where, severity = "entre deux sections du même document", Severity.LOW
         else:
             where, severity = "dans le même document", Severity.MEDIUM
-        finding = Finding(
-            FindingType.CONTRADICTION,
-            severity,
-            places,
-            [excerpt(sentence_a, width=320), excerpt(sentence_b, width=320)],
-            f"Affirmations divergentes {where} : {what}"
-            + (
-                f" (et {plural(len(disagreements) - 1, 'autre écart', 'autres écarts')})"
-                if len(disagreements) > 1
-                else ""
-            )
-            + ".",
-            "Vérifier laquelle est en vigueur, corriger ou retirer l'autre, ou préciser dans quel cas chacune "
-            "s'applique.",
-            key=key,
-            details={
-                "chunks": [first_id, second_id],
-                "cosine": round(cosine, 3),
-                "all": [d[2] for d in disagreements[:5]],
-            },
+        findings.append(
+            _finding(corpus, first_id, second_id, disagreements, where, severity, {"cosine": round(cosine, 3)})
         )
-        findings.setdefault(finding.id, finding)
-    return list(findings.values())
+    return findings
+
+
+def _across_documents(
+    corpus: CorpusView, related: set[frozenset[str]], progress: Callable[[str], None]
+) -> list[Finding]:
+    stated: list[tuple[str, Statement]] = []  # (chunk id, statement)
+    keys: dict[frozenset[str], list[int]] = {}
+    for chunk_id in corpus.chunk_ids:
+        for statement in statements(corpus.chunks[chunk_id].text):
+            position = len(stated)
+            stated.append((chunk_id, statement))
+            # Two wordings that differ by at most one word share one of these keys.
+            for key in [statement.terms, *(statement.terms - {term} for term in statement.terms)]:
+                keys.setdefault(key, []).append(position)
+    progress(f"{len(stated)} affirmations chiffrées comparées entre documents")
+
+    pairs: dict[tuple[int, int], None] = {}
+    for positions in keys.values():
+        documents = {corpus.chunks[stated[i][0]].doc_id for i in positions}
+        if len(documents) < 2:
+            continue
+        figures = {tuple((f.unit, f.value) for f in stated[i][1].facts) for i in positions}
+        if len(documents) >= TEMPLATE_FIGURES and len(figures) >= TEMPLATE_FIGURES:
+            continue  # a template filled in by many documents (each aid its amount), not one statement
+        for i, j in ((i, j) for i in positions for j in positions if i < j):
+            pairs[(i, j)] = None
+
+    findings = []
+    for i, j in pairs:
+        (first_id, first), (second_id, second) = stated[i], stated[j]
+        doc_a = corpus.documents[corpus.chunks[first_id].doc_id]
+        doc_b = corpus.documents[corpus.chunks[second_id].doc_id]
+        if doc_a.doc_id == doc_b.doc_id or frozenset((doc_a.doc_id, doc_b.doc_id)) in related:
+            continue  # one document, or a duplicate or a newer version: reported as such, with its figures
+        records = is_record(doc_a.path, doc_a.title), is_record(doc_b.path, doc_b.title)
+        if all(records):
+            continue  # successive decisions of a body: a history, not a contradiction
+        if _about_different_people(first.sentence, second.sentence):
+            continue
+        differing = restated_with_other_figures(first, second)
+        if not differing:
+            continue
+        disagreements = [(a.sentence, b.sentence, f"{a.text} ≠ {b.text}", _key(a, b)) for a, b in differing]
+        if any(records):
+            # A decision against a rule: the decision may apply the rule to a case, or the rule may be outdated.
+            where, severity = "entre un document de référence et une décision", Severity.LOW
+        else:
+            where, severity = "entre deux documents", Severity.HIGH
+        findings.append(_finding(corpus, first_id, second_id, disagreements, where, severity, {}))
+    return findings
+
+
+def _key(a: Fact, b: Fact) -> str:
+    return f"{a.unit}:{a.value:g}/{b.value:g}"
+
+
+def _finding(
+    corpus: CorpusView,
+    first_id: str,
+    second_id: str,
+    disagreements: list[tuple[str, str, str, str]],
+    where: str,
+    severity: Severity,
+    details: dict,
+) -> Finding:
+    first, second = corpus.chunks[first_id], corpus.chunks[second_id]
+    doc_a, doc_b = corpus.documents[first.doc_id], corpus.documents[second.doc_id]
+    sentence_a, sentence_b, what, key = disagreements[0]
+    others = len(disagreements) - 1
+    return Finding(
+        FindingType.CONTRADICTION,
+        severity,
+        [
+            Place(doc_a.path, doc_a.title, doc_a.service, first.page, first.section),
+            Place(doc_b.path, doc_b.title, doc_b.service, second.page, second.section),
+        ],
+        [excerpt(sentence_a, width=320), excerpt(sentence_b, width=320)],
+        f"Affirmations divergentes {where} : {what}"
+        + (f" (et {plural(others, 'autre écart', 'autres écarts')})" if others else "")
+        + ".",
+        "Vérifier laquelle est en vigueur, corriger ou retirer l'autre, ou préciser dans quel cas chacune s'applique.",
+        key=key,
+        details={"chunks": [first_id, second_id], "all": [d[2] for d in disagreements[:5]], **details},
+    )

@@ -167,3 +167,50 @@ def opposite_statements(first: str, second: str, min_jaccard: float = 0.5) -> li
                 if union and len(terms_a & terms_b) / len(union) >= min_jaccard:
                     pairs.append((a, b))
     return pairs
+
+
+# --- the same statement, restated with another figure ---------------------------------------------------------
+# A stale local copy (a memo, a desk guide) repeats the wording of a rule with the figure of an older version. Two
+# sentences are one statement when their words, figures aside, are the same but for at most `MAX_CHANGED_TERMS`:
+# « Le montant de l'aide de la CAF de l'Ain est de 160 € » and « … de la CAF de l'Ardèche … 300 € » differ in two
+# words (Ain, Ardèche): two statements about two things, not a contradiction.
+MAX_CHANGED_TERMS = 1
+MIN_SHARED_TERMS = 4  # « 3 mois » alone, or « soit 200 € », says too little to be one statement
+
+
+@dataclass(frozen=True)
+class Statement:
+    sentence: str
+    terms: frozenset[str]  # content words, figures and units aside
+    facts: tuple[Fact, ...]
+
+
+def statements(text: str) -> list[Statement]:
+    """The sentences of a text that state at least one figure."""
+    by_sentence: dict[int, list[Fact]] = {}
+    for fact in extract_facts(text):
+        by_sentence.setdefault(fact.start, []).append(fact)
+    return [
+        Statement(facts[0].sentence, facts[0].context, tuple(facts))
+        for facts in by_sentence.values()
+        if len(facts[0].context) >= MIN_SHARED_TERMS
+    ]
+
+
+def restated_with_other_figures(first: Statement, second: Statement) -> list[tuple[Fact, Fact]]:
+    """The figures that differ between two wordings of one statement, in the order they are stated; nothing when the
+    sentences are not one statement or state the same figures."""
+    if len(first.terms ^ second.terms) > MAX_CHANGED_TERMS or len(first.terms & second.terms) < MIN_SHARED_TERMS:
+        return []
+    pairs = []
+    units = {fact.unit for fact in first.facts} | {fact.unit for fact in second.facts}
+    for unit in sorted(units):
+        mine = [fact for fact in first.facts if fact.unit == unit]
+        theirs = [fact for fact in second.facts if fact.unit == unit]
+        if len(mine) != len(theirs):
+            continue  # a figure added or removed: the role of each is not clear enough to pair them
+        pairs += [(a, b) for a, b in zip(mine, theirs, strict=True) if a.value != b.value]
+    if not pairs and len(first.facts) == len(second.facts) == 1 and first.facts[0].unit != second.facts[0].unit:
+        # « Le montant de l'aide … est de 150 € » then « … est de 90 % »: one figure, given another way.
+        pairs.append((first.facts[0], second.facts[0]))
+    return pairs
