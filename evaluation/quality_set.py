@@ -52,7 +52,7 @@ def _figures(text: str) -> set[tuple[str, str]]:
     return {(re.sub(r"[  .,]", "", m.group(1)), m.group(2).lower().rstrip("s")) for m in _FIGURE.finditer(text)}
 
 
-def _aid_markdown(yml: str) -> tuple[str, str]:
+def aid_markdown(yml: str) -> tuple[str, str]:
     """An aid's YAML as the fiche a collectivité would publish (label, amount, description, conditions)."""
     import yaml
 
@@ -140,7 +140,7 @@ def prepare(shared: Path, out: Path) -> Path:
         versions(list(article.glob("*.md")), f"cgct/{article.name}")
     aids = shared / "aides_jeunes_aides_locales" / "versions"
     for aid in sorted(p for p in aids.iterdir() if p.is_dir() and "bafa" in p.name)[:AIDS]:
-        versions(list(aid.glob("*.yml")), f"aides/{aid.name}", _aid_markdown)
+        versions(list(aid.glob("*.yml")), f"aides/{aid.name}", aid_markdown)
 
     # Identical files anywhere in the set are duplicates too (some aid versions changed only hidden fields).
     by_bytes: dict[str, list[str]] = {}

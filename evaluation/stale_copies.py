@@ -31,7 +31,7 @@ import sys
 from difflib import SequenceMatcher
 from pathlib import Path
 
-from evaluation.quality_set import _aid_markdown, _figures
+from evaluation.quality_set import _figures, aid_markdown
 from quality.facts import _WORD_NUMBERS
 from sourcier.french import fold
 
@@ -108,7 +108,7 @@ def prepare(shared: Path, out: Path) -> dict:
 
     aids = shared / "aides_jeunes_aides_locales" / "versions"
     for aid in sorted(p for p in aids.iterdir() if p.is_dir()):
-        versions = [_aid_markdown(f.read_text(encoding="utf-8")) for f in sorted(aid.glob("*.yml"))]
+        versions = [aid_markdown(f.read_text(encoding="utf-8")) for f in sorted(aid.glob("*.yml"))]
         found = _pairs_of([(label, text) for label, text in versions])
         if not found:
             continue

@@ -24,7 +24,7 @@ from quality.facts import (
     statements,
 )
 from quality.findings import Finding, FindingType, Place, Severity, excerpt
-from quality.inputs import CorpusView
+from quality.inputs import CorpusView, DocumentView
 from sourcier.french import content_terms, plural
 
 NEIGHBOURS = 6
@@ -52,7 +52,8 @@ def _name_different_things(first: str, second: str) -> bool:
 # Whom a rule applies to: two sentences about different people state two rules, not one rule twice.
 _AUDIENCES = re.compile(
     r"\b(contractuels?|fonctionnaires?|titulaires?|stagiaires?|apprentis?|vacataires?|salariés?|mineurs?|majeurs?|"
-    r"étudiants?|retraités?|élus?|agents? publics?|demandeurs? d'emploi|particuliers?|professionnels?|associations?)\b",
+    r"étudiants?|retraités?|élus?|agents? publics?|demandeurs? d'emploi|particuliers?|professionnels?|associations?|"
+    r"fonction publique (?:territoriale|hospitalière|d'État)|FPT|FPH|FPE)\b",
     re.IGNORECASE,
 )
 # Records of decisions: minutes, deliberations, orders, annual reports. They record what a body decided at a date;
@@ -182,6 +183,13 @@ def _across_documents(
             pairs[(i, j)] = None
 
     findings = []
+    terms_of: dict[str, frozenset[str]] = {}
+
+    def document_terms(document: DocumentView) -> frozenset[str]:
+        if document.doc_id not in terms_of:
+            terms_of[document.doc_id] = frozenset(content_terms(document.title + " " + document.text))
+        return terms_of[document.doc_id]
+
     for i, j in pairs:
         (first_id, first), (second_id, second) = stated[i], stated[j]
         doc_a = corpus.documents[corpus.chunks[first_id].doc_id]
@@ -191,7 +199,9 @@ def _across_documents(
         records = is_record(doc_a.path, doc_a.title), is_record(doc_b.path, doc_b.title)
         if all(records):
             continue  # successive decisions of a body: a history, not a contradiction
-        if _about_different_people(first.sentence, second.sentence):
+        if _about_different_people(f"{doc_a.title} {first.sentence}", f"{doc_b.title} {second.sentence}"):
+            continue
+        if _titles_name_different_subjects(doc_a, doc_b, document_terms):
             continue
         differing = restated_with_other_figures(first, second)
         if not differing:
@@ -204,6 +214,21 @@ def _across_documents(
             where, severity = "entre deux documents", Severity.HIGH
         findings.append(_finding(corpus, first_id, second_id, disagreements, where, severity, {}))
     return findings
+
+
+def _titles_name_different_subjects(
+    first: DocumentView, second: DocumentView, document_terms: Callable[[DocumentView], frozenset[str]]
+) -> bool:
+    """Sibling documents: titles on one theme, each naming a subject the other document never mentions (« Carte
+    grise : justifier de son domicile » / « Liste électorale : quel justificatif de domicile ? »). The same sentence
+    with another figure states each subject's own rule (« facture de moins de 6 mois » / « de moins de 3 mois »).
+    A memo or a desk guide copying a rule has a title of its own, not a sibling's."""
+    title_a, title_b = set(content_terms(first.title)), set(content_terms(second.title))
+    if not title_a & title_b:
+        return False
+    own_a = title_a - title_b - document_terms(second)
+    own_b = title_b - title_a - document_terms(first)
+    return bool(own_a) and bool(own_b)
 
 
 def _key(a: Fact, b: Fact) -> str:
