@@ -97,6 +97,7 @@ eval-quality: install
 	  SOURCIER_INGEST__OCR=false; \
 	$(SOURCIER) ingest --quiet --no-report && \
 	$(SOURCIER) quality-eval $(EVAL)/quality/labels.json --output $(EVAL)/quality/results.json
+	$(PY) -m evaluation.stale_copies $(EVAL)/stale --reindex
 
 lint: install
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .

@@ -185,15 +185,20 @@ class Statement:
     facts: tuple[Fact, ...]
 
 
+# « En général, il s'agit d'une amende de 135 € », « Elle est versée pendant 3 mois »: whose amende, which aid, is
+# said before; such a sentence is no statement on its own, and another document's « 35 € » may be about anything.
+_PRONOUN_SUBJECT = re.compile(r"^(?:[^,]{0,40},\s*)?(?:il|elle|ils|elles|cela|ceci|ce|c'|celle-ci|celui-ci)\b", re.I)
+
+
 def statements(text: str) -> list[Statement]:
-    """The sentences of a text that state at least one figure."""
+    """The sentences of a text that state at least one figure, and say themselves what it is about."""
     by_sentence: dict[int, list[Fact]] = {}
     for fact in extract_facts(text):
         by_sentence.setdefault(fact.start, []).append(fact)
     return [
         Statement(facts[0].sentence, facts[0].context, tuple(facts))
         for facts in by_sentence.values()
-        if len(facts[0].context) >= MIN_SHARED_TERMS
+        if len(facts[0].context) >= MIN_SHARED_TERMS and not _PRONOUN_SUBJECT.match(facts[0].sentence)
     ]
 
 

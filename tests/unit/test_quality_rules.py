@@ -5,7 +5,7 @@ import pytest
 from pypdf import PdfReader
 
 from quality.extraction import garbled_reasons
-from quality.facts import conflicting_facts, extract_facts
+from quality.facts import conflicting_facts, extract_facts, restated_with_other_figures, statements
 from sourcier.personal_data import find_sensitive, mask
 from tests.conftest import ETALAB, REPO
 
@@ -128,3 +128,25 @@ def test_records_of_decisions_and_rules_for_different_people_are_not_contradicti
     assert not _about_different_people(
         "L'agent peut télétravailler 2 jours par semaine.", "L'agent peut télétravailler 3 jours par semaine."
     )
+
+
+def _one(text: str):
+    (statement,) = statements(text)
+    return statement
+
+
+def test_a_rule_restated_with_a_former_figure_is_found_and_a_sibling_rule_is_not():
+    current = _one("Le montant de l'aide au BAFA de la CAF de l'Ain est de 200 € pour la session générale.")
+    memo = _one("Le montant de l'aide au BAFA de la CAF de l'Ain est de 160 € pour la session générale.")
+    (pair,) = restated_with_other_figures(memo, current)
+    assert (pair[0].text, pair[1].text) == ("160 €", "200 €")
+    other_caf = _one("Le montant de l'aide au BAFA de la CAF de l'Ardèche est de 300 € pour la session générale.")
+    assert restated_with_other_figures(current, other_caf) == []  # two words differ: Ain, Ardèche
+    assert restated_with_other_figures(current, current) == []
+
+
+def test_a_figure_given_another_way_is_a_change_and_a_pronoun_subject_is_no_statement():
+    euros = _one("Le montant de l'aide au BAFA de la CAF du Jura est de 150 € par stagiaire.")
+    share = _one("Le montant de l'aide au BAFA de la CAF du Jura est de 90 % par stagiaire.")
+    assert [(a.text, b.text) for a, b in restated_with_other_figures(euros, share)] == [("150 €", "90 %")]
+    assert statements("En général, il s'agit d'une amende forfaitaire de 135 € pour un stationnement gênant.") == []
