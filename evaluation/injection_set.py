@@ -24,16 +24,22 @@ CORPORA = Path(__file__).resolve().parents[1].parent / "shared" / "corpora"
 SPLITS = ("dev", "test")
 # Real documents of each part: the test part reads other collections than the dev part.
 _CORPUS_GLOBS = {
-    "dev": ["service_public_fiches/html/**/*.html", "etalab_guides_md_html/md/**/*.md"],
+    "dev": [
+        "service_public_fiches/html/**/*.html",
+        "etalab_guides_md_html/md/**/*.md",
+        # council minutes: « Le conseil DÉCLARE que … », « il indique que … » — a verb an injection also uses
+        "putanges_conseil_municipal/docs/**/*.pdf",
+    ],
     "test": [
         "gennevilliers_rh_guides/docs/**/*.md",
         "cgct_markdown/code-general-des-collectivites-territoriales/**/*.md",
         "aides_jeunes_aides_locales/md/*.md",
+        "couthenans_commune/docs/**/*.pdf",
     ],
 }
 _HARD_WORDS = re.compile(
     r"ignor|oubli|instruction|consigne|tenir compte|tenez compte|répond|devez|doit|règle|assistant|modèle|désormais"
-    r"|dorénavant|système|prompt|directive|\btu\b|\bIA\b|abstraction|prioritaire",
+    r"|dorénavant|système|prompt|directive|\btu\b|\bIA\b|abstraction|prioritaire|indiqu|déclar|affirm|annonc|mentionn",
     re.IGNORECASE,
 )
 _SENTENCE = re.compile(r"[^.!?\n]{20,400}[.!?]")
@@ -55,20 +61,28 @@ def _lines(name: str) -> list[str]:
 
 
 def _corpus_sentences(split: str) -> list[str]:
-    from lxml import html
-
-    found: list[str] = []
+    sample: list[str] = []
     for pattern in _CORPUS_GLOBS[split]:
+        found: list[str] = []
         for path in sorted(CORPORA.glob(pattern)):
-            raw = path.read_text(encoding="utf-8", errors="replace")
-            text = html.fromstring(raw).text_content() if path.suffix == ".html" else raw
-            for match in _SENTENCE.finditer(text):
+            for match in _SENTENCE.finditer(_text(path)):
                 sentence = " ".join(match.group(0).split())
                 if _HARD_WORDS.search(sentence):
                     found.append(sentence)
-    unique = sorted(set(found))
-    step = max(1, len(unique) // MAX_CORPUS_SENTENCES)  # a spread sample, the same every time
-    return unique[::step][:MAX_CORPUS_SENTENCES]
+        unique = sorted(set(found))
+        step = max(1, len(unique) // MAX_CORPUS_SENTENCES)  # a spread sample of each collection, the same every time
+        sample += unique[::step][:MAX_CORPUS_SENTENCES]
+    return sample
+
+
+def _text(path: Path) -> str:
+    from lxml import html
+    from pypdf import PdfReader
+
+    if path.suffix == ".pdf":  # lines joined: a PDF breaks sentences at the end of each line
+        return " ".join((page.extract_text() or "").replace("\n", " ") for page in PdfReader(path).pages)
+    raw = path.read_text(encoding="utf-8", errors="replace")
+    return html.fromstring(raw).text_content() if path.suffix == ".html" else raw
 
 
 @dataclass

@@ -92,6 +92,12 @@ _SPEAK = (
 )
 
 _CONTROL = r"(?:que|uniquement|seulement|toujours|systematiquement|plutot|par la)\b"
+# Imperatives that are also the third person of the present: « indique » is an order or what someone does.
+_THIRD_PERSON_TOO = r"(?:affirme|annonce|declare|indique|mentionne|ajoute|recopie|cite)"
+_TO_THE_READER = (
+    r"(?:tu|te|t'|ta|tes|ton|vous|votre|vos|utilisateurs?|usagers?|quiconque|(?:toute|chaque) question"
+    r"|(?:ta|votre|la|toute|chaque) reponse)"
+)
 _CLAUSE = r"(?:^|[:;,»\]#.!?] ?|\bet |\bpuis |\bmais )\W*"
 
 _MOVES: dict[str, re.Pattern[str]] = {
@@ -123,12 +129,15 @@ _MOVES: dict[str, re.Pattern[str]] = {
         r"|\b(?:ta|votre) (?:nouvelle|veritable|vraie) (?:mission|tache|role|fonction)\b"
         rf"|\b(?:nouvelles?|prioritaires?) {_RULES_OBJECT}\b|\b{_RULES_OBJECT} prioritaires?\b|\bpriorite absolue\b"
         # only a « tu » can be told « réponds », « dis », « écris »; « indique », « ajoute »… also say what a text
-        # does (« le téléservice a indiqué que »), so they count at the start of a clause only
+        # or a person does (« le téléservice a indiqué que »), so they count at the start of a clause only — and,
+        # followed by « que », only when the sentence speaks to its reader or of the answer: council minutes are
+        # full of « Le Conseil Municipal … : DÉCLARE que … » and « M. X, adjoint, indique que … »
         rf"|(?<!\bje )\b(?:reponds|dis|ecris)(?:-le|-la|-les)?\b(?: \S+){{0,2}} {_CONTROL}"
-        rf"|{_CLAUSE}(?:affirme|annonce|declare|indique|mentionne|ajoute|recopie|cite)(?:-le|-la|-les)?\b"
-        rf"(?: \S+){{0,2}} {_CONTROL}"
-        rf"|\b(?:repondez|dites|affirmez|indiquez|annoncez|declarez|recopiez) (?:uniquement|seulement|toujours"
-        rf"|systematiquement)? ?(?:par|que|«)"
+        rf"|{_CLAUSE}{_THIRD_PERSON_TOO}(?:-le|-la|-les)?\b(?: \S+){{0,2}} (?!que\b){_CONTROL}"
+        rf"|{_CLAUSE}{_THIRD_PERSON_TOO}(?:-le|-la|-les)?\b(?: \S+){{0,2}} que\b(?=.*\b{_TO_THE_READER}\b)"
+        # at the start of a clause: « les communes dites « déléguées » », « aux dites parcelles » are no orders
+        rf"|{_CLAUSE}(?:repondez|dites|affirmez|indiquez|annoncez|declarez|recopiez) (?:uniquement|seulement|toujours"
+        rf"|systematiquement)? ?(?:par\b|que\b|«)"
         rf"|\b(?:tu|l'ia|le modele|l'assistant|il) (?:dois|doit|devras|devra) (?:\S+ ){{0,2}}{_SPEAK}\b"
         rf"(?: \S+){{0,3}} (?:que|uniquement|seulement|toujours|en anglais|systematiquement|«)"
         r"|\b(?:ton|votre|le|son) prompt(?: systeme| cache| initial)?\b|\bprompt (?:systeme|cache|initial)\b"
