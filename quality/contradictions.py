@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from itertools import combinations, product
 
 from quality.facts import (
     Fact,
@@ -31,6 +32,7 @@ NEIGHBOURS = 6
 MIN_COSINE = 0.86
 MIN_LEXICAL = 0.2
 TEMPLATE_FIGURES = 4  # one wording stated with this many different figures across documents is a template
+BOILERPLATE_DOCUMENTS = 20  # … and one stated by more documents than this is boilerplate, whatever its figures
 
 
 _PROPER = re.compile(r"(?<![.!?]\s)(?<!^)\b([A-ZÉÈÀ][a-zéèêëàâîïôöûüç]+(?:[\s-][A-ZÉÈÀ][a-zéèêëàâîïôöûüç]+)*)")
@@ -173,14 +175,20 @@ def _across_documents(
 
     pairs: dict[tuple[int, int], None] = {}
     for positions in keys.values():
+        by_figures: dict[tuple, list[int]] = {}
+        for i in positions:
+            by_figures.setdefault(tuple((f.unit, f.value) for f in stated[i][1].facts), []).append(i)
+        if len(by_figures) < 2:
+            continue  # every document states the same figures
         documents = {corpus.chunks[stated[i][0]].doc_id for i in positions}
-        if len(documents) < 2:
-            continue
-        figures = {tuple((f.unit, f.value) for f in stated[i][1].facts) for i in positions}
-        if len(documents) >= TEMPLATE_FIGURES and len(figures) >= TEMPLATE_FIGURES:
-            continue  # a template filled in by many documents (each aid its amount), not one statement
-        for i, j in ((i, j) for i in positions for j in positions if i < j):
-            pairs[(i, j)] = None
+        if len(documents) > BOILERPLATE_DOCUMENTS or (
+            len(documents) >= TEMPLATE_FIGURES and len(by_figures) >= TEMPLATE_FIGURES
+        ):
+            continue  # a template filled in by many documents (each aid its amount), or boilerplate: not one rule
+        # Only statements with different figures are compared: what many documents say alike costs nothing.
+        for first_group, second_group in combinations(by_figures.values(), 2):
+            for i, j in product(first_group, second_group):
+                pairs[(min(i, j), max(i, j))] = None
 
     findings = []
     terms_of: dict[str, frozenset[str]] = {}
