@@ -44,13 +44,16 @@ def show_upload(reader: Reader, services: list[str]) -> None:
     new_service = st.text_input("Nom du nouveau service", key="upload_new_service") if service == NEW_SERVICE else ""
     # Said before the upload, not after: a legacy .doc cannot be read without LibreOffice.
     extensions = [e for e in config.ingest.extensions if e != ".doc" or libreoffice()]
+    limit_mb = min(config.ui.upload_max_mb, config.ingest.max_file_mb)
+    _french_uploader(
+        "upload_files", f"{limit_mb:g} Mo au plus par fichier • {', '.join(e.lstrip('.') for e in extensions)}"
+    )
     files = st.file_uploader(
         "Fichiers",
         accept_multiple_files=True,
         type=[extension.lstrip(".") for extension in extensions],
         key="upload_files",
-        help=f"Formats acceptés : {', '.join(extensions)} ; "
-        f"{min(config.ui.upload_max_mb, config.ingest.max_file_mb):g} Mo au plus par fichier."
+        help=f"Formats acceptés : {', '.join(extensions)} ; {limit_mb:g} Mo au plus par fichier."
         + ("" if ".doc" in extensions else " Les anciens fichiers Word (.doc) : enregistrez-les en .docx."),
     )
     replace = st.checkbox("Remplacer un fichier du même nom (nouvelle version)", key="upload_replace")
@@ -79,3 +82,18 @@ def show_upload(reader: Reader, services: list[str]) -> None:
         else:
             st.session_state["upload_message"] = f"{added} Indexation lancée."
             start_ingestion(reader, saved)
+
+
+def _french_uploader(key: str, instructions: str) -> None:
+    """Streamlit writes its file uploader's button and limits in English (« Upload », « 50MB per file »), with no
+    setting to change them: the same words in French, drawn over by a style scoped to this one widget."""
+    scope = f".st-key-{key} [data-testid='stFileUploaderDropzone']"
+    st.html(
+        "<style>"
+        f"{scope} button [data-testid='stMarkdownContainer'] p {{font-size: 0}}"
+        f"{scope} button [data-testid='stMarkdownContainer'] p::after {{content: 'Parcourir'; font-size: 0.875rem}}"
+        f"{scope} [data-testid='stFileUploaderDropzoneInstructions'] span {{font-size: 0}}"
+        f"{scope} [data-testid='stFileUploaderDropzoneInstructions'] span::after "
+        f"{{content: '{instructions}'; font-size: 0.875rem}}"
+        "</style>"
+    )
