@@ -36,8 +36,7 @@ def collect(set_dir: Path, candidates: int = 30) -> list[dict]:
     rows = []
     for case in (c for c in cases if c.get("gold_docs")):
         dense = index.nearest([embedder.embed_query(case["question"])], candidates)[0]
-        lexical_hits = index.lexical_search(case["question"], candidates)
-        lexical = [chunk_id for chunk_id, _ in lexical_hits]
+        lexical = [chunk_id for chunk_id, _ in index.lexical_search(case["question"], candidates)]
         source = {hit.id: hit.metadata["source"] for hit in dense}
         source.update({c.id: c.metadata["source"] for c in index.get([i for i in lexical if i not in source])})
         rows.append(
@@ -46,8 +45,6 @@ def collect(set_dir: Path, candidates: int = 30) -> list[dict]:
                 "gold": case["gold_docs"],
                 "dense": [hit.id for hit in dense],
                 "lexical": [i for i in lexical if i in source],
-                "dense_scores": {hit.id: float(hit.similarity or 0.0) for hit in dense},
-                "lexical_scores": {i: float(score) for i, score in lexical_hits if i in source},
                 "source": source,
             }
         )
