@@ -51,10 +51,6 @@ class Progress:
     bytes_done: int = 0
     indexing_started_at: float | None = None
 
-    @property
-    def elapsed_s(self) -> float:
-        return self.updated_at - self.started_at
-
     def eta_s(self, now: float | None = None) -> float | None:
         """Seconds left, counting down between updates (a file that takes a minute does not freeze the estimate);
         None until there is a rate to go by."""

@@ -22,6 +22,11 @@ def safe_name(name: str, what: str = "nom de fichier") -> str:
     return name[:150]
 
 
+def upload_limit_mb(settings: Settings) -> float:
+    """The largest file the app accepts: the upload limit, within what ingestion reads at all."""
+    return min(settings.ui.upload_max_mb, settings.ingest.max_file_mb)
+
+
 def save_upload(
     settings: Settings, service: str, filename: str, data: bytes, reader: Reader, replace: bool = False
 ) -> Path:
@@ -36,7 +41,7 @@ def save_upload(
             f"« {filename} » : format {extension or 'sans extension'} non pris en charge "
             f"(acceptés : {', '.join(allowed)})."
         )
-    limit = min(settings.ui.upload_max_mb, settings.ingest.max_file_mb)
+    limit = upload_limit_mb(settings)
     if len(data) > limit * 1024 * 1024:
         raise UploadRejectedError(f"« {filename} » dépasse la taille maximale de {limit:g} Mo.")
     if not data:

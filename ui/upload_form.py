@@ -7,7 +7,7 @@ import streamlit as st
 
 from ingest import background
 from ingest.loaders.office import libreoffice
-from ingest.uploads import save_upload
+from ingest.uploads import save_upload, upload_limit_mb
 from sourcier.access import Reader
 from sourcier.audit import AuditKind
 from sourcier.errors import AccessDeniedError, IngestionRunningError, UploadRejectedError
@@ -44,14 +44,13 @@ def show_upload(reader: Reader, services: list[str]) -> None:
     new_service = st.text_input("Nom du nouveau service", key="upload_new_service") if service == NEW_SERVICE else ""
     # Said before the upload, not after: a legacy .doc cannot be read without LibreOffice.
     extensions = [e for e in config.ingest.extensions if e != ".doc" or libreoffice()]
-    limit_mb = min(config.ui.upload_max_mb, config.ingest.max_file_mb)
-    _french_uploader(
-        "upload_files", f"{limit_mb:g} Mo au plus par fichier • {', '.join(e.lstrip('.') for e in extensions)}"
-    )
+    limit_mb = upload_limit_mb(config)
+    formats = [extension.lstrip(".") for extension in extensions]
+    _french_uploader("upload_files", f"{limit_mb:g} Mo au plus par fichier • {', '.join(formats)}")
     files = st.file_uploader(
         "Fichiers",
         accept_multiple_files=True,
-        type=[extension.lstrip(".") for extension in extensions],
+        type=formats,
         key="upload_files",
         help=f"Formats acceptés : {', '.join(extensions)} ; {limit_mb:g} Mo au plus par fichier."
         + ("" if ".doc" in extensions else " Les anciens fichiers Word (.doc) : enregistrez-les en .docx."),
