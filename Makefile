@@ -70,7 +70,7 @@ eval-falc: install
 
 bench: install
 	$(PY) -m tests.bench.ingestion --runtime torch
-	$(PY) -m tests.bench.ingestion --runtime onnx-int8
+	$(PY) -m tests.bench.ingestion --runtime openvino
 	$(PY) -m tests.bench.retrieval
 	$(PY) -m tests.bench.answers
 	$(PY) -m tests.bench.access

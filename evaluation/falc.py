@@ -167,6 +167,10 @@ def summary(results: list[FicheResult]) -> dict:
     }
 
 
+def _slug(label: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", label.lower()).strip("-")
+
+
 def _mean(values: list[float]) -> float:
     return sum(values) / len(values) if values else 0.0
 
@@ -203,11 +207,24 @@ def main(argv: list[str] | None = None) -> int:
     fiches = [(path, kind) for path, kind in fiches if args.kind in (None, kind)]
     out = OUT / args.part
     (out / "prepared").mkdir(parents=True, exist_ok=True)
+    # Each fiche's result is kept as it ends: a run stopped midway (a long run on 2 cores, a server that died) goes on
+    # where it stopped, with the same model.
+    done_file = out / f"done-{_slug(writer.backend.label)}.jsonl"
+    done = {}
+    if done_file.exists():
+        for line in done_file.read_text(encoding="utf-8").splitlines():
+            result = FicheResult(**json.loads(line))
+            done[(result.name, result.kind)] = result
     results = []
     with DocumentReader(settings) as reader:
         for index, (path, kind) in enumerate(fiches, start=1):
+            if (path.name, kind) in done:
+                results.append(done[(path.name, kind)])
+                continue
             result = run_one(path, kind, writer, reader, out / "prepared")
             results.append(result)
+            with done_file.open("a", encoding="utf-8") as handle:
+                handle.write(json.dumps(asdict(result), ensure_ascii=False) + "\n")
             print(
                 f"[{index}/{len(fiches)}] {path.name}: {result.passages} passages, {result.patched} completed, "
                 f"{result.kept_source} left as source, ≤15 words {result.short_share:.0%}, "

@@ -1,4 +1,4 @@
-"""Embed: sentence-transformers on the CPU (or ONNX Runtime int8), with the prompts the model was trained with."""
+"""Embed: sentence-transformers or OpenVINO on the CPU, with the prompts the model was trained with."""
 
 from __future__ import annotations
 
@@ -56,10 +56,10 @@ class Embedder(Embeddings):
 
                 transformers_logging.disable_progress_bar()
 
-                if self.settings.runtime is EmbeddingRuntime.ONNX_INT8:
-                    from sourcier.models.onnx import OnnxEncoder
+                if self.settings.runtime is EmbeddingRuntime.OPENVINO:
+                    from sourcier.models.openvino import OpenVinoEncoder
 
-                    self._model = OnnxEncoder(self.info.path, self.info.prompts, threads=os.cpu_count() or 1)
+                    self._model = OpenVinoEncoder(self.info.path, self.info.prompts, threads=os.cpu_count() or 1)
                 else:
                     self._model = SentenceTransformer(
                         str(self.info.path), device=self.settings.device, local_files_only=True

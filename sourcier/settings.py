@@ -35,7 +35,7 @@ class LLMBackendKind(StrEnum):
 
 class EmbeddingRuntime(StrEnum):
     TORCH = "torch"  # the model as converted (fp32), through sentence-transformers
-    ONNX_INT8 = "onnx-int8"  # ONNX Runtime, weights quantised to int8 (built offline from the same folder)
+    OPENVINO = "openvino"  # OpenVINO, bfloat16 where the CPU has it (exported offline from the same folder)
 
 
 class StoreSettings(BaseModel):

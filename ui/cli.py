@@ -330,10 +330,10 @@ def _models(settings: Settings, args) -> int:
 
     info = resolve_embedding_model(settings.embedding)
     print(f"Modèle d'embedding prêt : {info.name} ({info.path})")
-    if settings.embedding.runtime is EmbeddingRuntime.ONNX_INT8:
-        from sourcier.models.onnx import int8_model
+    if settings.embedding.runtime is EmbeddingRuntime.OPENVINO:
+        from sourcier.models.openvino import exported_model
 
-        print(f"Version ONNX int8 prête : {int8_model(info.path)}")
+        print(f"Version OpenVINO prête : {exported_model(info.path)}")
     gguf = assemble_gguf(settings.embedding.models_dir)
     print(f"Modèle de langage intégré prêt : {gguf}")
     return EXIT_OK

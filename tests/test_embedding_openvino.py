@@ -1,0 +1,38 @@
+"""The OpenVINO runtime of the embedding model: exported offline from the converted folder, close to the
+sentence-transformers vectors, and never mixed with them in one index."""
+
+import numpy as np
+import pytest
+
+from ingest.embed import Embedder
+from ingest.pipeline import IngestionPipeline
+from sourcier.errors import ConfigurationError
+from sourcier.settings import EmbeddingRuntime
+from tests.conftest import FICHES, FRENCH_PASSAGES, FRENCH_QUESTIONS, copy_into, make_settings
+
+pytestmark = [pytest.mark.shared, pytest.mark.slow]
+
+
+@pytest.fixture(scope="module")
+def openvino(embedding_settings):
+    return Embedder(embedding_settings.model_copy(update={"runtime": EmbeddingRuntime.OPENVINO}))
+
+
+def test_openvino_vectors_stay_close_to_torch_and_find_the_same_passages(openvino, embedder):
+    reference, vectors = embedder.embed_passages(FRENCH_PASSAGES), openvino.embed_passages(FRENCH_PASSAGES)
+    assert vectors.shape == reference.shape and vectors.dtype == np.float32
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-4)
+    assert (vectors * reference).sum(axis=1).min() > 0.999
+    scores = openvino.embed_queries(FRENCH_QUESTIONS) @ vectors.T
+    assert list(np.argmax(scores, axis=1)) == [0, 1, 2, 3]
+    assert openvino.embed_passages([]).shape == (0, reference.shape[1])
+
+
+def test_an_index_built_with_one_runtime_refuses_the_other(tmp_path, openvino, embedder):
+    settings = make_settings(tmp_path)
+    copy_into(settings.corpus_dir, "elections", FICHES / "F1965.html")
+    IngestionPipeline(settings, embedder=embedder).run()
+    settings.embedding.runtime = EmbeddingRuntime.OPENVINO
+    assert openvino.name != embedder.name
+    with pytest.raises(ConfigurationError, match="--rebuild"):
+        IngestionPipeline(settings, embedder=openvino).run()
