@@ -15,7 +15,9 @@ import contextlib
 import json
 import time
 import uuid
+from collections import deque
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,7 +26,7 @@ import numpy as np
 from ingest import ocr
 from ingest.access import label, label_chunks
 from ingest.discover import discover, in_scope
-from ingest.documents import LoadedDocument
+from ingest.documents import LoadedDocument, SourceFile
 from ingest.embed import Embedder, TextEmbedder
 from ingest.lexical import LexicalIndex
 from ingest.loaders import LoadOptions
@@ -45,6 +47,8 @@ from sourcier.settings import Settings
 
 # Chunks of several small documents are embedded together: batching is what makes the CPU efficient.
 EMBEDDING_WINDOW = 64
+# Files read ahead of the one being recorded (their text waits in memory: a few documents at most).
+READ_AHEAD = 4
 
 # Opens the collection a run writes to (the live one, or a new one for a rebuild).
 StoreOpener = Callable[[str], VectorStore]
@@ -188,34 +192,52 @@ class IngestionPipeline:
 
     def _process(self, run: _Run, todo: list[Pending]) -> None:
         window: list[Pending] = []
-        for pending in todo:
-            run.progress.current_file = pending.source.relative_path
-            self._notify(run.progress)
-            self._load(run, pending)
-            if pending.chunks:
-                window.append(pending)
-            else:
-                run.progress.files_done += 1
-                run.progress.bytes_done += _size(pending.source.path)
-            if sum(len(p.chunks) for p in window) >= EMBEDDING_WINDOW:
-                self._embed_and_store(run, window)
-                window = []
+        upcoming = iter(todo)
+        reads: deque[tuple[Pending, Future]] = deque()
+        # The next files are read (in the child process) while the model embeds: parsing and embedding overlap.
+        # Only reading runs ahead; every record is still written here, in order.
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="sourcier-lecture") as reader:
+            try:
+                while True:
+                    while len(reads) < READ_AHEAD and (pending := next(upcoming, None)) is not None:
+                        reads.append((pending, reader.submit(self._read, pending.source)))
+                    if not reads:
+                        break
+                    pending, read = reads.popleft()
+                    run.progress.current_file = pending.source.relative_path
+                    self._notify(run.progress)
+                    self._load(run, pending, read.result())
+                    if pending.chunks:
+                        window.append(pending)
+                    else:
+                        run.progress.files_done += 1
+                        run.progress.bytes_done += _size(pending.source.path)
+                    if sum(len(p.chunks) for p in window) >= EMBEDDING_WINDOW:
+                        self._embed_and_store(run, window)
+                        window = []
+            finally:
+                for _, read in reads:
+                    read.cancel()
         if window:
             self._embed_and_store(run, window)
 
-    def _load(self, run: _Run, pending: Pending) -> None:
-        source, previous = pending.source, pending.previous
+    def _read(self, source: SourceFile) -> LoadedDocument | DocumentError:
         try:
-            document = self._worker.load(source)
+            return self._worker.load(source)
         except DocumentError as exc:
-            status = DocumentStatus.UNSUPPORTED if isinstance(exc, UnsupportedFormatError) else DocumentStatus.FAILED
+            return exc
+
+    def _load(self, run: _Run, pending: Pending, read: LoadedDocument | DocumentError) -> None:
+        source, previous = pending.source, pending.previous
+        if isinstance(read, DocumentError):
+            status = DocumentStatus.UNSUPPORTED if isinstance(read, UnsupportedFormatError) else DocumentStatus.FAILED
             # The last good version of a document that is now broken stays searchable.
             kept = previous.indexed_hash if previous else None
-            reason = str(exc) + (" La version précédente reste dans l'index." if kept else "")
+            reason = str(read) + (" La version précédente reste dans l'index." if kept else "")
             self._record(run, pending, status, None, kept, previous.chunks if kept else 0, reason)
             run.report.files.append(FileReport(source.relative_path, status, reason=reason))
             return
-        pending.document = document
+        pending.document = document = read
         if not document.blocks:
             if document.format != "pdf":
                 reason = "Document sans texte : vide, ou seulement de la mise en forme."
