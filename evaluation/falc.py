@@ -232,7 +232,8 @@ def main(argv: list[str] | None = None) -> int:
                 f"{result.kandel_moles_after:.0f}, {result.seconds:.0f} s",
                 flush=True,
             )
-    figures = {kind: summary([r for r in results if r.kind == kind]) for kind in ("aide locale", "service-public")}
+    kinds = [kind for kind in ("aide locale", "service-public") if any(r.kind == kind for r in results)]
+    figures = {kind: summary([r for r in results if r.kind == kind]) for kind in kinds}
     figures["all"] = summary(results)
     for label, values in figures.items():
         print_summary(label, values)

@@ -9,6 +9,10 @@ import re
 
 from ingest.documents import Block, LoadedDocument
 
+# unstructured guesses each document's language with langdetect (40 % of the time it takes to parse a web page);
+# nothing here reads the guess. `[""]` is its way of skipping it.
+NO_LANGUAGE_DETECTION = {"languages": [""]}
+
 
 def unstructured_ready() -> None:
     """unstructured downloads an English spaCy model from GitHub on first use: hand it a French pipeline.

@@ -10,7 +10,7 @@ from pathlib import Path
 from ingest.dates import find_date
 from ingest.documents import Block, LoadedDocument
 from ingest.loaders.common import LoadOptions, break_long_lines, paragraphs, tidy
-from ingest.loaders.elements import from_elements, unstructured_ready
+from ingest.loaders.elements import NO_LANGUAGE_DETECTION, from_elements, unstructured_ready
 from ingest.loaders.text import decode
 from sourcier.errors import DocumentError
 
@@ -65,7 +65,7 @@ def load_html(path: Path, options: LoadOptions) -> LoadedDocument:
         document = _plain_text_document(tree, title)
         notes.append("Page HTML très volumineuse : lue comme texte simple, sans ses titres de sections.")
     else:
-        document = from_elements(partition_html(text=cleaned), "html", title=title)
+        document = from_elements(partition_html(text=cleaned, **NO_LANGUAGE_DETECTION), "html", title=title)
     # The service-public description paragraph repeats the introduction word for word.
     document.blocks = _drop_repeats(document.blocks)
     document.doc_date = find_date(meta.get("dc.date", "") or meta.get("date", ""))
@@ -171,7 +171,9 @@ def load_markdown(path: Path, options: LoadOptions) -> LoadedDocument:
     text = re.sub(r"^:::.*$", "", text, flags=re.MULTILINE)
     if not text.strip():
         raise DocumentError("Document Markdown sans contenu (seulement un en-tête).")
-    elements = [element for section in _sections(text) for element in partition_md(text=section)]
+    elements = [
+        element for section in _sections(text) for element in partition_md(text=section, **NO_LANGUAGE_DETECTION)
+    ]
     document = from_elements(elements, "md", title=front.get("title", ""))
     document.doc_date = find_date(front.get("date", ""))
     document.notes.extend(note for note in [decoded.note, _broken_note(broken) if broken else None] if note)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from ingest.documents import LoadedDocument
 from ingest.loaders.common import LoadOptions, one_line
-from ingest.loaders.elements import from_elements, unstructured_ready
+from ingest.loaders.elements import NO_LANGUAGE_DETECTION, from_elements, unstructured_ready
 from sourcier.errors import DocumentError, UnsupportedFormatError
 
 
@@ -19,7 +19,7 @@ def load_docx(path: Path, options: LoadOptions) -> LoadedDocument:
     from unstructured.partition.docx import partition_docx
 
     try:
-        elements = partition_docx(filename=str(path), infer_table_structure=True)
+        elements = partition_docx(filename=str(path), infer_table_structure=True, **NO_LANGUAGE_DETECTION)
     except (KeyError, ValueError, zipfile.BadZipFile) as exc:
         raise DocumentError(f"DOCX endommagé : {one_line(exc)}") from exc
     # The core-properties title is usually a leftover of the template the file was made from: not used.
@@ -30,7 +30,7 @@ def load_odt(path: Path, options: LoadOptions) -> LoadedDocument:
     unstructured_ready()
     from unstructured.partition.odt import partition_odt
 
-    return from_elements(partition_odt(filename=str(path), infer_table_structure=True), "odt")
+    return from_elements(partition_odt(filename=str(path), infer_table_structure=True, **NO_LANGUAGE_DETECTION), "odt")
 
 
 def libreoffice() -> str | None:

@@ -99,12 +99,15 @@ def main() -> None:
     parser.add_argument("--output", type=Path, default=None, help="default: bench/results/ingestion-RUNTIME.json")
     # One runtime per process: peak memory is the process's.
     parser.add_argument("--runtime", type=EmbeddingRuntime, choices=list(EmbeddingRuntime), default="torch")
+    parser.add_argument("--dataset", choices=list(DATASETS), action="append", help="only these (default: all)")
     args = parser.parse_args()
     embedder = Embedder(EmbeddingSettings(models_dir=REPO / "models", runtime=args.runtime))
     print(f"embedding runtime: {args.runtime}")
     embedder.embed_passages(["échauffement"])  # model load is not ingestion
     results = []
     for name, source in DATASETS.items():
+        if args.dataset and name not in args.dataset:
+            continue
         if not source.is_dir():
             print(f"{name}: données absentes ({source}), ignoré")
             continue
