@@ -103,9 +103,11 @@ class IngestionPipeline:
         progress = Progress()
         self._notify(progress)
         live = manifest.active_collection(settings.store.collection)
-        target = f"{settings.store.collection}-{time.strftime('%Y%m%d-%H%M%S')}" if rebuild else live
+        run_id = uuid.uuid4().hex[:12]
+        # The run's id too: two rebuilds can start within one second (the first one failed at once).
+        target = f"{settings.store.collection}-{time.strftime('%Y%m%d-%H%M%S')}-{run_id[:6]}" if rebuild else live
         report = IngestionReport(
-            run_id=uuid.uuid4().hex[:12],
+            run_id=run_id,
             started_at=now(),
             corpus=str(settings.corpus_dir.resolve()),
             store=settings.store.location,
@@ -268,11 +270,11 @@ class IngestionPipeline:
         fresh = self.embedder.embed_passages([chunk.embedding_text for chunk in missing])
         computed = dict(zip((chunk.content_hash for chunk in missing), fresh, strict=True))
         report.embedded_chunks += len(missing)
+        # One write for the window (each write to the store has a fixed cost). A crash before a document's record
+        # leaves the store holding a version the manifest does not: the next run's plan sees it and redoes it.
+        vectors = np.array([computed.get(c.content_hash, reusable.get(c.content_hash)) for c in chunks], np.float32)
+        store.upsert(chunks, vectors)
         for pending in window:
-            vectors = np.array(
-                [computed.get(c.content_hash, reusable.get(c.content_hash)) for c in pending.chunks], dtype=np.float32
-            )
-            store.upsert(pending.chunks, vectors)
             store.delete_document(pending.source.doc_id, keep_version=pending.version)
             document = pending.document
             self._record(
