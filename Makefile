@@ -64,7 +64,8 @@ eval-injection: install
 	$(PY) -m evaluation.injection_set test
 	$(PY) -m evaluation.injection_set dev
 
-# FALC drafts of 36 held-out real fiches with the configured LLM (~30-40 min with the embedded model on 2 cores).
+# FALC drafts of 36 held-out real fiches with the configured LLM (~45 min with the embedded model on 2 cores;
+# a stopped run goes on where it stopped).
 eval-falc: install
 	$(PY) -m evaluation.falc test
 
