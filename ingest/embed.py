@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import threading
+from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 import numpy as np
@@ -43,6 +44,13 @@ class Embedder(Embeddings):
         return self._info
 
     @property
+    def onnx_model(self) -> Path:
+        """The model's graph for OpenVINO, exported into the models folder on first use."""
+        from sourcier.models.openvino import exported_model
+
+        return exported_model(self.info.path, self.settings.models_dir / "onnx" / self.info.name)
+
+    @property
     def name(self) -> str:
         """What the index records: the same before and after the model is loaded."""
         return embedding_model_id(self.settings)
@@ -59,7 +67,9 @@ class Embedder(Embeddings):
                 if self.settings.runtime is EmbeddingRuntime.OPENVINO:
                     from sourcier.models.openvino import OpenVinoEncoder
 
-                    self._model = OpenVinoEncoder(self.info.path, self.info.prompts, threads=os.cpu_count() or 1)
+                    self._model = OpenVinoEncoder(
+                        self.info.path, self.onnx_model, self.info.prompts, threads=os.cpu_count() or 1
+                    )
                 else:
                     self._model = SentenceTransformer(
                         str(self.info.path), device=self.settings.device, local_files_only=True

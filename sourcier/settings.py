@@ -66,8 +66,9 @@ class EmbeddingSettings(BaseModel):
     models_dir: Path = Path("models")
     batch_size: int = Field(16, ge=1)
     device: str = "cpu"
-    # An index records which runtime built it: vectors of one are not mixed with the other's (see README, speed).
-    runtime: EmbeddingRuntime = EmbeddingRuntime.TORCH
+    # OpenVINO: 2.5× torch's speed on 2 cores, the same retrieval. An index records which runtime built it: vectors of
+    # one are not mixed with the other's (see README, « Embedding runtimes »).
+    runtime: EmbeddingRuntime = EmbeddingRuntime.OPENVINO
 
 
 class ChunkingSettings(BaseModel):

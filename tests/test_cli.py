@@ -43,7 +43,7 @@ def test_ingest_then_status(tmp_path):
     status = sourcier(tmp_path, "status", "--json")
     data = json.loads(status.stdout)
     assert data["documents"] == 2 and data["chunks"] > 0
-    assert data["embedding_model"] == "multilingual-e5-small"
+    assert data["embedding_model"] == "multilingual-e5-small (openvino)"
     assert data["last_run"]["counts"] == {"indexed": 1, "failed": 1}
     assert data["problems"][0]["path"] == "conseil-municipal/vide.docx"
 

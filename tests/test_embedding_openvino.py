@@ -18,8 +18,14 @@ def openvino(embedding_settings):
     return Embedder(embedding_settings.model_copy(update={"runtime": EmbeddingRuntime.OPENVINO}))
 
 
-def test_openvino_vectors_stay_close_to_torch_and_find_the_same_passages(openvino, embedder):
-    reference, vectors = embedder.embed_passages(FRENCH_PASSAGES), openvino.embed_passages(FRENCH_PASSAGES)
+@pytest.fixture(scope="module")
+def torch_embedder(embedding_settings):
+    """The reference: the converted folder through sentence-transformers."""
+    return Embedder(embedding_settings.model_copy(update={"runtime": EmbeddingRuntime.TORCH}))
+
+
+def test_openvino_vectors_stay_close_to_torch_and_find_the_same_passages(openvino, torch_embedder):
+    reference, vectors = torch_embedder.embed_passages(FRENCH_PASSAGES), openvino.embed_passages(FRENCH_PASSAGES)
     assert vectors.shape == reference.shape and vectors.dtype == np.float32
     assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-4)
     assert (vectors * reference).sum(axis=1).min() > 0.999
@@ -28,11 +34,17 @@ def test_openvino_vectors_stay_close_to_torch_and_find_the_same_passages(openvin
     assert openvino.embed_passages([]).shape == (0, reference.shape[1])
 
 
-def test_an_index_built_with_one_runtime_refuses_the_other(tmp_path, openvino, embedder):
+def test_an_index_built_with_one_runtime_refuses_the_other(tmp_path, openvino, torch_embedder):
     settings = make_settings(tmp_path)
     copy_into(settings.corpus_dir, "elections", FICHES / "F1965.html")
-    IngestionPipeline(settings, embedder=embedder).run()
+    IngestionPipeline(settings, embedder=torch_embedder).run()
     settings.embedding.runtime = EmbeddingRuntime.OPENVINO
-    assert openvino.name != embedder.name
+    assert openvino.name != torch_embedder.name
     with pytest.raises(ConfigurationError, match="--rebuild"):
         IngestionPipeline(settings, embedder=openvino).run()
+
+
+def test_the_export_goes_to_the_models_folder_not_into_the_model(openvino, embedding_settings):
+    onnx = openvino.onnx_model
+    assert onnx.is_relative_to(embedding_settings.models_dir / "onnx")
+    assert not (openvino.info.path / "onnx").exists()

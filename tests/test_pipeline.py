@@ -215,8 +215,9 @@ def test_an_index_built_with_a_model_folder_opens_again_with_the_same_settings(t
     settings.embedding.model = str(embedder.info.path)  # a sentence-transformers folder given by path
     copy_into(settings.corpus_dir, "elections", FICHE)
     fresh = Embedder(settings.embedding)
-    assert fresh.name == embedder.info.path.name  # known without loading
+    name = fresh.name
+    assert name.startswith(embedder.info.path.name)  # known without loading
     IngestionPipeline(settings, embedder=fresh).run()
-    assert fresh.name == embedder.info.path.name  # and the same once loaded
+    assert fresh.name == name  # and the same once loaded
     answerer = Answerer.from_settings(settings, embedder=Embedder(settings.embedding))
     assert answerer.retriever.invoke("justificatif de domicile liste électorale", reader=SYSTEM)

@@ -331,9 +331,9 @@ def _models(settings: Settings, args) -> int:
     info = resolve_embedding_model(settings.embedding)
     print(f"Modèle d'embedding prêt : {info.name} ({info.path})")
     if settings.embedding.runtime is EmbeddingRuntime.OPENVINO:
-        from sourcier.models.openvino import exported_model
+        from ingest.embed import Embedder
 
-        print(f"Version OpenVINO prête : {exported_model(info.path)}")
+        print(f"Version OpenVINO prête : {Embedder(settings.embedding).onnx_model}")
     gguf = assemble_gguf(settings.embedding.models_dir)
     print(f"Modèle de langage intégré prêt : {gguf}")
     return EXIT_OK

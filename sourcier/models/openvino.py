@@ -22,14 +22,13 @@ from sourcier.hashing import sha256_file
 
 log = logging.getLogger(__name__)
 
-FOLDER = "onnx"
 MODEL_FILE = "model.onnx"
 CHECKSUMS_FILE = "sourcier-checksums.json"
 
 
-def exported_model(source: Path) -> Path:
-    """The ONNX graph of the sentence-transformers folder `source`, exported on first use."""
-    target = source / FOLDER
+def exported_model(source: Path, target: Path) -> Path:
+    """The ONNX graph of the sentence-transformers folder `source`, exported into `target` on first use (never
+    into `source`: a model folder may belong to a package)."""
     if not (target / CHECKSUMS_FILE).exists():
         export_onnx(source, target)
     recorded = json.loads((target / CHECKSUMS_FILE).read_text())
@@ -81,13 +80,13 @@ class OpenVinoEncoder:
     """What `Embedder` needs of a SentenceTransformer (`encode`, the dimension), on OpenVINO: same tokenizer,
     same mean pooling and normalisation, batches of similar lengths (as sentence-transformers sorts them)."""
 
-    def __init__(self, source: Path, prompts: dict[str, str], threads: int, max_length: int = 512) -> None:
+    def __init__(self, source: Path, onnx: Path, prompts: dict[str, str], threads: int, max_length: int = 512) -> None:
         import openvino
         from transformers import AutoTokenizer
 
         core = openvino.Core()
         self.compiled = core.compile_model(
-            core.read_model(str(exported_model(source))),
+            core.read_model(str(onnx)),
             "CPU",
             {"PERFORMANCE_HINT": "LATENCY", "INFERENCE_NUM_THREADS": threads},
         )
