@@ -23,6 +23,8 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import falc.facts
+import falc.rewrite
 from falc.facts import compare
 from falc.rewrite import writer_for
 from falc.rules import measure
@@ -208,8 +210,9 @@ def main(argv: list[str] | None = None) -> int:
     out = OUT / args.part
     (out / "prepared").mkdir(parents=True, exist_ok=True)
     # Each fiche's result is kept as it ends: a run stopped midway (a long run on 2 cores, a server that died) goes on
-    # where it stopped, with the same model.
-    done_file = out / f"done-{_slug(writer.backend.label)}.jsonl"
+    # where it stopped — with the same model and the same prompts and checks (their code's hash names the file).
+    code = hashlib.sha1(b"".join(Path(m.__file__).read_bytes() for m in (falc.rewrite, falc.facts))).hexdigest()[:8]
+    done_file = out / f"done-{_slug(writer.backend.label)}-{code}.jsonl"
     done = {}
     if done_file.exists():
         for line in done_file.read_text(encoding="utf-8").splitlines():
