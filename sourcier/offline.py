@@ -6,6 +6,7 @@ ones that would let data or usage statistics leave the server.
 """
 
 import os
+import sys
 
 _FORCED = {
     # Never reach a model hub: models come from PyPI packages, converted locally.
@@ -28,7 +29,15 @@ _DEFAULTS = {
 }
 
 
+# Modules that send usage statistics whatever the settings: made unimportable. `import openvino` sends a Google
+# Analytics event through `openvino_telemetry` (a dependency of the wheel) unless that import fails, in which case
+# OpenVINO uses its own silent stub (found by tests/test_crash_and_offline.py).
+_BLOCKED_MODULES = ("openvino_telemetry",)
+
+
 def apply() -> None:
     os.environ.update(_FORCED)
     for key, value in _DEFAULTS.items():
         os.environ.setdefault(key, value)
+    for module in _BLOCKED_MODULES:
+        sys.modules[module] = None  # type: ignore[assignment]  # `import` then raises ImportError
