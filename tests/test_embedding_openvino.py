@@ -14,8 +14,10 @@ pytestmark = [pytest.mark.shared, pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")
-def openvino(embedding_settings):
-    return Embedder(embedding_settings.model_copy(update={"runtime": EmbeddingRuntime.OPENVINO}))
+def openvino(embedder):
+    """The session's embedder: OpenVINO is the default runtime (no second copy of the model)."""
+    assert embedder.settings.runtime is EmbeddingRuntime.OPENVINO
+    return embedder
 
 
 @pytest.fixture(scope="module")
