@@ -177,13 +177,27 @@ def test_label_value_lines_are_kept_as_written_without_the_model():
     assert passage.draft == "Montant : 450 €\nLien officiel : https://www.nice.fr/aide"
 
 
-def test_sentences_over_15_words_get_one_more_pass_taken_only_if_it_keeps_the_facts():
+def test_a_sentence_over_15_words_is_cut_by_the_model_alone_and_the_cut_taken_only_if_it_says_the_same():
     long = "Vous pouvez recevoir une aide de 1500 € de la Région pour payer votre permis de conduire cette année."
-    short = "La Région vous aide.\nElle paie votre permis de conduire.\nVous recevez 1500 €."
-    passage = FalcWriter(scripted_backend(long, short)).rewrite("La Région verse 1 500 €.", "A", "B")
-    assert passage.draft == short and passage.attempts == 2
-    passage = FalcWriter(scripted_backend(long, "La Région vous aide.")).rewrite("La Région verse 1 500 €.", "A", "B")
-    assert passage.draft == long  # the shorter version lost « 1 500 € »
+    cut = (
+        "« Vous pouvez recevoir une aide de 1500 € de la Région. »\n« Elle paie votre permis de conduire cette année »"
+    )
+    backend = scripted_backend("La Région vous aide.\n" + long, cut)
+    passage = FalcWriter(backend).rewrite("La Région verse 1 500 €.", "A", "B")
+    assert passage.draft == (
+        "La Région vous aide.\nVous pouvez recevoir une aide de 1500 € de la Région.\n"
+        "Elle paie votre permis de conduire cette année."
+    )
+    assert (passage.attempts, passage.shortened) == (2, 1)
+    asked = backend.chat.prompts[1][-1].content
+    assert long in asked and "La Région vous aide" not in asked  # the long sentence alone
+    for wrong in (
+        "La Région vous aide.\nElle paie votre permis de conduire cette année.",  # « 1500 € » lost
+        "Vous recevez 1500 € de la Région.\nC'est pour votre permis.",  # « aide », « année » … lost
+        "Vous pouvez recevoir 1500 € de la Région.\nElle paie votre permis de conduire et votre voiture cette année.",
+    ):
+        passage = FalcWriter(scripted_backend(long, wrong)).rewrite("La Région verse 1 500 €.", "A", "B")
+        assert passage.draft == long and passage.shortened == 1
 
 
 def test_addresses_reach_the_model_as_tags_and_come_back_whole():
