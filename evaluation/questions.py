@@ -107,8 +107,10 @@ def prepare_cdtn(shared: Path, out: Path, variants_per_request: int = 3) -> Path
             if folder and ref.get("resolved_id") and (corpus / folder[0] / f"{ref['resolved_id']}{folder[1]}").exists():
                 gold.append(f"{folder[0]}/{ref['resolved_id']}{folder[1]}")
         if gold:
+            part = "test" if held_out(request["title"]) else "dev"  # a request's variants stay in one part
             lines_out += [
-                {"question": variant, "gold_docs": gold} for variant in request["variants"][:variants_per_request]
+                {"question": variant, "gold_docs": gold, "kind": "answerable", "part": part}
+                for variant in request["variants"][:variants_per_request]
             ]
     return _write_cases(out, lines_out)
 

@@ -18,7 +18,7 @@ from typing import Any
 from langchain_core.callbacks import CallbackManagerForRetrieverRun
 from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
-from pydantic import ConfigDict
+from pydantic import ConfigDict, PrivateAttr
 
 from ingest.embed import TextEmbedder
 from ingest.live import LiveIndex
@@ -27,6 +27,14 @@ from sourcier.settings import RetrievalMode
 
 RRF_K = 60  # the usual constant: flattens the head of each ranking so that agreement between them wins
 FUSION_FILE = Path(__file__).with_name("fusion_weights.json")
+BACKGROUND_FILE = Path(__file__).with_name("background_questions.txt")
+MAX_FLOORS = 256  # noise floors kept (one per index version and reader scope)
+
+
+@cache
+def background_questions() -> tuple[str, ...]:
+    lines = BACKGROUND_FILE.read_text(encoding="utf-8").splitlines()
+    return tuple(line.strip() for line in lines if line.strip() and not line.startswith("#"))
 
 
 def reciprocal_rank_fusion(
@@ -63,6 +71,8 @@ class HybridRetriever(BaseRetriever):
     mode: RetrievalMode = RetrievalMode.HYBRID
     where: dict | None = None
     fusion: Fusion | None = None  # None: the shipped weights
+    _background_vectors: list = PrivateAttr(default_factory=list)
+    _floors: dict[tuple[str, str], tuple[float, float]] = PrivateAttr(default_factory=dict)
 
     def _get_relevant_documents(
         self, query: str, *, run_manager: CallbackManagerForRetrieverRun | None = None, **kwargs: Any
@@ -82,6 +92,7 @@ class HybridRetriever(BaseRetriever):
                 found[hit.id] = _document(hit)
                 dense_scores[hit.id] = float(hit.similarity or 0.0)
             rankings.append([hit.id for hit in hits])
+            floor, floor_spread = self._noise_floor(index, where)
 
         if self.mode in {RetrievalMode.HYBRID, RetrievalMode.BM25}:
             lexical_hits = index.lexical_search(query, self.candidates, where=where)
@@ -109,12 +120,29 @@ class HybridRetriever(BaseRetriever):
                 document.metadata["dense_score"] = round(dense_scores[chunk_id], 4)
                 document.metadata["dense_z"] = round(dense_z[chunk_id], 3)
                 document.metadata["dense_rank"] = dense_rank[chunk_id]
+                document.metadata["dense_lift"] = round((dense_scores[chunk_id] - floor) / floor_spread, 3)
             if chunk_id in lexical_scores:
                 document.metadata["bm25_score"] = round(lexical_scores[chunk_id], 3)
                 document.metadata["bm25_z"] = round(lexical_z[chunk_id], 3)
                 document.metadata["bm25_rank"] = lexical_rank[chunk_id]
             documents.append(document)
         return documents
+
+    def _noise_floor(self, index: LiveIndex, where: dict | None) -> tuple[float, float]:
+        """Mean and spread of the similarity the best passage reaches for questions this index cannot be about
+        (`background_questions.txt`), in what this reader may read. A passage's lift above that floor says how
+        related it is on the embedding model's own scale — e5 puts every French pair above 0.75; another model
+        elsewhere — without a threshold tied to one model. Computed once per index version and scope."""
+        key = (index.collection, json.dumps([index.scope(), where], sort_keys=True))
+        if key not in self._floors:
+            if not self._background_vectors:
+                self._background_vectors = self.embedder.embed_queries(list(background_questions())).tolist()
+            best = [hits[0].similarity or 0.0 for hits in index.nearest(self._background_vectors, 1, where) if hits]
+            if len(self._floors) >= MAX_FLOORS:
+                self._floors.clear()
+            mean = statistics.fmean(best) if best else 0.0
+            self._floors[key] = (mean, (statistics.pstdev(best) if len(best) > 1 else 0.0) or 1.0)
+        return self._floors[key]
 
 
 def _standardised(scores: dict[str, float]) -> dict[str, float]:

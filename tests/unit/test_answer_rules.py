@@ -112,7 +112,7 @@ def test_abstention_sentence_is_recognised():
     assert checked.is_abstention and checked.supported
 
 
-MODEL = AbstentionModel(weights=(0.5, 0.3, 4.0, 2.0, 1.0), bias=-4.0, threshold=0.5)
+MODEL = AbstentionModel(weights=(0.5, 0.3, 4.0, 2.0, 1.0, 0.5), bias=-4.0, threshold=0.5)
 
 
 ELECTORAL = "Pour s'inscrire sur la liste électorale, fournissez un justificatif de domicile de moins de 3 mois."
@@ -124,7 +124,7 @@ def _passage(text: str, **scores) -> Document:
 
 def test_passages_about_the_question_are_answered_whatever_the_raw_scores():
     question = "Quel justificatif de domicile pour s'inscrire sur la liste électorale ?"
-    on_topic = [_passage(ELECTORAL, dense_z=2.5, dense_rank=1, bm25_z=3.0, bm25_rank=1)]
+    on_topic = [_passage(ELECTORAL, dense_z=2.5, dense_rank=1, bm25_z=3.0, bm25_rank=1, dense_lift=4.0)]
     assessment = assess(question, on_topic, model=MODEL)
     assert assessment.verdict is Verdict.ANSWER and assessment.signals.agreement == 1.0
     assert assessment.signals.coverage > 0.6
@@ -132,7 +132,7 @@ def test_passages_about_the_question_are_answered_whatever_the_raw_scores():
 
 def test_passages_that_only_stand_out_by_chance_are_refused():
     question = "Quelle est la recette de la blanquette de veau ?"
-    unrelated = [_passage(ELECTORAL, dense_z=1.2, dense_rank=1, bm25_z=0.5, bm25_rank=9)]
+    unrelated = [_passage(ELECTORAL, dense_z=1.2, dense_rank=1, bm25_z=0.5, bm25_rank=9, dense_lift=0.5)]
     assessment = assess(question, unrelated, model=MODEL)
     assert assessment.verdict is Verdict.ABSTAIN and assessment.signals.coverage == 0.0
     assert assess(question, [], model=MODEL).verdict is Verdict.ABSTAIN
@@ -140,7 +140,7 @@ def test_passages_that_only_stand_out_by_chance_are_refused():
 
 def test_a_specific_no_passage_mentions_turns_the_answer_into_the_general_rule():
     question = "Quel justificatif de domicile pour s'inscrire sur la liste électorale à Tourcoing ?"
-    on_topic = [_passage(ELECTORAL, dense_z=2.5, dense_rank=1, bm25_z=3.0, bm25_rank=1)]
+    on_topic = [_passage(ELECTORAL, dense_z=2.5, dense_rank=1, bm25_z=3.0, bm25_rank=1, dense_lift=4.0)]
     assessment = assess(question, on_topic, model=MODEL)
     assert assessment.verdict is Verdict.GENERAL_RULE and [s.text for s in assessment.missing] == ["Tourcoing"]
 
