@@ -4,7 +4,10 @@ with their neighbours, all the model is shown, within a budget of tokens counted
 A 1.5B model on 2 CPU cores reads ~75 tokens a second: four whole 900-character passages (~1,100 tokens) kept the
 agent waiting 13 s (p50) before the first word. The sentences that share the question's rarer words come first, with
 the sentence before each (its context) and the list a « : » announces; what budget is left goes to the sentences
-nearest them (the hours under a heading that matched). The rest is cut, and the cut is marked « […] ».
+nearest them (the hours under a heading that matched). The rest is cut, and the cut is marked « […] ». The best-ranked
+passage is shown whole when it takes at most half the budget: a short passage that retrieval put first usually is
+the answer, and its sentences that share no word of the question hold what the agent needs next (« Le délai de
+traitement est de 4 à 6 mois. La carte est gratuite. »), which sentences of other passages had outbid.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from sourcier.french import content_terms
 GAP = "[…]"  # between sentences that do not follow each other in the passage
 HEADER_TOKENS = 20  # an extract's delimiters, number and title
 LIST_ITEMS = 8  # list lines kept after a sentence that announces them (« les pièces suivantes : »)
+WHOLE_TOP_SHARE = 0.5  # of the budget, at most, for the best-ranked passage shown whole
 
 _LINE = re.compile(r"\n+")
 _SENTENCE_END = re.compile(r"(?<=[.!?…])\s+(?=[«A-ZÀ-Ý0-9])")
@@ -107,6 +111,11 @@ def select(
             cost[(p, i)] = count_tokens(split[p][i]) + 1
         return cost[(p, i)]
 
+    if split and split[0]:
+        whole = sum(price(0, i) for i in range(len(split[0]))) + HEADER_TOKENS
+        if whole <= WHOLE_TOP_SHARE * budget_tokens:
+            shown[0].update(range(len(split[0])))
+            spent += whole
     for score, p, i in scored:
         unit = [i, *_context(split[p], i)]
         new = [j for j in unit if j not in shown[p]]

@@ -50,6 +50,15 @@ def test_the_budget_left_goes_to_the_nearest_sentences_highlights_stay_the_relev
     assert large.highlights == small.highlights == ["- un justificatif de domicile de moins de 3 mois"]
 
 
+def test_a_short_best_passage_is_shown_whole_even_its_sentences_that_share_no_word():
+    first, second = select("La carte d'électeur est-elle obligatoire ?", [CARTE, LISTE], 200)
+    assert first.shown == (0, 1, 2)  # « Une pièce d'identité est exigée … » shares no word of the question
+    assert "Elle n'est pas obligatoire pour voter." in first.highlights
+    assert second.shown and len(second.shown) < len(second.sentences)  # the rest of the budget, by relevance
+    (tight,) = select("La carte d'électeur est-elle obligatoire ?", [CARTE], 60)
+    assert 0 < len(tight.shown) < len(tight.sentences)  # over half the budget: its sentences chosen as before
+
+
 def test_the_budget_is_never_exceeded_and_counted_with_the_given_tokenizer():
     calls = []
 
