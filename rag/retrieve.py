@@ -28,7 +28,7 @@ from sourcier.settings import RetrievalMode
 RRF_K = 60  # the usual constant: flattens the head of each ranking so that agreement between them wins
 FUSION_FILE = Path(__file__).with_name("fusion_weights.json")
 BACKGROUND_FILE = Path(__file__).with_name("background_questions.txt")
-MAX_FLOORS = 256  # noise floors kept (one per index version and reader scope)
+MAX_FLOORS = 256  # noise floors kept (one per collection and reader scope)
 
 
 @cache
@@ -132,7 +132,8 @@ class HybridRetriever(BaseRetriever):
         """Mean and spread of the similarity the best passage reaches for questions this index cannot be about
         (`background_questions.txt`), in what this reader may read. A passage's lift above that floor says how
         related it is on the embedding model's own scale — e5 puts every French pair above 0.75; another model
-        elsewhere — without a threshold tied to one model. Computed once per index version and scope."""
+        elsewhere — without a threshold tied to one model. Computed once per collection and reader scope (the app
+        and the API build a new retriever when an ingestion changes the index)."""
         key = (index.collection, json.dumps([index.scope(), where], sort_keys=True))
         if key not in self._floors:
             if not self._background_vectors:
