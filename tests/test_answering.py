@@ -1,6 +1,8 @@
 """Answering end to end: the real index of demo documents, the real embedded LLM (llama.cpp + Qwen2.5 1.5B), the
 OpenAI-compatible and Ollama backends through one contract (Ollama via a protocol stand-in: it cannot run here)."""
 
+import re
+
 import pytest
 from langchain_core.messages import HumanMessage
 
@@ -130,14 +132,20 @@ def test_a_follow_up_about_a_new_citizen_stays_on_the_electoral_list(demo):
 
 def test_a_question_the_documents_do_not_answer_gets_no_unflagged_answer_from_another_service(demo):
     # Reported: the urbanisme service's opening hours were answered from an HR fiche on staff working time, with
-    # no marker and no warning.
+    # no marker and no warning. What must never pass is a sentence about hours or the service that only the HR fiche
+    # supports; the small model may still copy an unrelated HR sentence word for word (« Les conditions dans
+    # lesquelles les jours de RTT peuvent être pris varient… [2] »), which its source does state.
     _, answerer = demo
     answer = answerer.ask("Quels sont les horaires d'ouverture du service urbanisme ?", reader=SYSTEM)
     by_number = {s.number: s for s in answer.sources}
+    about_hours = re.compile(r"horaire|ouvert|urbanisme|\d\s*h\b", re.IGNORECASE)
     from_hr_only = [
         sentence
         for sentence in answer.sentences
-        if sentence.supported and sentence.sources and all(by_number[n].service == "rh" for n in sentence.sources)
+        if sentence.supported
+        and sentence.sources
+        and all(by_number[n].service == "rh" for n in sentence.sources)
+        and about_hours.search(sentence.text)
     ]
     assert answer.abstained or not from_hr_only, answer.text
     assert all(s.sources or s.is_abstention or not s.supported for s in answer.sentences)
