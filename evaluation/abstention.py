@@ -87,7 +87,9 @@ def fit(rows: list[Row]) -> tuple[AbstentionModel, dict]:
     folds = StratifiedKFold(n_splits=5, shuffle=True, random_state=0)
     out_of_fold = cross_val_predict(classifier, features, labels, cv=folds, method="predict_proba")[:, 1]
     cv_threshold = _threshold(out_of_fold, labels)
-    cv_refused = [p < cv_threshold or row.signals.coverage == 0 for p, row in zip(out_of_fold, rows, strict=True)]
+    # The folds' probabilities stand in for the model's: the product's rule decides, with the folds' threshold.
+    folded = AbstentionModel((), 0.0, cv_threshold)
+    cv_refused = [not folded.about_the_question(row.signals, p) for p, row in zip(out_of_fold, rows, strict=True)]
     # The shipped threshold is set on the shipped model's own probabilities: at most 2 % of answerable dev
     # questions refused (a threshold taken from the folds' models does not carry over to the refitted one).
     classifier.fit(features, labels)

@@ -30,8 +30,10 @@ WHOLE_TOP_SHARE = 0.5  # of the budget, at most, for the best-ranked passage sho
 _LINE = re.compile(r"\n+")
 _SENTENCE_END = re.compile(r"(?<=[.!?…])\s+(?=[«A-ZÀ-Ý0-9])")
 _LIST_ITEM = re.compile(r"^\s*([-•*–]|\d{1,2}[.)])\s+")
-# Words that frame a question without saying what it is about: they select nothing.
-_FRAMING = frozenset(content_terms("combien quel quelle quels quelles comment faut-il peut-on dois-je est-ce savoir"))
+# Words that frame a question without saying what it is about: they select nothing. Shorter than the evidence
+# model's list (`rag.evidence.FRAMING`) on purpose: « combien de temps dure … » says nothing of whether the index
+# is about the question, but « durée » is how the sentence that answers it is found.
+_FRAMING = frozenset(content_terms("faut-il dois-je savoir"))
 
 TokenCounter = Callable[[str], int]
 
