@@ -133,13 +133,9 @@ def select(
         if score > 0:
             relevant[p].append(i)
     # The budget left goes to what surrounds the chosen sentences (the hours under a heading that matched, the
-    # rest of a paragraph), nearest first, better-ranked passages first among equals. A passage none of whose
-    # sentences bears on the question gets none of it, retrieval's best excepted: the small model copies what it is
-    # shown, and filler from an unrelated fiche (RTT rules for a question on opening hours) ended up in answers.
+    # rest of a paragraph), nearest first, better-ranked passages first among equals.
     rest = []
     for p, sentences in enumerate(split):
-        if not shown[p] and p > 0:
-            continue
         anchors = shown[p] or {-1}
         for i in range(len(sentences)):
             if i not in shown[p]:
