@@ -11,21 +11,22 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 
 from langchain_core.documents import Document
 from langchain_core.messages import HumanMessage
 from langchain_core.output_parsers import StrOutputParser
+from langchain_core.runnables import Runnable
 
 from ingest.embed import Embedder, TextEmbedder
 from ingest.live import LiveIndex
-from rag.citations import CheckedSentence, check_answer
+from rag.citations import CheckedSentence, check_answer, states_nothing
 from rag.evidence import Verdict, assess
 from rag.extracts import Extract, select
 from rag.llm import Backend, llm_errors, make_backend
-from rag.prompts import ABSTENTION, answer_prompt, format_extracts, shown_text
+from rag.prompts import ABSTENTION, answer_prompt, format_extracts, rewrite_prompt, shown_text
 from rag.question import lack_sentence, retrieval_query
 from rag.retrieve import HybridRetriever
 from sourcier.access import Reader
@@ -55,6 +56,7 @@ class Stage(StrEnum):
     STARTING = "préparation du modèle de langage"  # the embedded server starts if it is not running
     READING = "lecture des passages"
     WRITING = "rédaction de la réponse"
+    REWRITING = "nouvelle rédaction (la première ne disait rien)"
 
 
 @dataclass(frozen=True)
@@ -267,14 +269,14 @@ class Answerer:
             "question": question if searched == question else f"{question} (à propos de : {searched})",
             "missing": ", ".join(s.text for s in assessment.missing),
         }
-        with llm_errors(self.settings.llm.backend):
-            for piece in chain.stream(inputs):
-                if answer.first_token_s is None:
-                    answer.first_token_s = elapsed()
-                    yield Progress(Stage.WRITING, answer.first_token_s)
-                pieces.append(piece)
-                yield piece
-        answer.text = "".join(pieces).strip()
+        written = yield from self._write(chain, inputs, answer, elapsed)
+        if states_nothing(written):
+            # Asked once more, for sentences: what was streamed stays on screen, the answer is the second text.
+            yield Progress(Stage.REWRITING, elapsed())
+            yield "\n\n"
+            rewrite = rewrite_prompt(prompt, written) | backend.chat | StrOutputParser()
+            written = yield from self._write(rewrite, inputs, answer, elapsed)
+        answer.text = "".join([*pieces, written]).strip()
         # Checked against what the model was shown (title included), not the full passages.
         answer.sentences = check_answer(
             answer.text,
@@ -286,6 +288,20 @@ class Answerer:
             self._record_gap(answer, where)
         answer.total_s = elapsed()
         yield answer
+
+    def _write(
+        self, chain: Runnable, inputs: dict, answer: Answer, elapsed: Callable[[], float]
+    ) -> Generator[Progress | str, None, str]:
+        """Streams what the model writes; returns the whole text."""
+        pieces = []
+        with llm_errors(self.settings.llm.backend):
+            for piece in chain.stream(inputs):
+                if answer.first_token_s is None:
+                    answer.first_token_s = elapsed()
+                    yield Progress(Stage.WRITING, answer.first_token_s)
+                pieces.append(piece)
+                yield piece
+        return "".join(pieces)
 
     def _audit(self, answer: Answer, reader: Reader) -> None:
         cited = sorted({n for s in answer.sentences for n in s.sources})

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from langchain_core.messages import AIMessage, HumanMessage
 from langchain_core.prompts import ChatPromptTemplate
 
 from rag.extracts import Extract
@@ -53,8 +54,19 @@ GENERAL_RULE = ChatPromptTemplate.from_messages(
 ).partial(abstention=ABSTENTION)
 
 
+REWRITE = (
+    "Cette réponse ne dit rien. Réponds à la question en une à trois phrases complètes, avec les informations des "
+    "extraits, et termine chaque phrase par son numéro d'extrait [n]."
+)
+
+
 def answer_prompt(general_rule: bool = False) -> ChatPromptTemplate:
     return GENERAL_RULE if general_rule else ANSWER
+
+
+def rewrite_prompt(prompt: ChatPromptTemplate, written: str) -> ChatPromptTemplate:
+    """The same prompt, the answer that said nothing, and the request for sentences."""
+    return prompt + [AIMessage(written), HumanMessage(REWRITE)]
 
 
 def shown_text(title: str, text: str) -> str:

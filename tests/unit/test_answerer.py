@@ -47,6 +47,25 @@ def test_the_answer_streams_then_comes_checked(tmp_path):
     assert '<extrait n="1"' in prompt[-1].content and "justificatif de domicile" in prompt[-1].content
 
 
+def test_an_answer_that_states_nothing_is_asked_once_more_for_sentences(tmp_path):
+    reply = "Il faut un justificatif de domicile de moins de 3 mois [1]."
+    _, chain, chat = answerer(tmp_path, "- [1]", reply)
+    events = list(chain.stream(QUESTION, reader=SYSTEM))
+    assert [e.stage for e in events if isinstance(e, Progress)][-2:] == [Stage.WRITING, Stage.REWRITING]
+    answer = events[-1]
+    assert answer.text == reply and not answer.abstained and answer.sentences[0].supported
+    first, second = chat.prompts
+    assert second[: len(first)] == first and second[len(first)].content == "- [1]"  # what it wrote, then the request
+    assert "phrases complètes" in second[-1].content
+
+
+def test_a_question_given_back_is_asked_once_more_and_only_once(tmp_path):
+    echo = "- Quel justificatif de domicile pour s'inscrire ? [1]"
+    _, chain, chat = answerer(tmp_path, echo, echo)
+    answer = chain.ask(QUESTION, reader=SYSTEM)
+    assert len(chat.prompts) == 2 and answer.text == echo
+
+
 def test_an_invented_figure_is_flagged(tmp_path):
     _, chain, _ = answerer(tmp_path, "Le justificatif de domicile doit dater de moins de 6 mois [1].")
     (sentence,) = chain.ask(QUESTION, reader=SYSTEM).sentences
