@@ -18,7 +18,7 @@ from enum import StrEnum
 from langchain_core.documents import Document
 from langchain_core.messages import HumanMessage
 from langchain_core.output_parsers import StrOutputParser
-from langchain_core.runnables import Runnable
+from langchain_core.prompts import ChatPromptTemplate
 
 from ingest.embed import Embedder, TextEmbedder
 from ingest.live import LiveIndex
@@ -260,23 +260,21 @@ class Answerer:
         answer.sources = [to_source(e.number, e.document, e) for e in extracts]
         answer.backend, answer.model = backend.name, backend.model
         prompt = answer_prompt(general_rule=assessment.verdict is Verdict.GENERAL_RULE)
-        chain = prompt | backend.chat | StrOutputParser()
-        pieces = [lack + "\n\n"] if lack else []
-        if lack:
-            yield pieces[0]
+        opening = f"{lack}\n\n" if lack else ""
+        if opening:
+            yield opening
         inputs = {
             "extracts": format_extracts(extracts),
             "question": question if searched == question else f"{question} (à propos de : {searched})",
             "missing": ", ".join(s.text for s in assessment.missing),
         }
-        written = yield from self._write(chain, inputs, answer, elapsed)
+        written = yield from self._write(prompt, backend, inputs, answer, elapsed)
         if states_nothing(written):
             # Asked once more, for sentences: what was streamed stays on screen, the answer is the second text.
             yield Progress(Stage.REWRITING, elapsed())
             yield "\n\n"
-            rewrite = rewrite_prompt(prompt, written) | backend.chat | StrOutputParser()
-            written = yield from self._write(rewrite, inputs, answer, elapsed)
-        answer.text = "".join([*pieces, written]).strip()
+            written = yield from self._write(rewrite_prompt(prompt, written), backend, inputs, answer, elapsed)
+        answer.text = (opening + written).strip()
         # Checked against what the model was shown (title included), not the full passages.
         answer.sentences = check_answer(
             answer.text,
@@ -290,12 +288,12 @@ class Answerer:
         yield answer
 
     def _write(
-        self, chain: Runnable, inputs: dict, answer: Answer, elapsed: Callable[[], float]
+        self, prompt: ChatPromptTemplate, backend: Backend, inputs: dict, answer: Answer, elapsed: Callable[[], float]
     ) -> Generator[Progress | str, None, str]:
-        """Streams what the model writes; returns the whole text."""
+        """Streams what the model writes for `prompt`; returns the whole text."""
         pieces = []
         with llm_errors(self.settings.llm.backend):
-            for piece in chain.stream(inputs):
+            for piece in (prompt | backend.chat | StrOutputParser()).stream(inputs):
                 if answer.first_token_s is None:
                     answer.first_token_s = elapsed()
                     yield Progress(Stage.WRITING, answer.first_token_s)
