@@ -45,7 +45,10 @@ class Row:
 
 
 def collect(set_dir: Path, part: str) -> list[Row]:
-    """Retrieve for every case of `part` once; the signals are all that fitting and scoring need."""
+    """Retrieve for every case of `part` once; the signals are all that fitting and scoring need. `set_dir` may
+    name a questions file of the set instead of its `questions.jsonl` (CDTN's `unseen.jsonl`)."""
+    questions = set_dir if set_dir.is_file() else set_dir / "questions.jsonl"
+    set_dir = questions.parent
     os.environ["SOURCIER_CORPUS_DIR"] = str(set_dir / "corpus")
     os.environ["SOURCIER_STORE__PATH"] = str(set_dir / "vectorstore")
     from rag.chain import Answerer
@@ -53,7 +56,7 @@ def collect(set_dir: Path, part: str) -> list[Row]:
 
     settings = Settings()
     answerer = Answerer.from_settings(settings)
-    cases = [json.loads(line) for line in (set_dir / "questions.jsonl").read_text(encoding="utf-8").splitlines()]
+    cases = [json.loads(line) for line in questions.read_text(encoding="utf-8").splitlines()]
     rows = []
     for case in (c for c in cases if c.get("part", "test") == part):
         documents = answerer.retriever.invoke(case["question"], reader=Reader.system("évaluation"))
@@ -149,12 +152,16 @@ def _print(title: str, figures: dict) -> None:
         print(f"  {rule:<20} refused: {kinds}  | precision {values.get('precision')} recall {values.get('recall')}")
 
 
+def _name(set_dir: Path) -> str:
+    return f"{set_dir.parent.name} ({set_dir.stem})" if set_dir.is_file() else set_dir.name
+
+
 def main(argv: list[str]) -> int:
     if len(argv) < 2 or argv[0] not in ("fit", "test"):
         raise SystemExit("usage: python -m evaluation.abstention fit|test SET_DIR…")
     command, set_dirs = argv[0], [Path(arg) for arg in argv[1:]]
     part = "dev" if command == "fit" else "test"
-    per_set = {set_dir.name: collect(set_dir, part) for set_dir in set_dirs}
+    per_set = {_name(set_dir): collect(set_dir, part) for set_dir in set_dirs}
     rows = [row for set_rows in per_set.values() for row in set_rows]
     if command == "fit":
         model, cross_validated = fit(rows)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -22,7 +23,7 @@ from pathlib import Path
 from langchain_core.documents import Document
 
 from rag.question import Specific, missing_specifics
-from sourcier.french import content_terms
+from sourcier.french import content_terms, words
 
 WEIGHTS_FILE = Path(__file__).with_name("abstention_weights.json")
 AGREEMENT_DEPTH = 3  # a passage both retrievers rank this high is found by meaning and by words
@@ -59,22 +60,44 @@ class Assessment:
 
 # Words that frame a question rather than name its subject: « Combien de temps dure … ? », « Faut-il … ? », « Je
 # voudrais …, comment faire ? », « que dois-je faire ? » — the passage that answers says « 15 ans », not « temps »,
-# and never « je voudrais »: counted, they made people's own wording look off-topic.
-FRAMING = frozenset(
-    content_terms(
-        "combien de temps dure faut-il faudrait falloir savoir sais vouloir veux veut voudrais voudrions souhaite "
-        "souhaitons pouvoir peux devoir dois devons faire besoin quoi"
-    )
+# and never « je voudrais »: counted, they made people's own wording look off-topic. Left out as written, not by stem:
+# « fautes » and « durée » share the stems of « faut » and « dure » and say what a question is about.
+FRAMING = words(
+    "combien temps dure durent faut faudrait falloir savoir sais sait savez vouloir veux veut voulez voudrais "
+    "voudrait voudrions souhaite souhaitons souhaitez souhaiterais souhaiterait pouvoir peux peut pouvez peuvent "
+    "puis pourrais pourrait devoir dois doit devons devez doivent devrais devrait faire fais fait faites besoin quoi"
 )
+# « prud'hommes » is also written « prudhommes »: a passage's compounds count joined too.
+_INNER_MARK = re.compile(r"(?<=\w)['’-](?=\w)")
+
+
+# The stemmer leaves verbs and nouns of one word apart (« travailler » → travaill, « travail » → travail;
+# « télétravailler », « télétravail »): a question's term is found in a passage's that starts with it, or the other
+# way round, when the shorter is long enough not to be a mere prefix (« conge » would meet « congel »).
+SHARED_PREFIX = 6
+
+
+def _terms(text: str) -> set[str]:
+    return set(content_terms(text)) | set(content_terms(_INNER_MARK.sub("", text)))
+
+
+def _found(wanted: set[str], terms: set[str]) -> set[str]:
+    exact = wanted & terms
+    return exact | {
+        term
+        for term in wanted - exact
+        if len(term) >= SHARED_PREFIX
+        and any(len(other) >= SHARED_PREFIX and (other.startswith(term) or term.startswith(other)) for other in terms)
+    }
 
 
 def signals(question: str, documents: Sequence[Document]) -> Signals:
-    wanted = set(content_terms(question)) - FRAMING
-    per_passage = [set(content_terms(d.page_content + " " + d.metadata.get("title", ""))) for d in documents]
+    wanted = set(content_terms(question, leaving=FRAMING))
+    per_passage = [_terms(d.page_content + " " + d.metadata.get("title", "")) for d in documents]
     found = set().union(*per_passage) if per_passage else set()
 
     def share(terms: set[str]) -> float:
-        return len(wanted & terms) / len(wanted) if wanted else 0.0
+        return len(_found(wanted, terms)) / len(wanted) if wanted else 0.0
 
     return Signals(
         dense_z=max((d.metadata.get("dense_z", 0.0) for d in documents), default=0.0),

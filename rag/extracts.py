@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from langchain_core.documents import Document
 
-from sourcier.french import content_terms
+from sourcier.french import content_terms, words
 
 GAP = "[…]"  # between sentences that do not follow each other in the passage
 HEADER_TOKENS = 20  # an extract's delimiters, number and title
@@ -33,7 +33,7 @@ _LIST_ITEM = re.compile(r"^\s*([-•*–]|\d{1,2}[.)])\s+")
 # Words that frame a question without saying what it is about: they select nothing. Shorter than the evidence
 # model's list (`rag.evidence.FRAMING`) on purpose: « combien de temps dure … » says nothing of whether the index
 # is about the question, but « durée » is how the sentence that answers it is found.
-_FRAMING = frozenset(content_terms("faut-il dois-je savoir"))
+_FRAMING = words("faut-il dois-je savoir")
 
 TokenCounter = Callable[[str], int]
 
@@ -86,7 +86,7 @@ def select(
     A sentence's score is the summed rarity (over the retrieved sentences) of the question's words it holds, so
     « pièce d'identité » weighs more than « demande », which every passage has."""
     split = [split_passage(d.page_content) for d in documents]
-    wanted = set(content_terms(question)) - _FRAMING
+    wanted = set(content_terms(question, leaving=_FRAMING))
     terms = [[set(content_terms(s)) & wanted for s in sentences] for sentences in split]
     frequency = Counter(t for passage in terms for sentence in passage for t in sentence)
     total = sum(len(s) for s in split) or 1

@@ -85,9 +85,17 @@ def specifics(question: str) -> list[Specific]:
 
 
 def missing_specifics(question: str, passages: Iterable[str]) -> list[Specific]:
-    """The question's specifics that no passage mentions (accents and case aside)."""
-    text = " ".join(fold(passage) for passage in passages)
-    return [s for s in specifics(question) if s.relative_date or fold(s.text) not in text]
+    """The question's specifics that no passage mentions (accents, case and separators aside: « Alsace Moselle »
+    is found in « Alsace-Moselle »)."""
+    text = " ".join(_plain(passage) for passage in passages)
+    return [s for s in specifics(question) if s.relative_date or _plain(s.text) not in text]
+
+
+def _plain(text: str) -> str:
+    return _SEPARATORS.sub(" ", fold(text))
+
+
+_SEPARATORS = re.compile(r"[\s'’-]+")
 
 
 LACK_PREFIX = "Les documents disponibles ne mentionnent"

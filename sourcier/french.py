@@ -37,9 +37,16 @@ def _stem(word: str) -> str:
     return _STEMMER.stemWord(word)
 
 
-def content_terms(text: str) -> list[str]:
-    """Stemmed content words and numbers, stop words removed."""
-    return [_stem(w) if not w[0].isdigit() else w for w in _WORD.findall(fold(text)) if w not in _STOP]
+def content_terms(text: str, leaving: frozenset[str] = frozenset()) -> list[str]:
+    """Stemmed content words and numbers, stop words removed, and the words of `leaving` (see `words`): they are
+    left out as written, before stemming — « faut » (from « faut-il ») and « fautes » share a stem."""
+    kept = (w for w in _WORD.findall(fold(text)) if w not in _STOP and w not in leaving)
+    return [_stem(w) if not w[0].isdigit() else w for w in kept]
+
+
+def words(text: str) -> frozenset[str]:
+    """The words of `text` as `content_terms` reads them, unstemmed: what its `leaving` takes."""
+    return frozenset(_WORD.findall(fold(text)))
 
 
 _NUMBER = re.compile(r"(?<![\w])(\d{1,3}(?:[   .]\d{3})+|\d+)(?:[,.](\d+))?")

@@ -138,6 +138,21 @@ def test_passages_that_only_stand_out_by_chance_are_refused():
     assert assess(question, [], model=MODEL).verdict is Verdict.ABSTAIN
 
 
+def test_question_words_are_found_in_the_passages_whatever_their_form():
+    fiche = _passage(
+        "Le conseil de prud'hommes juge la faute grave. Le télétravail est organisé par accord.", dense_z=2.0
+    )
+
+    def coverage(question: str) -> float:
+        return assess(question, [fiche], model=MODEL).signals.coverage
+
+    assert coverage("prudhommes") == 1.0  # written joined by the agent
+    assert coverage("Que faut-il pour les prudhommes ?") == 1.0  # « faut » frames the question…
+    assert coverage("Quels sont les types de fautes ?") == 0.5  # … but « fautes » shares its stem and is kept
+    assert coverage("télétravailler") == 1.0  # verb and noun: the stemmer leaves them apart
+    assert coverage("congélateur") == 0.0
+
+
 def test_a_specific_no_passage_mentions_turns_the_answer_into_the_general_rule():
     question = "Quel justificatif de domicile pour s'inscrire sur la liste électorale à Tourcoing ?"
     on_topic = [_passage(ELECTORAL, dense_z=2.5, dense_rank=1, bm25_z=3.0, bm25_rank=1, dense_lift=4.0)]

@@ -41,3 +41,9 @@ def test_missing_specifics_are_said_before_any_rule():
     missing = missing_specifics("Horaires de la piscine de Tourcoing lundi prochain ?", passages)
     assert lack_sentence(missing) == "Les documents disponibles ne mentionnent ni « Tourcoing » ni « lundi prochain »."
     assert lack_sentence(missing[:1]) == "Les documents disponibles ne mentionnent pas « Tourcoing »."
+
+
+def test_a_specific_is_found_however_its_words_are_joined():
+    passages = ["En Alsace-Moselle, le préavis de démission suit le droit local."]
+    assert missing_specifics("préavis et droit local Alsace Moselle", passages) == []
+    assert missing_specifics("préavis à Saint Denis", passages)[0].text == "Saint Denis"
