@@ -1,12 +1,14 @@
-"""Learn how hybrid retrieval fuses its two rankings, on the dev part of the service-public set; measure on the test.
+"""Learn how hybrid retrieval fuses its rankings, on the dev parts of the service-public and CDTN sets; measure on
+their test parts and on sets never learnt on (the FAQ, Gennevilliers).
 
-    python -m evaluation.fusion build/eval/servicepublic
+    python -m evaluation.fusion build/eval/servicepublic build/eval/cdtn [build/eval/faq build/eval/gennevilliers]
 
-Candidates of both retrievers are collected once per answerable question; each fusion is then scored offline at
-the document level (MRR@10, recall@1 of the gold fiche): reciprocal rank fusion of chunks with a weight per
-retriever. The grid point with the best dev MRR@10 is written to `rag/fusion_weights.json`; the test part is only
-measured. (A document-level term — the same fusion over documents, added to each chunk's score — was tried on this
-grid and won nothing on dev; it was removed.)
+Candidates of both retrievers, and each candidate document's opening passage similarity, are collected once per
+answerable question (cached in the set's `fusion_candidates.json`); each fusion is then scored offline at the
+document level (MRR@10, recall@1 of the first gold document): reciprocal rank fusion of chunks with a weight per
+retriever, plus the documents' ranking by their opening passage (`rag.retrieve.with_openings`). The grid point with
+the best dev MRR@10 over both sets' questions is written to `rag/fusion_weights.json`; test parts are only measured.
+(A document-level term built from the chunks' own fused scores was tried first and won nothing on dev.)
 """
 
 from __future__ import annotations
@@ -17,9 +19,12 @@ import os
 import sys
 from pathlib import Path
 
-from rag.retrieve import FUSION_FILE, Fusion, reciprocal_rank_fusion
+import numpy as np
 
-GRID = {"dense": [1.0, 1.5, 2.0, 3.0], "lexical": [1.0]}
+from rag.retrieve import FUSION_FILE, Fusion, reciprocal_rank_fusion, with_openings
+
+GRID = {"dense": [1.0, 1.5, 2.0, 3.0], "lexical": [1.0], "opening": [0.0, 0.5, 1.0, 1.5, 2.0, 3.0]}
+CACHE = "fusion_candidates.json"
 
 
 def collect(set_dir: Path, candidates: int = 30) -> list[dict]:
@@ -27,6 +32,7 @@ def collect(set_dir: Path, candidates: int = 30) -> list[dict]:
     os.environ["SOURCIER_STORE__PATH"] = str(set_dir / "vectorstore")
     from ingest.embed import Embedder
     from ingest.live import LiveIndex
+    from ingest.split import opening_chunk_id
     from sourcier.access import Reader
     from sourcier.settings import Settings
 
@@ -35,17 +41,20 @@ def collect(set_dir: Path, candidates: int = 30) -> list[dict]:
     cases = [json.loads(line) for line in (set_dir / "questions.jsonl").read_text(encoding="utf-8").splitlines()]
     rows = []
     for case in (c for c in cases if c.get("gold_docs")):
-        dense = index.nearest([embedder.embed_query(case["question"])], candidates)[0]
+        query = embedder.embed_query(case["question"])
+        dense = index.nearest([query], candidates)[0]
         lexical = [chunk_id for chunk_id, _ in index.lexical_search(case["question"], candidates)]
         source = {hit.id: hit.metadata["source"] for hit in dense}
         source.update({c.id: c.metadata["source"] for c in index.get([i for i in lexical if i not in source])})
+        openings = index.get(list({opening_chunk_id(chunk_id) for chunk_id in source}), with_vectors=True)
         rows.append(
             {
-                "part": case["part"],
+                "part": case.get("part", "test"),
                 "gold": case["gold_docs"],
                 "dense": [hit.id for hit in dense],
                 "lexical": [i for i in lexical if i in source],
                 "source": source,
+                "opening": {c.metadata["source"]: float(c.vector @ np.asarray(query)) for c in openings},
             }
         )
     return rows
@@ -55,6 +64,9 @@ def score(rows: list[dict], fusion: Fusion) -> dict:
     reciprocal, first = [], []
     for row in rows:
         fused = reciprocal_rank_fusion([row["dense"], row["lexical"]], weights=[fusion.dense, fusion.lexical])
+        if fusion.opening:
+            by_opening = sorted(row["opening"], key=row["opening"].__getitem__, reverse=True)
+            fused = with_openings(fused, row["source"], by_opening, fusion.opening)
         documents = list(dict.fromkeys(row["source"][chunk_id] for chunk_id in fused))[:10]
         rank = next((i for i, path in enumerate(documents, start=1) if path in row["gold"]), None)
         reciprocal.append(1 / rank if rank else 0.0)
@@ -63,19 +75,24 @@ def score(rows: list[dict], fusion: Fusion) -> dict:
 
 
 def main(argv: list[str]) -> int:
-    set_dir = Path(argv[0])
-    cache = set_dir / "fusion_candidates.json"
-    if not cache.exists():
-        cache.write_text(json.dumps(collect(set_dir)), encoding="utf-8")
-    rows = json.loads(cache.read_text(encoding="utf-8"))
-    dev, test = [r for r in rows if r["part"] == "dev"], [r for r in rows if r["part"] == "test"]
-    print(f"{len(dev)} dev and {len(test)} test questions")
-    dense_only, lexical_only = Fusion(1.0, 0.0), Fusion(0.0, 1.0)
-    for name, fusion in [("dense alone", dense_only), ("BM25 alone", lexical_only), ("RRF 1:1", Fusion())]:
-        print(f"  {name:<14} dev {score(dev, fusion)}  test {score(test, fusion)}")
+    per_set = {}
+    for set_dir in map(Path, argv):
+        cache = set_dir / CACHE
+        if not cache.exists():
+            cache.write_text(json.dumps(collect(set_dir)), encoding="utf-8")
+        per_set[set_dir.name] = json.loads(cache.read_text(encoding="utf-8"))
+    dev = [row for rows in per_set.values() for row in rows if row["part"] == "dev"]
     grid = [Fusion(*values) for values in itertools.product(*GRID.values())]
     best = max(grid, key=lambda f: (score(dev, f)["mrr@10"], score(dev, f)["recall@1"]))
-    print(f"  learned {best}: dev {score(dev, best)}  test {score(test, best)}")
+    print(f"learned on {len(dev)} dev questions: {best}")
+    compared = [("dense alone", Fusion(1.0, 0.0)), ("BM25 alone", Fusion(0.0, 1.0)), ("RRF 1:1", Fusion())]
+    for name, rows in per_set.items():
+        for part in ("dev", "test"):
+            picked = [row for row in rows if row["part"] == part]
+            if picked:
+                print(f"{name}, {part} ({len(picked)} questions)")
+                for label, fusion in [*compared, ("learned", best)]:
+                    print(f"  {label:<12} {score(picked, fusion)}")
     FUSION_FILE.write_text(json.dumps(best.__dict__, indent=1) + "\n", encoding="utf-8")
     return 0
 

@@ -125,11 +125,11 @@ class LiveIndex:
         """BM25 hits (chunk id, score) within the scope; the filter applies before ranking."""
         return self._lexical.search(query, k, where=_and(where, self.scope()))
 
-    def get(self, ids: Sequence[str]) -> list[StoredChunk]:
+    def get(self, ids: Sequence[str], with_vectors: bool = False) -> list[StoredChunk]:
         """Chunks by id; ids outside the scope are simply not returned. (Filtered here: Chroma would evaluate the
         clause over the whole collection before looking at the ids.)"""
         scope = self.scope()
-        chunks = self._store.get(ids=list(ids))
+        chunks = self._store.get(ids=list(ids), with_vectors=with_vectors)
         return chunks if scope is None else [chunk for chunk in chunks if matches(chunk.metadata, scope)]
 
     def chunks(self, with_vectors: bool = False, page_size: int = 2000) -> Iterator[StoredChunk]:

@@ -91,9 +91,18 @@ class Splitter:
         if document.doc_date is not None:
             metadata["doc_date"] = document.doc_date.isoformat()
             metadata["doc_year"] = document.doc_date.year
-        chunk_id = f"{source.doc_id}:{version[:12]}:{index:04d}"
+        chunk_id = make_chunk_id(source.doc_id, version, index)
         metadata["chunk_id"] = chunk_id
         return Chunk(id=chunk_id, text=text, embedding_text=embedding_text, metadata=metadata)
+
+
+def make_chunk_id(doc_id: str, version: str, index: int) -> str:
+    return f"{doc_id}:{version[:12]}:{index:04d}"
+
+
+def opening_chunk_id(chunk_id: str) -> str:
+    """The id of the first chunk of the document (this version of it) that `chunk_id` belongs to."""
+    return chunk_id.rpartition(":")[0] + ":0000"
 
 
 def _common_prefix(sections: list[tuple[str, ...]]) -> tuple[str, ...]:

@@ -1,4 +1,5 @@
-"""Retrieve: dense (Chroma, e5 `query: ` prompt) + lexical (BM25), fused by reciprocal rank fusion.
+"""Retrieve: dense (Chroma, e5 `query: ` prompt) + lexical (BM25), fused by reciprocal rank fusion, with a
+document-level term: the candidate documents ranked by how close their opening passage is to the question.
 
 Filters (service, format...) are Chroma `where` clauses applied inside both retrievers, never after; the live
 index ANDs its scope (the reader's rights, exclusions) into every read. Who reads is passed with each query
@@ -15,6 +16,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from langchain_core.callbacks import CallbackManagerForRetrieverRun
 from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
@@ -22,6 +24,7 @@ from pydantic import ConfigDict, PrivateAttr
 
 from ingest.embed import TextEmbedder
 from ingest.live import LiveIndex
+from ingest.split import opening_chunk_id
 from ingest.store import StoredChunk
 from sourcier.settings import RetrievalMode
 
@@ -47,6 +50,17 @@ def reciprocal_rank_fusion(
     return dict(sorted(fused.items(), key=lambda pair: pair[1], reverse=True))
 
 
+def with_openings(
+    fused: dict[str, float], document_of: dict[str, str], by_opening: list[str], weight: float, k: int = RRF_K
+) -> dict[str, float]:
+    """Each chunk gains its document's reciprocal rank in `by_opening` (documents ranked by how close their opening
+    passage is to the question). A chunk can match a question by a detail; the document whose opening — what it
+    says it is about — matches the question is usually the one that answers it, and its chunks move up."""
+    bonus = {document: weight / (k + rank) for rank, document in enumerate(by_opening, start=1)}
+    rescored = {chunk_id: score + bonus.get(document_of[chunk_id], 0.0) for chunk_id, score in fused.items()}
+    return dict(sorted(rescored.items(), key=lambda pair: pair[1], reverse=True))
+
+
 @dataclass(frozen=True)
 class Fusion:
     """How much each ranking weighs in the fusion. Learned on the dev part of the service-public set
@@ -54,6 +68,7 @@ class Fusion:
 
     dense: float = 1.0
     lexical: float = 1.0
+    opening: float = 0.0  # the documents' ranking by their opening passage (hybrid mode)
 
     @classmethod
     @cache
@@ -86,8 +101,10 @@ class HybridRetriever(BaseRetriever):
         dense_scores: dict[str, float] = {}
         lexical_scores: dict[str, float] = {}
 
+        query_vector: list[float] | None = None
         if self.mode in {RetrievalMode.HYBRID, RetrievalMode.DENSE}:
-            hits = index.nearest([self.embedder.embed_query(query)], self.candidates, where=where)[0]
+            query_vector = self.embedder.embed_query(query)
+            hits = index.nearest([query_vector], self.candidates, where=where)[0]
             for hit in hits:
                 found[hit.id] = _document(hit)
                 dense_scores[hit.id] = float(hit.similarity or 0.0)
@@ -105,6 +122,8 @@ class HybridRetriever(BaseRetriever):
         fusion = self.fusion or Fusion.shipped()
         weights = [fusion.dense, fusion.lexical] if self.mode == RetrievalMode.HYBRID else None
         fused = reciprocal_rank_fusion(rankings, weights=weights)
+        if self.mode == RetrievalMode.HYBRID and fusion.opening and query_vector is not None:
+            fused = with_openings(*_openings(index, fused, query_vector), weight=fusion.opening)
         # How far each passage stands out from the other candidates of its retriever: a scale every embedding
         # model and every corpus shares, unlike raw cosine or BM25 values (what abstention is decided on).
         dense_z, lexical_z = _standardised(dense_scores), _standardised(lexical_scores)
@@ -144,6 +163,18 @@ class HybridRetriever(BaseRetriever):
             mean = statistics.fmean(best) if best else 0.0
             self._floors[key] = (mean, (statistics.pstdev(best) if len(best) > 1 else 0.0) or 1.0)
         return self._floors[key]
+
+
+def _openings(
+    index: LiveIndex, fused: dict[str, float], query_vector: list[float]
+) -> tuple[dict[str, float], dict[str, str], list[str]]:
+    """The candidates' documents ranked by the similarity of their first chunk to the question (read within the
+    reader's scope, like every other read: a document is only ever known by chunks the reader may read)."""
+    document_of = {chunk_id: opening_chunk_id(chunk_id) for chunk_id in fused}
+    openings = index.get(list(dict.fromkeys(document_of.values())), with_vectors=True)
+    query = np.asarray(query_vector, dtype=np.float32)
+    closeness = {chunk.id: float(chunk.vector @ query) for chunk in openings if chunk.vector is not None}
+    return fused, document_of, sorted(closeness, key=closeness.__getitem__, reverse=True)
 
 
 def _standardised(scores: dict[str, float]) -> dict[str, float]:

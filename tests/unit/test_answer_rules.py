@@ -8,7 +8,7 @@ from rag.citations import check_answer, split_sentences
 from rag.evidence import AbstentionModel, Signals, Verdict, assess
 from rag.extracts import select
 from rag.prompts import ABSTENTION, ANSWER, format_extracts
-from rag.retrieve import reciprocal_rank_fusion
+from rag.retrieve import reciprocal_rank_fusion, with_openings
 from sourcier.french import content_terms, fold, numbers
 
 
@@ -24,6 +24,15 @@ def test_weighted_fusion():
     # Where the two rankings disagree, the heavier one decides.
     assert list(reciprocal_rank_fusion([["a", "b"], ["b", "a"]], weights=[2.0, 1.0]))[0] == "a"
     assert list(reciprocal_rank_fusion([["a", "b"], ["b", "a"]], weights=[1.0, 2.0]))[0] == "b"
+
+
+def test_the_document_whose_opening_matches_the_question_moves_up():
+    # « detail » matched one chunk of the wrong document best; the other document's opening is about the question.
+    fused = reciprocal_rank_fusion([["detail", "body", "other"], ["detail", "other", "body"]])
+    document_of = {"detail": "guide", "body": "fiche", "other": "guide"}
+    assert list(with_openings(fused, document_of, ["fiche", "guide"], weight=3.0))[0] == "body"
+    assert list(with_openings(fused, document_of, ["guide", "fiche"], weight=3.0))[0] == "detail"
+    assert list(with_openings(fused, document_of, [], weight=3.0)) == list(fused)  # no opening readable: unchanged
 
 
 def test_french_normalisation():

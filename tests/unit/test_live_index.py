@@ -61,5 +61,5 @@ def test_hybrid_results_carry_both_scores_when_both_retrievers_agree(live):
     (first, _) = retriever.invoke("permis de construire construction surface")
     assert first.metadata["doc_id"] == doc_id("urbanisme", "permis")
     assert first.metadata["dense_score"] > 0 and first.metadata["bm25_score"] > 0
-    fusion = Fusion.shipped()  # rank 1 in both: each retriever's weight / (60 + 1)
-    assert first.metadata["score"] == pytest.approx((fusion.dense + fusion.lexical) / 61, abs=1e-4)
+    fusion = Fusion.shipped()  # rank 1 in both, and its document's opening first: each weight / (60 + 1)
+    assert first.metadata["score"] == pytest.approx((fusion.dense + fusion.lexical + fusion.opening) / 61, abs=1e-4)
