@@ -268,12 +268,14 @@ class Answerer:
             "question": question if searched == question else f"{question} (à propos de : {searched})",
             "missing": ", ".join(s.text for s in assessment.missing),
         }
-        written = yield from self._write(prompt, backend, inputs, answer, elapsed)
+        written, shown = yield from self._write(prompt, backend, inputs, answer, elapsed)
         if states_nothing(written):
-            # Asked once more, for sentences: what was streamed stays on screen, the answer is the second text.
+            # Asked once more, for sentences; the answer is the second text. A reply of markers alone was never
+            # streamed; one that gave the question back was, and stays on screen above the second.
             yield Progress(Stage.REWRITING, elapsed())
-            yield "\n\n"
-            written = yield from self._write(rewrite_prompt(prompt, written), backend, inputs, answer, elapsed)
+            if shown:
+                yield "\n\n"
+            written, _ = yield from self._write(rewrite_prompt(prompt, written), backend, inputs, answer, elapsed)
         answer.text = (opening + written).strip()
         # Checked against what the model was shown (title included), not the full passages.
         answer.sentences = check_answer(
@@ -289,17 +291,23 @@ class Answerer:
 
     def _write(
         self, prompt: ChatPromptTemplate, backend: Backend, inputs: dict, answer: Answer, elapsed: Callable[[], float]
-    ) -> Generator[Progress | str, None, str]:
-        """Streams what the model writes for `prompt`; returns the whole text."""
-        pieces = []
+    ) -> Generator[Progress | str, None, tuple[str, bool]]:
+        """Streams what the model writes for `prompt`, held back while it states nothing (« - [1] », then a word
+        shows it all: no delay for an answer); returns the whole text and whether any of it was streamed."""
+        pieces: list[str] = []
+        shown = False
         with llm_errors(self.settings.llm.backend):
             for piece in (prompt | backend.chat | StrOutputParser()).stream(inputs):
                 if answer.first_token_s is None:
                     answer.first_token_s = elapsed()
                     yield Progress(Stage.WRITING, answer.first_token_s)
                 pieces.append(piece)
-                yield piece
-        return "".join(pieces)
+                if shown:
+                    yield piece
+                elif not states_nothing(so_far := "".join(pieces)):
+                    shown = True
+                    yield so_far
+        return "".join(pieces), shown
 
     def _audit(self, answer: Answer, reader: Reader) -> None:
         cited = sorted({n for s in answer.sentences for n in s.sources})

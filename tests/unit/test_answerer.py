@@ -54,6 +54,7 @@ def test_an_answer_that_states_nothing_is_asked_once_more_for_sentences(tmp_path
     assert [e.stage for e in events if isinstance(e, Progress)][-2:] == [Stage.WRITING, Stage.REWRITING]
     answer = events[-1]
     assert answer.text == reply and not answer.abstained and answer.sentences[0].supported
+    assert "".join(e for e in events if isinstance(e, str)) == reply  # « - [1] » was never streamed
     first, second = chat.prompts
     assert second[: len(first)] == first and second[len(first)].content == "- [1]"  # what it wrote, then the request
     assert "phrases complètes" in second[-1].content
@@ -62,8 +63,9 @@ def test_an_answer_that_states_nothing_is_asked_once_more_for_sentences(tmp_path
 def test_a_question_given_back_is_asked_once_more_and_only_once(tmp_path):
     echo = "- Quel justificatif de domicile pour s'inscrire ? [1]"
     _, chain, chat = answerer(tmp_path, echo, echo)
-    answer = chain.ask(QUESTION, reader=SYSTEM)
-    assert len(chat.prompts) == 2 and answer.text == echo
+    events = list(chain.stream(QUESTION, reader=SYSTEM))
+    assert len(chat.prompts) == 2 and events[-1].text == echo
+    assert "".join(e for e in events if isinstance(e, str)) == f"{echo}\n\n{echo}"  # streamed, then the second
 
 
 def test_an_invented_figure_is_flagged(tmp_path):
