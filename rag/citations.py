@@ -135,6 +135,9 @@ def about(sentence: str) -> tuple[str, ...]:
         ]
         if not heads:
             continue
+        # An adverbial clause sets the scene (« Pour vendre sa voiture, il faut un certificat de non-gage »): the
+        # claim is the rest's, when the rest has such a noun.
+        heads = [t for t in heads if not any(a.dep_ == "advcl" for a in t.ancestors)] or heads
         head = next((t for t in heads if t.head.dep_ == "ROOT"), heads[0])  # the main clause's, when it has one
         words.append(head)
         frontier = [head]

@@ -235,6 +235,20 @@ def test_a_sentence_backed_only_by_a_suspect_extract_is_flagged():
     assert checked[1].supported and checked[1].doubt is None
 
 
+def test_what_a_purpose_clause_names_is_not_what_the_sentence_is_about():
+    # Found on the FAQ set: the source says « véhicule », the answer's purpose clause « voiture »; the claim is about
+    # the certificate, which the source names.
+    source = (
+        "Comment obtenir un certificat de non-gage ?\n"  # the title, shown with the extract
+        "Le certificat de situation administrative (non-gage) s'obtient gratuitement et immédiatement en ligne sur le "
+        "site de l'ANTS (ants.gouv.fr) ou sur Histovec. Ce document est obligatoire lors de la vente d'un véhicule."
+    )
+    (checked,) = check_answer("Pour vendre sa voiture, il faut obtenir un certificat de non-gage [1].", [source])
+    assert checked.supported and checked.off_subject == []
+    (swapped,) = check_answer("Pour vendre sa voiture, il faut obtenir un permis de construire [1].", [source])
+    assert not swapped.supported
+
+
 VALIDITY = (
     "Quelle est la durée de validité d'un acte d'état civil ?\n"
     "La durée de validité des pièces d'état civil n'est pas limitée : elles sont valables quelle que soit leur date "
