@@ -4,7 +4,7 @@ their test parts and on sets never learnt on (the FAQ, Gennevilliers).
     python -m evaluation.fusion build/eval/servicepublic build/eval/cdtn [build/eval/faq build/eval/gennevilliers]
 
 Candidates of both retrievers, and each candidate document's opening passage similarity, are collected once per
-answerable question (cached in the set's `fusion_candidates.json`); each fusion is then scored offline at the
+answerable question (cached in the set's `fusion_candidates-2.json`); each fusion is then scored offline at the
 document level (MRR@10, recall@1 of the first gold document): reciprocal rank fusion of chunks with a weight per
 retriever, plus the documents' ranking by their opening passage (`rag.retrieve.with_openings`). The grid point with
 the best dev MRR@10 over both sets' questions is written to `rag/fusion_weights.json`; test parts are only measured.
@@ -24,7 +24,7 @@ import numpy as np
 from rag.retrieve import FUSION_FILE, Fusion, reciprocal_rank_fusion, with_openings
 
 GRID = {"dense": [1.0, 1.5, 2.0, 3.0], "lexical": [1.0], "opening": [0.0, 0.5, 1.0, 1.5, 2.0, 3.0]}
-CACHE = "fusion_candidates.json"
+CACHE = "fusion_candidates-2.json"  # -2: with the openings (an older cache lacks them)
 
 
 def collect(set_dir: Path, candidates: int = 30) -> list[dict]:
