@@ -3,11 +3,12 @@ their test parts and on sets never learnt on (the FAQ, Gennevilliers).
 
     python -m evaluation.fusion build/eval/servicepublic build/eval/cdtn [build/eval/faq build/eval/gennevilliers]
 
-Candidates of both retrievers, and each candidate document's opening passage similarity, are collected once per
-answerable question (cached in the set's `fusion_candidates-2.json`); each fusion is then scored offline at the
-document level (MRR@10, recall@1 of the first gold document): reciprocal rank fusion of chunks with a weight per
-retriever, plus the documents' ranking by their opening passage (`rag.retrieve.with_openings`). The grid point with
-the best dev MRR@10 over both sets' questions is written to `rag/fusion_weights.json`; test parts are only measured.
+Candidates of both retrievers, and their documents ranked by opening passage (as the retriever ranks them), are
+collected once per answerable question (cached in the set's `fusion_candidates-3.json`); each fusion is then scored
+offline at the document level (MRR@10, recall@1 of the first gold document): reciprocal rank fusion of chunks with
+a weight per retriever, plus the documents' ranking by their opening passage (`rag.retrieve.with_openings`). The
+grid point with the best dev MRR@10 over both sets' questions is written to `rag/fusion_weights.json`; test parts
+are only measured.
 (A document-level term built from the chunks' own fused scores was tried first and won nothing on dev.)
 """
 
@@ -19,12 +20,10 @@ import os
 import sys
 from pathlib import Path
 
-import numpy as np
-
-from rag.retrieve import FUSION_FILE, Fusion, reciprocal_rank_fusion, with_openings
+from rag.retrieve import FUSION_FILE, Fusion, rank_by_opening, reciprocal_rank_fusion, with_openings
 
 GRID = {"dense": [1.0, 1.5, 2.0, 3.0], "lexical": [1.0], "opening": [0.0, 0.5, 1.0, 1.5, 2.0, 3.0]}
-CACHE = "fusion_candidates-2.json"  # -2: with the openings (an older cache lacks them)
+CACHE = "fusion_candidates-3.json"  # -3: with the openings ranking (older caches lack it)
 
 
 def collect(set_dir: Path, candidates: int = 30) -> list[dict]:
@@ -32,7 +31,6 @@ def collect(set_dir: Path, candidates: int = 30) -> list[dict]:
     os.environ["SOURCIER_STORE__PATH"] = str(set_dir / "vectorstore")
     from ingest.embed import Embedder
     from ingest.live import LiveIndex
-    from ingest.split import opening_chunk_id
     from sourcier.access import Reader
     from sourcier.settings import Settings
 
@@ -46,7 +44,8 @@ def collect(set_dir: Path, candidates: int = 30) -> list[dict]:
         lexical = [chunk_id for chunk_id, _ in index.lexical_search(case["question"], candidates)]
         source = {hit.id: hit.metadata["source"] for hit in dense}
         source.update({c.id: c.metadata["source"] for c in index.get([i for i in lexical if i not in source])})
-        openings = index.get(list({opening_chunk_id(chunk_id) for chunk_id in source}), with_vectors=True)
+        document_of, by_opening = rank_by_opening(index, source, query)
+        path_of = {document_of[chunk_id]: path for chunk_id, path in source.items()}
         rows.append(
             {
                 "part": case.get("part", "test"),
@@ -54,7 +53,7 @@ def collect(set_dir: Path, candidates: int = 30) -> list[dict]:
                 "dense": [hit.id for hit in dense],
                 "lexical": [i for i in lexical if i in source],
                 "source": source,
-                "opening": {c.metadata["source"]: float(c.vector @ np.asarray(query)) for c in openings},
+                "by_opening": [path_of[document] for document in by_opening],
             }
         )
     return rows
@@ -65,8 +64,7 @@ def score(rows: list[dict], fusion: Fusion) -> dict:
     for row in rows:
         fused = reciprocal_rank_fusion([row["dense"], row["lexical"]], weights=[fusion.dense, fusion.lexical])
         if fusion.opening:
-            by_opening = sorted(row["opening"], key=row["opening"].__getitem__, reverse=True)
-            fused = with_openings(fused, row["source"], by_opening, fusion.opening)
+            fused = with_openings(fused, row["source"], row["by_opening"], fusion.opening)
         documents = list(dict.fromkeys(row["source"][chunk_id] for chunk_id in fused))[:10]
         rank = next((i for i, path in enumerate(documents, start=1) if path in row["gold"]), None)
         reciprocal.append(1 / rank if rank else 0.0)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import statistics
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -123,7 +123,7 @@ class HybridRetriever(BaseRetriever):
         weights = [fusion.dense, fusion.lexical] if self.mode == RetrievalMode.HYBRID else None
         fused = reciprocal_rank_fusion(rankings, weights=weights)
         if self.mode == RetrievalMode.HYBRID and fusion.opening and query_vector is not None:
-            fused = with_openings(*_openings(index, fused, query_vector), weight=fusion.opening)
+            fused = with_openings(fused, *rank_by_opening(index, fused, query_vector), weight=fusion.opening)
         # How far each passage stands out from the other candidates of its retriever: a scale every embedding
         # model and every corpus shares, unlike raw cosine or BM25 values (what abstention is decided on).
         dense_z, lexical_z = _standardised(dense_scores), _standardised(lexical_scores)
@@ -165,16 +165,16 @@ class HybridRetriever(BaseRetriever):
         return self._floors[key]
 
 
-def _openings(
-    index: LiveIndex, fused: dict[str, float], query_vector: list[float]
-) -> tuple[dict[str, float], dict[str, str], list[str]]:
-    """The candidates' documents ranked by the similarity of their first chunk to the question (read within the
-    reader's scope, like every other read: a document is only ever known by chunks the reader may read)."""
-    document_of = {chunk_id: opening_chunk_id(chunk_id) for chunk_id in fused}
+def rank_by_opening(
+    index: LiveIndex, chunk_ids: Iterable[str], query_vector: Sequence[float]
+) -> tuple[dict[str, str], list[str]]:
+    """Each chunk's document (the id of its first chunk), and those documents ranked by the similarity of their first
+    chunk to the question — read within the reader's scope, like every other read."""
+    document_of = {chunk_id: opening_chunk_id(chunk_id) for chunk_id in chunk_ids}
     openings = index.get(list(dict.fromkeys(document_of.values())), with_vectors=True)
     query = np.asarray(query_vector, dtype=np.float32)
     closeness = {chunk.id: float(chunk.vector @ query) for chunk in openings if chunk.vector is not None}
-    return fused, document_of, sorted(closeness, key=closeness.__getitem__, reverse=True)
+    return document_of, sorted(closeness, key=closeness.__getitem__, reverse=True)
 
 
 def _standardised(scores: dict[str, float]) -> dict[str, float]:

@@ -13,6 +13,7 @@ from rag.citations import states_nothing
 from rag.evidence import Verdict, assess
 from rag.llm import Backend, make_backend
 from rag.prompts import ABSTENTION
+from rag.retrieve import rank_by_opening
 from tests.conftest import FICHES, REPO, copy_into, free_port, make_settings
 from tests.fakes import SYSTEM
 from tests.ollama_standin import ANSWER, OllamaStandIn
@@ -72,6 +73,19 @@ def test_answer_cites_the_right_document(demo):
     assert count("Bonjour") < 5 and count("Bonjour") != count("Bonjour, madame la maire de Tourcoing.")
     shown = [s.shown for s in answer.sources if s.shown]
     assert shown and sum(count(text) for text in shown) <= settings.answer.context_tokens
+
+
+def test_documents_are_ranked_by_their_opening_on_the_real_index(demo):
+    # Real Chroma, the real embedding model, the parsed fiches: every document of the candidates is known by its first
+    # chunk, read with its vector; an electoral-list fiche opens closest to an electoral-list question.
+    _, answerer = demo
+    index = answerer.retriever.index.for_reader(SYSTEM)
+    question = answerer.retriever.embedder.embed_query("Comment s'inscrire sur les listes électorales ?")
+    chunk_ids = [chunk.id for chunk in index.chunks()]
+    document_of, ranking = rank_by_opening(index, chunk_ids, question)
+    assert sorted(ranking) == sorted(set(document_of.values()))
+    (first,) = index.get(ranking[:1])
+    assert first.metadata["chunk_index"] == 0 and first.metadata["source"].startswith("elections/")
 
 
 def test_off_topic_question_is_refused_without_calling_the_llm(demo):
