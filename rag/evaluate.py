@@ -74,6 +74,7 @@ def evaluate(answerer: Answerer, cases: list[Case], with_llm: bool, mode: str, l
         _ = answerer.backend  # started (embedded server) before the first question: its start is not a question's wait
     abstain_true, abstain_pred = [], []
     contains, citation_validity, copied = [], [], []
+    records = []  # each answer, to compare runs question by question (evaluation.answers)
     for case in cases:
         started = time.perf_counter()
         documents = answerer.retriever.invoke(case.question, k=ranked_k, reader=EVALUATOR)
@@ -95,15 +96,20 @@ def evaluate(answerer: Answerer, cases: list[Case], with_llm: bool, mode: str, l
             if answer.first_token_s is not None:
                 first_token.append(answer.first_token_s)
             abstain_pred.append(answer.abstained or answer.verdict is Verdict.GENERAL_RULE)
+            record = {"question": case.question, "answer": answer.text, "abstained": answer.abstained}
             if not case.expect_abstain and not answer.abstained:
                 expected = [case.gold_answer] if case.gold_answer else case.key_terms
                 if expected:
                     text = fold(answer.text)
                     found = sum(fold(term) in text for term in expected)
                     contains.append(found / len(expected))
+                    record["key_terms"] = round(found / len(expected), 3)
                 if answer.supported_share is not None:
                     citation_validity.append(answer.supported_share)
+                    record["supported"] = answer.supported_share
                 copied.append(copied_share(answer.text, [source.excerpt for source in answer.sources]))
+                record["copied"] = copied[-1]
+            records.append(record)
         else:
             # Refused, or answered « les documents ne mentionnent pas … » before a general rule.
             abstain_pred.append(assess(case.question, documents[: config.extracts]).verdict is not Verdict.ANSWER)
@@ -140,6 +146,7 @@ def evaluate(answerer: Answerer, cases: list[Case], with_llm: bool, mode: str, l
         "first_token_p50_s": _percentile(first_token, 0.5),
         "first_token_p95_s": _percentile(first_token, 0.95),
         "backend": answerer.backend.label if with_llm else None,
+        "answers": records,
     }
 
 

@@ -495,7 +495,7 @@ def _eval(settings: Settings, args) -> int:
     answerer = Answerer.from_settings(settings)
     modes = ["bm25", "dense", "hybrid"] if args.mode == "all" else [args.mode]
     results = [evaluate(answerer, cases, with_llm=args.llm, mode=mode, llm_sample=args.sample) for mode in modes]
-    columns = [k for k in results[0] if k != "backend"]
+    columns = [k for k in results[0] if k not in ("backend", "answers")]
     print(" ".join(f"{c:>12}" for c in columns))
     for result in results:
         print(" ".join(f"{str(result[c]):>12}" for c in columns))
