@@ -96,7 +96,12 @@ def evaluate(answerer: Answerer, cases: list[Case], with_llm: bool, mode: str, l
             if answer.first_token_s is not None:
                 first_token.append(answer.first_token_s)
             abstain_pred.append(answer.abstained or answer.verdict is Verdict.GENERAL_RULE)
-            record = {"question": case.question, "answer": answer.text, "abstained": answer.abstained}
+            record = {
+                "question": case.question,
+                "expect_abstain": case.expect_abstain,
+                "answer": answer.text,
+                "abstained": answer.abstained,
+            }
             if not case.expect_abstain and not answer.abstained:
                 expected = [case.gold_answer] if case.gold_answer else case.key_terms
                 if expected:
