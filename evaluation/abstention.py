@@ -21,8 +21,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from rag.evidence import AbstentionModel, Signals, Verdict, signals
-from rag.question import missing_specifics
+from rag.evidence import AbstentionModel, Signals, Verdict, assess
 from sourcier.access import Reader
 
 KINDS = ("answerable", "offtopic", "near")
@@ -60,13 +59,14 @@ def collect(set_dir: Path, part: str) -> list[Row]:
     rows = []
     for case in (c for c in cases if c.get("part", "test") == part):
         documents = answerer.retriever.invoke(case["question"], reader=Reader.system("évaluation"))
+        assessment = assess(case["question"], documents)  # what the product computes, titles included
         rows.append(
             Row(
                 question=case["question"],
                 kind=case.get("kind") or ("offtopic" if case.get("expect_abstain") else "answerable"),
                 part=part,
-                signals=signals(case["question"], documents),
-                missing=bool(missing_specifics(case["question"], [d.page_content for d in documents])),
+                signals=assessment.signals,
+                missing=bool(assessment.missing),
                 old_rule_refuses=evidence_is_weak(documents, *OLD_RULE),
             )
         )

@@ -66,6 +66,16 @@ def with_openings(
     return dict(sorted(rescored.items(), key=lambda pair: pair[1], reverse=True))
 
 
+def with_a_word_match(first: list[str], lexical_ranking: list[str]) -> list[str]:
+    """The first passages, with the best lexical one in the last place when none of them holds a word of the
+    question. The documents' openings and meaning can outvote every passage that names what a terse query asks
+    (« blâme », « loyauté »): the model would read nothing that names it, and abstention would refuse it (no
+    question word in any passage)."""
+    if not first or not lexical_ranking or set(first) & set(lexical_ranking):
+        return first
+    return [*first[:-1], lexical_ranking[0]]
+
+
 @dataclass(frozen=True)
 class Fusion:
     """How much each ranking weighs in the fusion. Learned on the dev part of the service-public set
@@ -134,8 +144,12 @@ class HybridRetriever(BaseRetriever):
         dense_z, lexical_z = _standardised(dense_scores), _standardised(lexical_scores)
         dense_rank = {chunk_id: rank for rank, chunk_id in enumerate(rankings[0], start=1)} if dense_scores else {}
         lexical_rank = {chunk_id: rank for rank, chunk_id in enumerate(rankings[-1], start=1)} if lexical_scores else {}
+        first = list(fused)[:k]
+        if self.mode == RetrievalMode.HYBRID:
+            first = with_a_word_match(first, rankings[-1])
         documents = []
-        for chunk_id, score in list(fused.items())[:k]:
+        for chunk_id in first:
+            score = fused[chunk_id]
             document = found.get(chunk_id)
             if document is None:  # in the lexical index but gone from the store (being re-ingested)
                 continue

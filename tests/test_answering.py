@@ -13,7 +13,7 @@ from rag.citations import states_nothing
 from rag.evidence import Verdict, assess
 from rag.llm import Backend, make_backend
 from rag.prompts import ABSTENTION
-from rag.retrieve import STANDOUT_GAP, rank_by_opening, standing_out
+from rag.retrieve import STANDOUT_GAP, Fusion, HybridRetriever, rank_by_opening, standing_out
 from tests.conftest import FICHES, REPO, copy_into, free_port, make_settings
 from tests.fakes import SYSTEM, scripted_backend
 from tests.ollama_standin import ANSWER, OllamaStandIn
@@ -108,6 +108,20 @@ def test_the_model_reads_only_the_passages_that_stand_out_on_the_real_index(demo
     assert [s.chunk_id for s in answer.sources] == [p.id for p in read]
     (prompt,) = backend.chat.prompts
     assert prompt[-1].content.count("<extrait n=") == len([s for s in answer.sources if s.shown])
+
+
+def test_a_passage_that_names_a_terse_query_is_read_on_the_real_index(demo):
+    # Weighted so that meaning and the documents' openings decide alone (as they outvoted every passage saying
+    # « blâme » on CDTN): the passages they rank first never say « indivision »; the best one that does is read.
+    _, answerer = demo
+    retriever = answerer.retriever
+    decided_by_meaning = HybridRetriever(
+        index=retriever.index, embedder=retriever.embedder, k=2, fusion=Fusion(dense=1.0, lexical=0.0, opening=2.0)
+    )
+    (best_by_words, _), *_ = retriever.index.for_reader(SYSTEM).lexical_search("indivision", 5)
+    first, last = decided_by_meaning.invoke("indivision", reader=SYSTEM)
+    assert "indivision" not in first.page_content.lower() and first.metadata.get("bm25_rank") is None
+    assert last.id == best_by_words and "indivision" in last.page_content.lower()
 
 
 def test_off_topic_question_is_refused_without_calling_the_llm(demo):

@@ -8,7 +8,7 @@ from rag.citations import check_answer, split_sentences
 from rag.evidence import AbstentionModel, Signals, Verdict, assess
 from rag.extracts import select
 from rag.prompts import ABSTENTION, ANSWER, format_extracts
-from rag.retrieve import reciprocal_rank_fusion, standing_out, with_openings
+from rag.retrieve import reciprocal_rank_fusion, standing_out, with_a_word_match, with_openings
 from sourcier.french import content_terms, fold, numbers
 
 
@@ -33,6 +33,14 @@ def test_the_document_whose_opening_matches_the_question_moves_up():
     assert list(with_openings(fused, document_of, ["fiche", "guide"], weight=3.0))[0] == "body"
     assert list(with_openings(fused, document_of, ["guide", "fiche"], weight=3.0))[0] == "detail"
     assert list(with_openings(fused, document_of, [], weight=3.0)) == list(fused)  # no opening readable: unchanged
+
+
+def test_the_best_word_match_is_read_when_no_first_passage_holds_a_word_of_the_question():
+    # « blâme »: meaning and openings ranked four passages that never say it first; the one that does is read.
+    assert with_a_word_match(["a", "b", "c", "d"], ["sanctions", "x"]) == ["a", "b", "c", "sanctions"]
+    assert with_a_word_match(["a", "b", "c", "d"], ["x", "c"]) == ["a", "b", "c", "d"]  # one holds a word already
+    assert with_a_word_match(["a", "b"], []) == ["a", "b"]  # no word of the question anywhere
+    assert with_a_word_match([], ["x"]) == []
 
 
 def _passage(name: str, **standings: float) -> Document:
