@@ -21,6 +21,8 @@ _MARKER = re.compile(r"\[(\d{1,2})\]")
 
 
 def hybrid_answers(path: Path) -> dict[str, dict]:
+    if not path.is_file():
+        raise SystemExit(f"{path} : fichier absent")
     results = json.loads(path.read_text(encoding="utf-8"))
     run = next((r for r in results if r["mode"] == "hybrid"), results[0])
     if not run.get("answers"):

@@ -28,7 +28,7 @@ from rag.extracts import Extract, select
 from rag.llm import Backend, llm_errors, make_backend
 from rag.prompts import ABSTENTION, answer_prompt, format_extracts, rewrite_prompt, shown_text
 from rag.question import lack_sentence, retrieval_query
-from rag.retrieve import HybridRetriever, standing_out
+from rag.retrieve import HybridRetriever
 from sourcier.access import Reader
 from sourcier.audit import AuditKind, AuditLog
 from sourcier.feedback import FeedbackStore
@@ -234,10 +234,9 @@ class Answerer:
         abstain = assessment.verdict is Verdict.ABSTAIN
         focus = f"{question} {searched}" if searched != question else question
         budget = self.settings.answer.context_tokens
-        read = standing_out(documents)
         # On screen at once: what the extracts say about the question (the token count is estimated here; the
         # model's own tokenizer decides below what it reads).
-        found = select(focus, read, budget)
+        found = select(focus, documents, budget)
         answer.sources = [to_source(e.number, e.document, e) for e in found]
         answer.first_useful_s = elapsed()
         yield Found(answer.sources, answer.first_useful_s)
@@ -257,7 +256,7 @@ class Answerer:
         with llm_errors(self.settings.llm.backend):
             backend = self.backend
         yield Progress(Stage.READING, elapsed())
-        extracts = select(focus, read, budget, backend.count_tokens)
+        extracts = select(focus, documents, budget, backend.count_tokens)
         answer.sources = [to_source(e.number, e.document, e) for e in extracts]
         answer.backend, answer.model = backend.name, backend.model
         prompt = answer_prompt(general_rule=assessment.verdict is Verdict.GENERAL_RULE)
@@ -282,7 +281,7 @@ class Answerer:
         answer.sentences = check_answer(
             answer.text,
             [shown_text(source.title, source.shown) for source in answer.sources],
-            suspect=[is_suspect(d.page_content) for d in read],
+            suspect=[is_suspect(d.page_content) for d in documents],
         )
         if not answer.text or all(s.is_abstention for s in answer.sentences):
             answer.abstained, answer.abstention_reason = True, "le modèle n'a pas trouvé la réponse dans les extraits"
