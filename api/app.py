@@ -184,12 +184,13 @@ def _routes(app: FastAPI, services: Services) -> None:  # noqa: C901 — one pla
         tags=["réponses"],
         summary="Poser une question (réponse en flux SSE)",
         description=(
-            "Événements : `progress` (étape — `searching`, `starting`, `reading`, `writing`, `rewriting` — et "
-            "secondes écoulées), `extracts` (les passages trouvés — ce n'est pas encore la réponse), `token` (le "
-            "texte au fil de sa rédaction), puis `answer` (la réponse vérifiée : phrases et leur appui, sources, "
-            "abstention) ; `error` (détails de problème RFC 9457) en cas d'échec. L'étape `rewriting` signale une "
-            "seconde rédaction, la première n'ayant rien affirmé : le texte de `answer` fait foi. Avec "
-            "`stream: false`, un seul événement `answer`."
+            "Événements : `progress` (étape — `searching`, `starting`, `reading`, `writing`, `rewriting`, "
+            "`reading_all` — et secondes écoulées), `extracts` (les passages trouvés — ce n'est pas encore la "
+            "réponse), `token` (le texte au fil de sa rédaction), puis `answer` (la réponse vérifiée : phrases et "
+            "leur appui, sources, abstention) ; `error` (détails de problème RFC 9457) en cas d'échec. L'étape "
+            "`rewriting` signale une seconde rédaction, la première n'ayant rien affirmé ; `reading_all`, une "
+            "seconde lecture de tous les passages trouvés, le modèle n'ayant pas trouvé la réponse dans ceux retenus "
+            "d'abord : le texte et les sources de `answer` font foi. Avec `stream: false`, un seul événement `answer`."
         ),
     )
     def ask(body: AskRequest, caller: Caller, _: Slot) -> Iterator[ServerSentEvent]:

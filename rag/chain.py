@@ -22,13 +22,13 @@ from langchain_core.prompts import ChatPromptTemplate
 
 from ingest.embed import Embedder, TextEmbedder
 from ingest.live import LiveIndex
-from rag.citations import CheckedSentence, check_answer, states_nothing
+from rag.citations import CheckedSentence, check_answer, only_refuses, states_nothing
 from rag.evidence import Verdict, assess
 from rag.extracts import Extract, select
 from rag.llm import Backend, llm_errors, make_backend
 from rag.prompts import ABSTENTION, answer_prompt, format_extracts, rewrite_prompt, shown_text
 from rag.question import lack_sentence, retrieval_query
-from rag.retrieve import HybridRetriever
+from rag.retrieve import HybridRetriever, standing_out
 from sourcier.access import Reader
 from sourcier.audit import AuditKind, AuditLog
 from sourcier.feedback import FeedbackStore
@@ -57,6 +57,7 @@ class Stage(StrEnum):
     READING = "lecture des passages"
     WRITING = "rédaction de la réponse"
     REWRITING = "nouvelle rédaction (la première ne disait rien)"
+    READING_ALL = "nouvelle lecture, de tous les passages (ceux retenus d'abord n'ont pas suffi au modèle)"
 
 
 @dataclass(frozen=True)
@@ -234,9 +235,12 @@ class Answerer:
         abstain = assessment.verdict is Verdict.ABSTAIN
         focus = f"{question} {searched}" if searched != question else question
         budget = self.settings.answer.context_tokens
+        # The model reads the passages that stand out (given four, it listed one item per passage, relevant or not);
+        # all of them if those do not answer it for the model.
+        read = standing_out(documents)
         # On screen at once: what the extracts say about the question (the token count is estimated here; the
         # model's own tokenizer decides below what it reads).
-        found = select(focus, documents, budget)
+        found = select(focus, read, budget)
         answer.sources = [to_source(e.number, e.document, e) for e in found]
         answer.first_useful_s = elapsed()
         yield Found(answer.sources, answer.first_useful_s)
@@ -256,7 +260,7 @@ class Answerer:
         with llm_errors(self.settings.llm.backend):
             backend = self.backend
         yield Progress(Stage.READING, elapsed())
-        extracts = select(focus, documents, budget, backend.count_tokens)
+        extracts = select(focus, read, budget, backend.count_tokens)
         answer.sources = [to_source(e.number, e.document, e) for e in extracts]
         answer.backend, answer.model = backend.name, backend.model
         prompt = answer_prompt(general_rule=assessment.verdict is Verdict.GENERAL_RULE)
@@ -268,26 +272,44 @@ class Answerer:
             "question": question if searched == question else f"{question} (à propos de : {searched})",
             "missing": ", ".join(s.text for s in assessment.missing),
         }
-        written, shown = yield from self._write(prompt, backend, inputs, answer, elapsed)
-        if states_nothing(written):
-            # Asked once more, for sentences; the answer is the second text. A reply of markers alone was never
-            # streamed; one that gave the question back was, and stays on screen above the second.
-            yield Progress(Stage.REWRITING, elapsed())
-            if shown:
-                yield "\n\n"
-            written, _ = yield from self._write(rewrite_prompt(prompt, written), backend, inputs, answer, elapsed)
+        written = yield from self._state_something(prompt, backend, inputs, answer, elapsed)
+        if only_refuses(written) and len(read) < len(documents) and assessment.verdict is Verdict.ANSWER:
+            # Given one passage that answers it, the 1.5B model sometimes refuses (2 FAQ questions of 25, every run);
+            # the evidence said the passages are about the question: it reads them all. The answer is the second
+            # text, with its sources.
+            yield Progress(Stage.READING_ALL, elapsed())
+            yield "\n\n"
+            read = documents
+            extracts = select(focus, read, budget, backend.count_tokens)
+            answer.sources = [to_source(e.number, e.document, e) for e in extracts]
+            inputs["extracts"] = format_extracts(extracts)
+            written = yield from self._state_something(prompt, backend, inputs, answer, elapsed)
         answer.text = (opening + written).strip()
         # Checked against what the model was shown (title included), not the full passages.
         answer.sentences = check_answer(
             answer.text,
             [shown_text(source.title, source.shown) for source in answer.sources],
-            suspect=[is_suspect(d.page_content) for d in documents],
+            suspect=[is_suspect(d.page_content) for d in read],
         )
         if not answer.text or all(s.is_abstention for s in answer.sentences):
             answer.abstained, answer.abstention_reason = True, "le modèle n'a pas trouvé la réponse dans les extraits"
             self._record_gap(answer, where)
         answer.total_s = elapsed()
         yield answer
+
+    def _state_something(
+        self, prompt: ChatPromptTemplate, backend: Backend, inputs: dict, answer: Answer, elapsed: Callable[[], float]
+    ) -> Generator[Progress | str, None, str]:
+        """What the model writes for `prompt`; asked once more, for sentences, when that states nothing (the answer
+        is then the second text). A reply of markers alone was never streamed; one that gave the question back was,
+        and stays on screen above the second."""
+        written, shown = yield from self._write(prompt, backend, inputs, answer, elapsed)
+        if states_nothing(written):
+            yield Progress(Stage.REWRITING, elapsed())
+            if shown:
+                yield "\n\n"
+            written, _ = yield from self._write(rewrite_prompt(prompt, written), backend, inputs, answer, elapsed)
+        return written
 
     def _write(
         self, prompt: ChatPromptTemplate, backend: Backend, inputs: dict, answer: Answer, elapsed: Callable[[], float]

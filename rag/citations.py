@@ -120,6 +120,13 @@ def states_nothing(answer: str) -> bool:
     return True
 
 
+def only_refuses(answer: str) -> bool:
+    """The standard refusal and nothing else (markers, dashes and questions aside)."""
+    sentences = split_sentences(answer)
+    rest = [s for s in sentences if ABSTENTION.rstrip(".") not in s]
+    return len(rest) < len(sentences) and states_nothing("\n".join(rest))
+
+
 @lru_cache(maxsize=4096)
 def about(sentence: str) -> tuple[str, ...]:
     """The nouns a sentence is about: its main subject's and its main object's (« le dossier de mariage est

@@ -13,9 +13,9 @@ from rag.citations import states_nothing
 from rag.evidence import Verdict, assess
 from rag.llm import Backend, make_backend
 from rag.prompts import ABSTENTION
-from rag.retrieve import Fusion, HybridRetriever, rank_by_opening
+from rag.retrieve import STANDOUT_GAP, Fusion, HybridRetriever, rank_by_opening, standing_out
 from tests.conftest import FICHES, REPO, copy_into, free_port, make_settings
-from tests.fakes import SYSTEM
+from tests.fakes import SYSTEM, scripted_backend
 from tests.ollama_standin import ANSWER, OllamaStandIn
 
 pytestmark = [pytest.mark.shared, pytest.mark.slow]
@@ -86,6 +86,28 @@ def test_documents_are_ranked_by_their_opening_on_the_real_index(demo):
     assert sorted(ranking) == sorted(set(document_of.values()))
     (first,) = index.get(ranking[:1])
     assert first.metadata["chunk_index"] == 0 and first.metadata["source"].startswith("elections/")
+
+
+def test_the_model_reads_only_the_passages_that_stand_out_on_the_real_index(demo):
+    # A question one document answers: the passages of a fiche that merely shares a word (« mairie ») are neither
+    # shown nor sent to the model (it listed such passages, one item each, instead of answering). Real index,
+    # retrieval and prompt; the reply is scripted.
+    settings, answerer = demo
+    question = "Quels sont les horaires de la mairie ?"
+    retrieved = answerer.retriever.invoke(question, reader=SYSTEM)
+    read = standing_out(retrieved)
+    assert [p.metadata["source"] for p in read] == ["accueil/horaires.md"] and len(retrieved) > 1
+
+    def standing(passage):
+        return max(passage.metadata["dense_z"], passage.metadata["bm25_z"])
+
+    best = max(standing(p) for p in retrieved)
+    assert all(standing(p) < best - STANDOUT_GAP for p in retrieved if p not in read)
+    backend = scripted_backend("La mairie est ouverte du lundi au vendredi de 8 h 30 à 12 h [1].")
+    answer = Answerer(settings, answerer.retriever, backend).ask(question, reader=SYSTEM)
+    assert [s.chunk_id for s in answer.sources] == [p.id for p in read]
+    (prompt,) = backend.chat.prompts
+    assert prompt[-1].content.count("<extrait n=") == len([s for s in answer.sources if s.shown])
 
 
 def test_a_passage_that_names_a_terse_query_is_read_on_the_real_index(demo):

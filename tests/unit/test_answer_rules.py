@@ -8,7 +8,7 @@ from rag.citations import check_answer, split_sentences
 from rag.evidence import AbstentionModel, Signals, Verdict, assess
 from rag.extracts import select
 from rag.prompts import ABSTENTION, ANSWER, format_extracts
-from rag.retrieve import reciprocal_rank_fusion, with_a_word_match, with_openings
+from rag.retrieve import reciprocal_rank_fusion, standing_out, with_a_word_match, with_openings
 from sourcier.french import content_terms, fold, numbers
 
 
@@ -41,6 +41,23 @@ def test_the_best_word_match_is_read_when_no_first_passage_holds_a_word_of_the_q
     assert with_a_word_match(["a", "b", "c", "d"], ["x", "c"]) == ["a", "b", "c", "d"]  # one holds a word already
     assert with_a_word_match(["a", "b"], []) == ["a", "b"]  # no word of the question anywhere
     assert with_a_word_match([], ["x"]) == []
+
+
+def _passage(name: str, **standings: float) -> Document:
+    return Document(page_content=name, metadata=standings)
+
+
+def test_the_model_reads_the_passages_that_stand_out_nearly_as_much_as_the_best():
+    best = _passage("déchetterie", dense_z=3.6, bm25_z=2.3)
+    close = _passage("déchets verts", dense_z=1.9, bm25_z=-0.5)
+    by_words = _passage("encombrants", dense_z=0.2, bm25_z=2.0)  # found by its words: kept
+    far = _passage("bus", dense_z=0.7, bm25_z=0.9)
+    assert standing_out([best, close, far, by_words]) == [best, close, by_words]
+    # The first-ranked passage is read even when fusion put one that stands out more below it.
+    assert standing_out([close, best, far], gap=1.0) == [close, best]
+    # Without standings (one retriever alone, or none scored), nothing is left out.
+    assert standing_out([best, _passage("sans score")]) == [best, _passage("sans score")]
+    assert standing_out([]) == []
 
 
 def test_french_normalisation():

@@ -142,3 +142,26 @@ def test_every_answered_question_is_audited_with_what_was_read(tmp_path):
     (event,) = chain.audit.events()
     assert event.detail["retrieved"] == [source.chunk_id for source in answer.sources]
     assert event.detail["cited"] == [answer.sources[0].chunk_id] and event.detail["abstained"] is False
+
+
+def test_the_model_reads_the_passages_that_stand_out_and_all_of_them_if_it_refuses(tmp_path):
+    reply = "Il faut un justificatif de domicile de moins de 3 mois [1]."
+    refusal = "Je ne trouve pas cette information dans les documents disponibles."
+    _, chain, chat = answerer(tmp_path, refusal, reply)
+    events = list(chain.stream(QUESTION, reader=SYSTEM))
+    (found,) = [e for e in events if isinstance(e, Found)]
+    answer = events[-1]
+    first, second = chat.prompts
+    # First only the passages that stand out; refused by the model although the evidence says they answer: all.
+    assert first[-1].content.count("<extrait n=") == len(found.sources) < second[-1].content.count("<extrait n=")
+    assert [e.stage for e in events if isinstance(e, Progress)][-1] == Stage.READING_ALL
+    assert answer.text == reply and not answer.abstained and len(answer.sources) > len(found.sources)
+    assert answer.sentences[0].supported
+
+
+def test_a_refusal_of_the_model_that_read_every_passage_is_the_answer(tmp_path):
+    only_the_list = {("elections", "liste"): PASSAGES[("elections", "liste")]}
+    refusal = "Je ne trouve pas cette information dans les documents disponibles."
+    _, chain, chat = answerer(tmp_path, refusal, "ne doit pas être demandé", passages=only_the_list)
+    answer = chain.ask(QUESTION, reader=SYSTEM)
+    assert len(chat.prompts) == 1 and answer.text == refusal and answer.abstained
