@@ -33,9 +33,9 @@ FUSION_FILE = Path(__file__).with_name("fusion_weights.json")
 BACKGROUND_FILE = Path(__file__).with_name("background_questions.txt")
 MAX_FLOORS = 256  # noise floors kept (one per collection and reader scope)
 # How far below the best passage's standing (in standard deviations among the candidates) a passage may stand and
-# still be read by the model. Chosen on the dev parts: 2.0 keeps every question's right fiche on service-public and
-# loses it for 7 of 406 CDTN queries (it ranked far below a better-standing one) while leaving out 62 % and 22 % of
-# the other documents' passages (see README, answer quality).
+# still be read by the model. Chosen on the dev parts, without the model: 2.0 keeps every question's right fiche on
+# service-public and loses it for 8 of 406 CDTN queries (it ranked far below a passage that stood out) while leaving
+# out 65 % and 21 % of the other documents' passages (see README, answer speed and quality).
 STANDOUT_GAP = 2.0
 
 
@@ -199,16 +199,15 @@ def rank_by_opening(
 def standing_out(passages: Sequence[Document], gap: float = STANDOUT_GAP) -> list[Document]:
     """The passages that stand out among the candidates nearly as much as the best one does, by meaning or by words
     (their `dense_z` or `bm25_z`), and always the first-ranked. Given four passages, the small model wrote one list
-    item per passage — the first sentence of each, in their order — whether or not it bore on the question (8 of 24
-    FAQ answers: « horaires de la déchetterie » answered with the bus timetable and the bulky waste); given only those
-    that stand out, it has nothing else to list. Without standings (one retriever alone) every passage is kept."""
-
-    def standing(passage: Document) -> float | None:
-        values = [passage.metadata[key] for key in ("dense_z", "bm25_z") if key in passage.metadata]
-        return max(values) if values else None
-
-    standings = [standing(passage) for passage in passages]
-    if any(value is None for value in standings):
+    item per passage — the first sentence of each, in their order — whether or not it bore on the question (10 or 11
+    of 24 FAQ answers: « horaires de la déchetterie » answered with the bus timetable and the bulky waste); given those
+    that stand out, it has nothing else to list. Passages without standings (not scored by a retriever) are all kept."""
+    standings = [
+        max(values)
+        for passage in passages
+        if (values := [passage.metadata[key] for key in ("dense_z", "bm25_z") if key in passage.metadata])
+    ]
+    if len(standings) < len(passages):
         return list(passages)
     best = max(standings, default=0.0)
     kept = zip(passages, standings, strict=True)

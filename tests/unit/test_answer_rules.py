@@ -55,7 +55,7 @@ def test_the_model_reads_the_passages_that_stand_out_nearly_as_much_as_the_best(
     assert standing_out([best, close, far, by_words]) == [best, close, by_words]
     # The first-ranked passage is read even when fusion put one that stands out more below it.
     assert standing_out([close, best, far], gap=1.0) == [close, best]
-    # Without standings (one retriever alone, or none scored), nothing is left out.
+    # Passages no retriever scored have no standing: nothing is left out.
     assert standing_out([best, _passage("sans score")]) == [best, _passage("sans score")]
     assert standing_out([]) == []
 
