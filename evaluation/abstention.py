@@ -10,7 +10,11 @@ différence entre un CDD et CDI ? »), all answerable, each request's variants i
 model that a question is worded like its fiche, and it then refused 40 % of the FAQ's answerable questions. Sets
 without parts (the FAQ, Gennevilliers) are never fitted on: they count as held out.
 A case counts as refused when the verdict is « abstain » or « general rule » (the answer starts by saying what the
-documents lack); the earlier rule (best cosine < 0.84 and best BM25 < 4) is measured beside it.
+documents lack); the earlier rule (best cosine < 0.84 and best BM25 < 4) is measured beside it. An answerable question
+answered with the general rule is counted twice over: as a refusal (« model_and_specifics »), and as a refusal only when
+what the answer says the documents lack is in fact in one of its gold documents (« specifics_checked »: « jours fériés
+2019 » answered « Les documents disponibles ne mentionnent pas « 2019 » » then the rule, when no gold fiche says
+2019, is a true statement and an answer, not a refusal).
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rag.evidence import AbstentionModel, Signals, Verdict, assess
+from rag.question import plain
 from sourcier.access import Reader
 
 KINDS = ("answerable", "offtopic", "near")
@@ -37,6 +42,7 @@ class Row:
     signals: Signals
     missing: bool
     old_rule_refuses: bool
+    gold_says_missing: bool = False  # a gold document mentions a specific that no retrieved passage does
 
     @property
     def unanswerable(self) -> bool:
@@ -56,10 +62,12 @@ def collect(set_dir: Path, part: str) -> list[Row]:
     settings = Settings()
     answerer = Answerer.from_settings(settings)
     cases = [json.loads(line) for line in questions.read_text(encoding="utf-8").splitlines()]
+    gold_texts = _texts_by_document(answerer.retriever.index.for_reader(Reader.system("évaluation")))
     rows = []
     for case in (c for c in cases if c.get("part", "test") == part):
         documents = answerer.retriever.invoke(case["question"], reader=Reader.system("évaluation"))
         assessment = assess(case["question"], documents)  # what the product computes, titles included
+        gold_text = " ".join(gold_texts.get(path, "") for path in case.get("gold_docs", []))
         rows.append(
             Row(
                 question=case["question"],
@@ -68,9 +76,20 @@ def collect(set_dir: Path, part: str) -> list[Row]:
                 signals=assessment.signals,
                 missing=bool(assessment.missing),
                 old_rule_refuses=evidence_is_weak(documents, *OLD_RULE),
+                gold_says_missing=any(
+                    not specific.relative_date and plain(specific.text) in gold_text for specific in assessment.missing
+                ),
             )
         )
     return rows
+
+
+def _texts_by_document(index) -> dict[str, str]:
+    """Each document's indexed text (titles included), as the specifics check reads it."""
+    texts: dict[str, list[str]] = {}
+    for chunk in index.chunks():
+        texts.setdefault(chunk.metadata["source"], []).append(chunk.text + " " + chunk.metadata.get("title", ""))
+    return {path: plain(" ".join(parts)) for path, parts in texts.items()}
 
 
 def evidence_is_weak(documents, min_dense: float, min_bm25: float) -> bool:
@@ -140,6 +159,13 @@ def report(rows: list[Row], model: AbstentionModel) -> dict:
         "old_rule": scores(rows, [row.old_rule_refuses for row in rows]),
         "model_alone": scores(rows, [v is Verdict.ABSTAIN for v in decided]),
         "model_and_specifics": scores(rows, [v is not Verdict.ANSWER for v in decided]),
+        "specifics_checked": scores(
+            rows,
+            [
+                v is Verdict.ABSTAIN or (v is Verdict.GENERAL_RULE and (row.unanswerable or row.gold_says_missing))
+                for v, row in zip(decided, rows, strict=True)
+            ],
+        ),
     }
 
 

@@ -87,11 +87,12 @@ def specifics(question: str) -> list[Specific]:
 def missing_specifics(question: str, passages: Iterable[str]) -> list[Specific]:
     """The question's specifics that no passage mentions (accents, case and separators aside: « Alsace Moselle »
     is found in « Alsace-Moselle »)."""
-    text = " ".join(_plain(passage) for passage in passages)
-    return [s for s in specifics(question) if s.relative_date or _plain(s.text) not in text]
+    text = " ".join(plain(passage) for passage in passages)
+    return [s for s in specifics(question) if s.relative_date or plain(s.text) not in text]
 
 
-def _plain(text: str) -> str:
+def plain(text: str) -> str:
+    """Folded, with separators as one space: how a specific is looked for in a passage."""
     return _SEPARATORS.sub(" ", fold(text))
 
 

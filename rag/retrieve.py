@@ -26,6 +26,7 @@ from ingest.embed import TextEmbedder
 from ingest.live import LiveIndex
 from ingest.split import opening_chunk_id
 from ingest.store import StoredChunk
+from rag.question import plain, specifics
 from sourcier.settings import RetrievalMode
 
 RRF_K = 60  # the usual constant: flattens the head of each ranking so that agreement between them wins
@@ -74,6 +75,30 @@ def with_a_word_match(first: list[str], lexical_ranking: list[str]) -> list[str]
     if not first or not lexical_ranking or set(first) & set(lexical_ranking):
         return first
     return [*first[:-1], lexical_ranking[0]]
+
+
+def passage_naming(
+    first: list[str], ranked: list[str], texts: dict[str, str], wanted: Sequence[str], document_of: dict[str, str]
+) -> str | None:
+    """The best-ranked other passage of the first passages' documents that names a specific of the question none of
+    them names — to take the last place (« gratification stagiaire 2020 »: the fiche's worked example for 2020 ranked
+    below its general paragraphs). `texts` are the candidates' plain texts, `wanted` the specifics' plain forms.
+    Only those documents: elsewhere, the passages that name a year were about something else (an order of
+    25 September 2019 on tourist zones for « jours fériés novembre 2019 ») and hid that the documents do not say it."""
+    missing = [specific for specific in wanted if not any(specific in texts.get(chunk_id, "") for chunk_id in first)]
+    if len(first) < 2 or not missing:  # the first-ranked passage keeps its place
+        return None
+    documents = {document_of[chunk_id] for chunk_id in first}
+    return next(
+        (
+            chunk_id
+            for chunk_id in ranked
+            if chunk_id not in first
+            and document_of[chunk_id] in documents
+            and any(specific in texts.get(chunk_id, "") for specific in missing)
+        ),
+        None,
+    )
 
 
 @dataclass(frozen=True)
@@ -145,6 +170,15 @@ class HybridRetriever(BaseRetriever):
         dense_rank = {chunk_id: rank for rank, chunk_id in enumerate(rankings[0], start=1)} if dense_scores else {}
         lexical_rank = {chunk_id: rank for rank, chunk_id in enumerate(rankings[-1], start=1)} if lexical_scores else {}
         first = list(fused)[:k]
+        naming = None  # a passage brought in because it names a specific of the question
+        wanted = [plain(specific.text) for specific in specifics(query) if not specific.relative_date]
+        if wanted:
+            texts = {
+                chunk_id: plain(f"{d.page_content} {d.metadata.get('title', '')}") for chunk_id, d in found.items()
+            }
+            document_of = {chunk_id: opening_chunk_id(chunk_id) for chunk_id in fused}
+            naming = passage_naming(first, list(fused), texts, wanted, document_of)
+            first = [*first[:-1], naming] if naming else first
         if self.mode == RetrievalMode.HYBRID:
             first = with_a_word_match(first, rankings[-1])
         documents = []
@@ -154,6 +188,8 @@ class HybridRetriever(BaseRetriever):
             if document is None:  # in the lexical index but gone from the store (being re-ingested)
                 continue
             document.metadata["score"] = round(score, 5)
+            if chunk_id == naming:
+                document.metadata["names_a_specific"] = True
             if chunk_id in dense_scores:
                 document.metadata["dense_score"] = round(dense_scores[chunk_id], 4)
                 document.metadata["dense_z"] = round(dense_z[chunk_id], 3)
@@ -201,7 +237,8 @@ def standing_out(passages: Sequence[Document], gap: float = STANDOUT_GAP) -> lis
     (their `dense_z` or `bm25_z`), and always the first-ranked. Given four passages, the small model wrote one list
     item per passage — the first sentence of each, in their order — whether or not it bore on the question (10 or 11
     of 24 FAQ answers: « horaires de la déchetterie » answered with the bus timetable and the bulky waste); given those
-    that stand out, it has nothing else to list. Passages without standings (not scored by a retriever) are all kept."""
+    that stand out, it has nothing else to list. Passages without standings (not scored by a retriever) are all kept;
+    so is a passage brought in because it names what the question asks about (« 2020 »)."""
     standings = [
         max(values)
         for passage in passages
@@ -211,7 +248,11 @@ def standing_out(passages: Sequence[Document], gap: float = STANDOUT_GAP) -> lis
         return list(passages)
     best = max(standings, default=0.0)
     kept = zip(passages, standings, strict=True)
-    return [passage for rank, (passage, value) in enumerate(kept) if rank == 0 or value >= best - gap]
+    return [
+        passage
+        for rank, (passage, value) in enumerate(kept)
+        if rank == 0 or value >= best - gap or passage.metadata.get("names_a_specific")
+    ]
 
 
 def _standardised(scores: dict[str, float]) -> dict[str, float]:

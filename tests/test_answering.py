@@ -14,7 +14,7 @@ from rag.evidence import Verdict, assess
 from rag.llm import Backend, make_backend
 from rag.prompts import ABSTENTION
 from rag.retrieve import STANDOUT_GAP, Fusion, HybridRetriever, rank_by_opening, standing_out
-from tests.conftest import FICHES, REPO, copy_into, free_port, make_settings
+from tests.conftest import FICHES, REPO, SHARED, copy_into, free_port, make_settings
 from tests.fakes import SYSTEM, scripted_backend
 from tests.ollama_standin import ANSWER, OllamaStandIn
 
@@ -122,6 +122,37 @@ def test_a_passage_that_names_a_terse_query_is_read_on_the_real_index(demo):
     first, last = decided_by_meaning.invoke("indivision", reader=SYSTEM)
     assert "indivision" not in first.page_content.lower() and first.metadata.get("bm25_rank") is None
     assert last.id == best_by_words and "indivision" in last.page_content.lower()
+
+
+@pytest.fixture(scope="module")
+def internship_fiches(tmp_path_factory, embedder):
+    """Four of CDTN's service-public fiches: internships, religion at work, public holidays, the 13th month."""
+    settings = make_settings(tmp_path_factory.mktemp("specifics"))
+    fiches = SHARED / "cdtn_code_du_travail_numerique" / "corpus" / "fiches_service_public_travail" / "html"
+    copy_into(settings.corpus_dir, "rh", *(fiches / f"{name}.html" for name in ("F32131", "F20367", "F2405", "F2301")))
+    IngestionPipeline(settings, embedder=embedder).run()
+    return Answerer.from_settings(settings, embedder=embedder).retriever
+
+
+def test_a_passage_of_the_fiche_that_names_the_year_asked_about_is_read_on_the_real_index(internship_fiches):
+    # CDTN's « gratification stagiaire 2020 »: the fiche names 2020 only in its worked example, ranked below its
+    # general paragraphs; without it the answer would have said « Les documents disponibles ne mentionnent pas
+    # « 2020 » » of a fiche that does.
+    question = "gratification stagiaire 2020"
+    retriever = HybridRetriever(index=internship_fiches.index, embedder=internship_fiches.embedder, k=4)
+    ranked = retriever.invoke(question, reader=SYSTEM)
+    first_naming = next(rank for rank, passage in enumerate(ranked) if "2020" in passage.page_content)
+    assert first_naming >= 2  # the first two passages do not name it
+    retriever.k = 2
+    first, second = retriever.invoke(question, reader=SYSTEM)
+    assert "2020" in second.page_content and second.metadata["names_a_specific"]
+    assert second.metadata["source"] == first.metadata["source"] == "rh/F32131.html"
+    assert standing_out([first, second]) == [first, second]
+    assert assess(question, [first, second]).verdict is Verdict.ANSWER
+    # A year the fiche does not name: the general rule, said as such; no passage is brought in from elsewhere.
+    passages = retriever.invoke("gratification stagiaire 2019", reader=SYSTEM)
+    assert not any(p.metadata.get("names_a_specific") for p in passages)
+    assert assess("gratification stagiaire 2019", passages).verdict is Verdict.GENERAL_RULE
 
 
 def test_off_topic_question_is_refused_without_calling_the_llm(demo):

@@ -8,7 +8,7 @@ from rag.citations import check_answer, split_sentences
 from rag.evidence import AbstentionModel, Signals, Verdict, assess
 from rag.extracts import select
 from rag.prompts import ABSTENTION, ANSWER, format_extracts
-from rag.retrieve import reciprocal_rank_fusion, standing_out, with_a_word_match, with_openings
+from rag.retrieve import passage_naming, reciprocal_rank_fusion, standing_out, with_a_word_match, with_openings
 from sourcier.french import content_terms, fold, numbers
 
 
@@ -43,6 +43,21 @@ def test_the_best_word_match_is_read_when_no_first_passage_holds_a_word_of_the_q
     assert with_a_word_match([], ["x"]) == []
 
 
+def test_a_passage_of_the_same_documents_that_names_the_year_asked_about_takes_the_last_place():
+    # « gratification stagiaire 2020 »: only the fiche's worked example says 2020, ranked below its general paragraphs.
+    texts = {"rule": "gratification minimale", "scope": "stage de plus de 2 mois", "example": "stage du 1er janvier 2020"}
+    texts["other"] = "arrete du 25 septembre 2020 zones touristiques"
+    fiche = {"rule": "fiche", "scope": "fiche", "example": "fiche", "other": "autre"}
+    ranked = ["rule", "scope", "other", "example"]
+    assert passage_naming(["rule", "scope"], ranked, texts, ["2020"], fiche) == "example"
+    # A passage of another document that happens to name the year is not about the question.
+    assert passage_naming(["rule", "scope"], ranked, texts, ["2020"], fiche | {"example": "autre"}) is None
+    assert passage_naming(["rule", "example"], ranked, texts, ["2020"], fiche) is None  # already named
+    assert passage_naming(["rule", "scope"], ranked, texts, ["2019"], fiche) is None  # named nowhere
+    assert passage_naming(["rule"], ranked, texts, ["2020"], fiche) is None  # the first-ranked keeps its place
+    assert passage_naming(["rule", "scope"], ranked, texts, [], fiche) is None
+
+
 def _passage(name: str, **standings: float) -> Document:
     return Document(page_content=name, metadata=standings)
 
@@ -58,6 +73,9 @@ def test_the_model_reads_the_passages_that_stand_out_nearly_as_much_as_the_best(
     # Passages no retriever scored have no standing: nothing is left out.
     assert standing_out([best, _passage("sans score")]) == [best, _passage("sans score")]
     assert standing_out([]) == []
+    # A passage brought in because it names what the question asks about (« 2020 ») is read.
+    naming = _passage("exemple 2020", dense_z=0.1, bm25_z=0.4, names_a_specific=True)
+    assert standing_out([best, far, naming]) == [best, naming]
 
 
 def test_french_normalisation():
