@@ -116,8 +116,10 @@ def evaluate(answerer: Answerer, cases: list[Case], with_llm: bool, mode: str, l
                 record["copied"] = copied[-1]
             records.append(record)
         else:
-            # Refused, or answered « les documents ne mentionnent pas … » before a general rule.
-            abstain_pred.append(assess(case.question, documents[: config.extracts]).verdict is not Verdict.ANSWER)
+            # Refused, or answered « les documents ne mentionnent pas … » before a general rule — decided on what the
+            # product retrieves (its last place may go to a passage that names the question's words or specifics).
+            passages = answerer.retriever.invoke(case.question, k=config.extracts, reader=EVALUATOR)
+            abstain_pred.append(assess(case.question, passages).verdict is not Verdict.ANSWER)
 
     answered = ranks  # questions with gold documents (off-topic ones have none)
 

@@ -8,7 +8,7 @@ from langchain_core.messages import AIMessage, HumanMessage
 from langchain_core.runnables import RunnableLambda
 
 from ingest.pipeline import IngestionPipeline
-from rag.chain import Answerer
+from rag.chain import Answerer, Progress, Stage
 from rag.citations import states_nothing
 from rag.evidence import Verdict, assess
 from rag.llm import Backend, make_backend
@@ -254,6 +254,35 @@ def test_asked_again_after_an_answer_that_states_nothing_the_model_writes_senten
     assert len(replies) == 2 and replies[1].to_messages()[-2].content == "- [1]"
     assert not states_nothing(answer.text) and not answer.abstained, answer.text
     assert any(s.supported for s in answer.sentences), answer.text  # cited or attributed
+
+
+def test_after_a_refusal_of_the_passages_that_stand_out_the_real_model_reads_them_all(demo):
+    # Given the one passage that stands out, the 1.5B model refused two FAQ questions in every run although the
+    # evidence said the passages answer; it then reads all of them. Here its first reply is the refusal (it cannot be
+    # made to refuse on demand); the second reading goes to the real server, with every passage.
+    settings, answerer = demo
+    real = answerer.backend
+    question = "Quels sont les horaires de la mairie ?"
+    retrieved = answerer.retriever.invoke(question, reader=SYSTEM)
+    assert len(standing_out(retrieved)) < len(retrieved)  # some passages were left out of the first reading
+    prompts = []
+
+    def first_refuses(messages):
+        prompts.append(messages)
+        return AIMessage(ABSTENTION) if len(prompts) == 1 else real.chat.invoke(messages)
+
+    backend = Backend(real.name, real.model, RunnableLambda(first_refuses), real.count_tokens)
+    events = list(Answerer(settings, answerer.retriever, backend).stream(question, reader=SYSTEM))
+    answer = events[-1]
+    assert Stage.READING_ALL in [e.stage for e in events if isinstance(e, Progress)]
+    extracts = [prompt.to_messages()[-1].content.count("<extrait n=") for prompt in prompts]
+    assert len(prompts) >= 2 and extracts[1] > extracts[0]
+    assert len(answer.sources) > 1 and not answer.abstained and not states_nothing(answer.text), answer.text
+    # The hours' document also holds text addressed to an AI: its instruction is still data, and what only it
+    # supports is flagged, not counted as supported.
+    assert "ACCÈS ADMINISTRATEUR" not in answer.text
+    planted = {source.number for source in answer.sources if source.path == "accueil/horaires.md"}
+    assert all(s.suspect_only for s in answer.sentences if s.sources and set(s.sources) <= planted)
 
 
 # --- one backend contract, three backends ------------------------------------------------------------------

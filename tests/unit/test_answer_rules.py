@@ -45,7 +45,7 @@ def test_the_best_word_match_is_read_when_no_first_passage_holds_a_word_of_the_q
 
 def test_a_passage_of_the_same_documents_that_names_the_year_asked_about_takes_the_last_place():
     # « gratification stagiaire 2020 »: only the fiche's worked example says 2020, ranked below its general paragraphs.
-    texts = {"rule": "gratification minimale", "scope": "stage de plus de 2 mois", "example": "stage du 1er janvier 2020"}
+    texts = {"rule": "gratification minimale", "scope": "stage de plus de 2 mois", "example": "stage du 1er mars 2020"}
     texts["other"] = "arrete du 25 septembre 2020 zones touristiques"
     fiche = {"rule": "fiche", "scope": "fiche", "example": "fiche", "other": "autre"}
     ranked = ["rule", "scope", "other", "example"]
