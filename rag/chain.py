@@ -28,6 +28,7 @@ from rag.extracts import Extract, select
 from rag.llm import Backend, llm_errors, make_backend
 from rag.prompts import ABSTENTION, answer_prompt, format_extracts, rewrite_prompt, shown_text
 from rag.question import lack_sentence, retrieval_query
+from rag.repeats import RepeatGuard
 from rag.retrieve import HybridRetriever, standing_out
 from sourcier.access import Reader
 from sourcier.audit import AuditKind, AuditLog
@@ -315,21 +316,32 @@ class Answerer:
         self, prompt: ChatPromptTemplate, backend: Backend, inputs: dict, answer: Answer, elapsed: Callable[[], float]
     ) -> Generator[Progress | str, None, tuple[str, bool]]:
         """Streams what the model writes for `prompt`, held back while it states nothing (« - [1] », then a word
-        shows it all: no delay for an answer); returns the whole text and whether any of it was streamed."""
-        pieces: list[str] = []
+        shows it all: no delay for an answer) and while a line reads like the start of an earlier one; a line written
+        again ends the answer (`RepeatGuard`). Returns the whole text and whether any of it was streamed."""
+        guard = RepeatGuard()
+        released = ""  # what the guard let through, shown once the text states something
         shown = False
-        with llm_errors(self.settings.llm.backend):
-            for piece in (prompt | backend.chat | StrOutputParser()).stream(inputs):
+        with (
+            llm_errors(self.settings.llm.backend),
+            contextlib.closing((prompt | backend.chat | StrOutputParser()).stream(inputs)) as pieces,
+        ):
+            for piece in pieces:
                 if answer.first_token_s is None:
                     answer.first_token_s = elapsed()
                     yield Progress(Stage.WRITING, answer.first_token_s)
-                pieces.append(piece)
-                if shown:
-                    yield piece
-                elif not states_nothing(so_far := "".join(pieces)):
+                released += guard.feed(piece)
+                if not shown and not states_nothing(guard.text):
                     shown = True
-                    yield so_far
-        return "".join(pieces), shown
+                if shown and released:
+                    yield released
+                    released = ""
+                if guard.repeated:  # closing the stream stops the model
+                    break
+        released += guard.finish()
+        if (shown or not states_nothing(guard.text)) and released:
+            shown = True
+            yield released
+        return guard.text, shown
 
     def _audit(self, answer: Answer, reader: Reader) -> None:
         cited = sorted({n for s in answer.sentences for n in s.sources})

@@ -68,6 +68,16 @@ def test_a_question_given_back_is_asked_once_more_and_only_once(tmp_path):
     assert "".join(e for e in events if isinstance(e, str)) == f"{echo}\n\n{echo}"  # streamed, then the second
 
 
+def test_a_line_written_again_ends_the_answer_unseen(tmp_path):
+    # The 1.5B model wrote « - De 2 manières : » forty times over, until its token limit.
+    first = "Il faut un justificatif de domicile [1] :\n- de moins de 3 mois [1] ;\n"
+    _, chain, _ = answerer(tmp_path, first + "- de moins de 3 mois [2] ;\n" * 40)
+    events = list(chain.stream(QUESTION, reader=SYSTEM))
+    answer = events[-1]
+    assert answer.text == first.strip() and not answer.abstained
+    assert "".join(e for e in events if isinstance(e, str)) == first  # the repeated line was never shown
+
+
 def test_an_invented_figure_is_flagged(tmp_path):
     _, chain, _ = answerer(tmp_path, "Le justificatif de domicile doit dater de moins de 6 mois [1].")
     (sentence,) = chain.ask(QUESTION, reader=SYSTEM).sentences
