@@ -4,26 +4,23 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from functools import lru_cache
+from functools import cache, lru_cache
 
 import snowballstemmer
-from spacy.lang.fr.stop_words import STOP_WORDS
 
 _WORD = re.compile(r"[a-z0-9]+(?:[.,][0-9]+)*")
 _STEMMER = snowballstemmer.stemmer("french")
-_STOP = {unicodedata.normalize("NFKD", w).encode("ascii", "ignore").decode() for w in STOP_WORDS} | {
-    "l",
-    "d",
-    "s",
-    "n",
-    "c",
-    "j",
-    "qu",
-    "m",
-    "t",
-    "y",
-    "a",
-}
+# Single letters left by elisions (« l'état », « qu'il ») are stop words too.
+_ELIDED = frozenset({"l", "d", "s", "n", "c", "j", "qu", "m", "t", "y", "a"})
+
+
+@cache
+def stop_words() -> frozenset[str]:
+    """spaCy's French stop words, folded. Imported on first use: importing spaCy takes seconds (its French
+    tokenizer exceptions, thinc, torch), which every command paid at start, even those that read no text."""
+    from spacy.lang.fr.stop_words import STOP_WORDS
+
+    return frozenset(fold(word) for word in STOP_WORDS) | _ELIDED
 
 
 def fold(text: str) -> str:
@@ -40,7 +37,7 @@ def _stem(word: str) -> str:
 def content_terms(text: str, leaving: frozenset[str] = frozenset()) -> list[str]:
     """Stemmed content words and numbers, stop words removed, and the words of `leaving` (see `words`): they are
     left out as written, before stemming — « faut » (from « faut-il ») and « fautes » share a stem."""
-    kept = (w for w in _WORD.findall(fold(text)) if w not in _STOP and w not in leaving)
+    kept = (w for w in _WORD.findall(fold(text)) if w not in stop_words() and w not in leaving)
     return [_stem(w) if not w[0].isdigit() else w for w in kept]
 
 
@@ -96,7 +93,7 @@ def quantities(text: str) -> dict[tuple[str, str | None], str]:
                 unit = "%"
             elif folded in _UNIT_ALIASES:
                 unit = _UNIT_ALIASES[folded]
-            elif folded not in _STOP:
+            elif folded not in stop_words():
                 unit = _stem(folded)
         written = match.group(0) if unit else text[match.start(1) : match.end(2) if match.group(2) else match.end(1)]
         found.setdefault((whole, unit), written.strip())
