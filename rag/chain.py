@@ -17,7 +17,6 @@ from enum import StrEnum
 
 from langchain_core.documents import Document
 from langchain_core.messages import HumanMessage
-from langchain_core.output_parsers import StrOutputParser
 from langchain_core.prompts import ChatPromptTemplate
 
 from ingest.embed import Embedder, TextEmbedder
@@ -321,11 +320,15 @@ class Answerer:
         guard = RepeatGuard()
         released = ""  # what the guard let through, shown once the text states something
         shown = False
+        # The chat model's own stream, not a prompt | model | parser sequence: closing that sequence's stream read the
+        # model's to its end (the server wrote on, up to its token limit, and the answer waited for it); closing the
+        # model's own stream closes the connection, and the server stops.
         with (
             llm_errors(self.settings.llm.backend),
-            contextlib.closing((prompt | backend.chat | StrOutputParser()).stream(inputs)) as pieces,
+            contextlib.closing(backend.chat.stream(prompt.invoke(inputs))) as chunks,
         ):
-            for piece in pieces:
+            for chunk in chunks:
+                piece = chunk.text
                 if answer.first_token_s is None:
                     answer.first_token_s = elapsed()
                     yield Progress(Stage.WRITING, answer.first_token_s)

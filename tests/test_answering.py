@@ -287,14 +287,16 @@ def test_after_a_refusal_of_the_passages_that_stand_out_the_real_model_reads_the
 
 def test_a_line_the_real_model_writes_again_ends_the_answer_and_its_stream(demo):
     # The 1.5B model looped on « - De 2 manières : » until its token limit; it cannot be made to loop on a real
-    # question, so it is asked to write the line over and over. The answer ends at the first repeat, never shown,
-    # and the stream from the server is closed there (the server stops generating), not read to its end.
+    # question, so it is asked to copy a text and carry it on (asked to write a line 30 times, it wrote it once). The
+    # answer ends at the first repeat, never shown, and the stream from the server is closed there (the server stops
+    # writing), not read to its end.
     settings, answerer = demo
     real = answerer.backend
     closed_early = []
 
     def told_to_loop(messages):
-        request = [HumanMessage("Écris exactement 30 fois la ligne suivante, une par ligne : - De 2 manières :")]
+        lines = "\n".join(["- De 2 manières :"] * 3)
+        request = [HumanMessage(f"Recopie ce texte puis continue-le de la même façon sur 30 lignes :\n{lines}")]
         try:
             yield from real.chat.stream(request)
         except GeneratorExit:
@@ -311,7 +313,7 @@ def test_a_line_the_real_model_writes_again_ends_the_answer_and_its_stream(demo)
     lines = [line.strip() for line in answer.text.splitlines() if line.strip()]
     assert lines and len(lines) == len(set(lines)), answer.text
     assert "".join(e for e in events[:-1] if isinstance(e, str)).strip() == answer.text
-    assert closed_early == [True]
+    assert closed_early == [True], answer.text
 
 
 # --- one backend contract, three backends ------------------------------------------------------------------
