@@ -126,7 +126,7 @@ def test_a_passage_that_names_a_terse_query_is_read_on_the_real_index(demo):
 
 @pytest.fixture(scope="module")
 def internship_fiches(tmp_path_factory, embedder):
-    """Four of CDTN's service-public fiches: internships, religion at work, public holidays, the 13th month."""
+    """Four of CDTN's service-public fiches: internships, religion at work, public holidays, pay and bonuses."""
     settings = make_settings(tmp_path_factory.mktemp("specifics"))
     fiches = SHARED / "cdtn_code_du_travail_numerique" / "corpus" / "fiches_service_public_travail" / "html"
     copy_into(settings.corpus_dir, "rh", *(fiches / f"{name}.html" for name in ("F32131", "F20367", "F2405", "F2301")))
