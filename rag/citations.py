@@ -67,7 +67,7 @@ class CheckedSentence:
     @property
     def is_abstention(self) -> bool:
         """The standard refusal, or the sentence saying which of the question's specifics the documents lack."""
-        return ABSTENTION.rstrip(".") in self.text or self.text.startswith(LACK_PREFIX)
+        return _refuses(self.text) or self.text.startswith(LACK_PREFIX)
 
     @property
     def doubt(self) -> str | None:
@@ -120,10 +120,14 @@ def states_nothing(answer: str) -> bool:
     return True
 
 
+def _refuses(sentence: str) -> bool:
+    return ABSTENTION.rstrip(".") in sentence
+
+
 def only_refuses(answer: str) -> bool:
     """The standard refusal and nothing else (markers, dashes and questions aside)."""
     sentences = split_sentences(answer)
-    rest = [s for s in sentences if ABSTENTION.rstrip(".") not in s]
+    rest = [s for s in sentences if not _refuses(s)]
     return len(rest) < len(sentences) and states_nothing("\n".join(rest))
 
 

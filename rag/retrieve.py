@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import statistics
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -78,14 +78,18 @@ def with_a_word_match(first: list[str], lexical_ranking: list[str]) -> list[str]
 
 
 def passage_naming(
-    first: list[str], ranked: list[str], texts: dict[str, str], wanted: Sequence[str], document_of: dict[str, str]
+    first: list[str],
+    ranked: list[str],
+    text_of: Callable[[str], str],
+    wanted: Sequence[str],
+    document_of: dict[str, str],
 ) -> str | None:
     """The best-ranked other passage of the first passages' documents that names a specific of the question none of
     them names — to take the last place (« gratification stagiaire 2020 »: the fiche's worked example for 2020 ranked
-    below its general paragraphs). `texts` are the candidates' plain texts, `wanted` the specifics' plain forms.
+    below its general paragraphs). `text_of` gives a candidate's plain text, `wanted` the specifics' plain forms.
     Only those documents: elsewhere, the passages that name a year were about something else (an order of
     25 September 2019 on tourist zones for « jours fériés novembre 2019 ») and hid that the documents do not say it."""
-    missing = [specific for specific in wanted if not any(specific in texts.get(chunk_id, "") for chunk_id in first)]
+    missing = [specific for specific in wanted if not any(specific in text_of(chunk_id) for chunk_id in first)]
     if len(first) < 2 or not missing:  # the first-ranked passage keeps its place
         return None
     documents = {document_of[chunk_id] for chunk_id in first}
@@ -95,7 +99,7 @@ def passage_naming(
             for chunk_id in ranked
             if chunk_id not in first
             and document_of[chunk_id] in documents
-            and any(specific in texts.get(chunk_id, "") for specific in missing)
+            and any(specific in text_of(chunk_id) for specific in missing)
         ),
         None,
     )
@@ -173,11 +177,14 @@ class HybridRetriever(BaseRetriever):
         naming = None  # a passage brought in because it names a specific of the question
         wanted = [plain(specific.text) for specific in specifics(query) if not specific.relative_date]
         if wanted:
-            texts = {
-                chunk_id: plain(f"{d.page_content} {d.metadata.get('title', '')}") for chunk_id, d in found.items()
-            }
+
+            @cache  # folded only when looked at: the first passages and the other passages of their documents
+            def text_of(chunk_id: str) -> str:
+                document = found.get(chunk_id)  # None: in the lexical index but gone from the store
+                return plain(f"{document.page_content} {document.metadata.get('title', '')}") if document else ""
+
             document_of = {chunk_id: opening_chunk_id(chunk_id) for chunk_id in fused}
-            naming = passage_naming(first, list(fused), texts, wanted, document_of)
+            naming = passage_naming(first, list(fused), text_of, wanted, document_of)
             first = [*first[:-1], naming] if naming else first
         if self.mode == RetrievalMode.HYBRID:
             first = with_a_word_match(first, rankings[-1])

@@ -43,19 +43,23 @@ def test_the_best_word_match_is_read_when_no_first_passage_holds_a_word_of_the_q
     assert with_a_word_match([], ["x"]) == []
 
 
+def passage_naming_in(first, ranked, texts, wanted, document_of):
+    return passage_naming(first, ranked, texts.__getitem__, wanted, document_of)
+
+
 def test_a_passage_of_the_same_documents_that_names_the_year_asked_about_takes_the_last_place():
     # « gratification stagiaire 2020 »: only the fiche's worked example says 2020, ranked below its general paragraphs.
     texts = {"rule": "gratification minimale", "scope": "stage de plus de 2 mois", "example": "stage du 1er mars 2020"}
     texts["other"] = "arrete du 25 septembre 2020 zones touristiques"
     fiche = {"rule": "fiche", "scope": "fiche", "example": "fiche", "other": "autre"}
     ranked = ["rule", "scope", "other", "example"]
-    assert passage_naming(["rule", "scope"], ranked, texts, ["2020"], fiche) == "example"
+    assert passage_naming_in(["rule", "scope"], ranked, texts, ["2020"], fiche) == "example"
     # A passage of another document that happens to name the year is not about the question.
-    assert passage_naming(["rule", "scope"], ranked, texts, ["2020"], fiche | {"example": "autre"}) is None
-    assert passage_naming(["rule", "example"], ranked, texts, ["2020"], fiche) is None  # already named
-    assert passage_naming(["rule", "scope"], ranked, texts, ["2019"], fiche) is None  # named nowhere
-    assert passage_naming(["rule"], ranked, texts, ["2020"], fiche) is None  # the first-ranked keeps its place
-    assert passage_naming(["rule", "scope"], ranked, texts, [], fiche) is None
+    assert passage_naming_in(["rule", "scope"], ranked, texts, ["2020"], fiche | {"example": "autre"}) is None
+    assert passage_naming_in(["rule", "example"], ranked, texts, ["2020"], fiche) is None  # already named
+    assert passage_naming_in(["rule", "scope"], ranked, texts, ["2019"], fiche) is None  # named nowhere
+    assert passage_naming_in(["rule"], ranked, texts, ["2020"], fiche) is None  # the first-ranked keeps its place
+    assert passage_naming_in(["rule", "scope"], ranked, texts, [], fiche) is None
 
 
 def _passage(name: str, **standings: float) -> Document:
