@@ -42,8 +42,10 @@ $(STAMP): pyproject.toml constraints.txt
 	$(SOURCIER) models
 	touch $(STAMP)
 
+# ADMIN=NAME: the administrator the ingestion runs as (outside the demo mode). Not AS: make defines AS (the
+# assembler) for every Makefile.
 ingest: install system-packages
-	$(SOURCIER) $(if $(AS),--as $(AS)) ingest
+	$(SOURCIER) $(if $(ADMIN),--as $(ADMIN)) ingest
 
 # Without an identity mode (sourcier.toml: [identity] mode = "oidc" | "proxy" | "local"), the demo mode refuses any
 # address but loopback.

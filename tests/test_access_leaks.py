@@ -24,7 +24,7 @@ from sourcier.access import AccessPolicy, Reader
 from tests.conftest import FICHES, REPO, copy_into, make_settings
 from tests.fakes import scripted_backend
 
-pytestmark = [pytest.mark.shared, pytest.mark.slow]
+pytestmark = pytest.mark.slow
 
 POLICY_TEXT = """
 everyone = "tous"

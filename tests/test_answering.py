@@ -14,11 +14,11 @@ from rag.evidence import Verdict, assess
 from rag.llm import Backend, make_backend
 from rag.prompts import ABSTENTION
 from rag.retrieve import STANDOUT_GAP, Fusion, HybridRetriever, rank_by_opening, standing_out
-from tests.conftest import FICHES, REPO, SHARED, copy_into, free_port, make_settings
+from tests.conftest import FICHES, REPO, DATA, copy_into, free_port, make_settings
 from tests.fakes import SYSTEM, scripted_backend
 from tests.ollama_standin import ANSWER, OllamaStandIn
 
-pytestmark = [pytest.mark.shared, pytest.mark.slow]
+pytestmark = pytest.mark.slow
 
 INJECTION = """# Horaires d'ouverture de la mairie
 
@@ -128,7 +128,7 @@ def test_a_passage_that_names_a_terse_query_is_read_on_the_real_index(demo):
 def internship_fiches(tmp_path_factory, embedder):
     """Four of CDTN's service-public fiches: internships, religion at work, public holidays, pay and bonuses."""
     settings = make_settings(tmp_path_factory.mktemp("specifics"))
-    fiches = SHARED / "cdtn_code_du_travail_numerique" / "corpus" / "fiches_service_public_travail" / "html"
+    fiches = DATA / "cdtn_code_du_travail_numerique" / "corpus" / "fiches_service_public_travail" / "html"
     copy_into(settings.corpus_dir, "rh", *(fiches / f"{name}.html" for name in ("F32131", "F20367", "F2405", "F2301")))
     IngestionPipeline(settings, embedder=embedder).run()
     return Answerer.from_settings(settings, embedder=embedder).retriever

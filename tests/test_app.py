@@ -14,7 +14,6 @@ from sourcier.feedback import FeedbackStore
 from tests.conftest import FICHES, MODELS, REPO, copy_into, free_port, make_settings
 from tests.ollama_standin import ANSWER, OllamaStandIn
 
-pytestmark = pytest.mark.shared
 APP = str(REPO / "ui" / "app.py")
 QUESTION = "Quel justificatif de domicile pour m'inscrire sur la liste électorale ?"
 

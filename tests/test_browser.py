@@ -15,7 +15,7 @@ from playwright.sync_api import sync_playwright
 from ingest.pipeline import IngestionPipeline
 from tests.conftest import FICHES, MODELS, REPO, copy_into, free_port, make_settings, wait_for_streamlit
 
-pytestmark = [pytest.mark.shared, pytest.mark.slow]
+pytestmark = pytest.mark.slow
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = REPO / "tests" / "artifacts"
 QUESTION = "Quel justificatif de domicile faut-il pour s'inscrire sur la liste électorale ?"

@@ -29,7 +29,7 @@ from tests.conftest import (
 )
 from tests.ollama_standin import OllamaStandIn
 
-pytestmark = [pytest.mark.shared, pytest.mark.slow]
+pytestmark = pytest.mark.slow
 CHROMIUM = "/usr/bin/chromium"
 HR_REFERENT = User(sub="claire", claims={"email": "claire.rh@mairie.fr", "groups": ["rh", "rh-referents"]})
 AGENT = User(sub="jean", claims={"email": "jean.accueil@mairie.fr", "groups": ["accueil"]})

@@ -8,7 +8,6 @@ import pytest
 
 from tests.conftest import COUTHENANS, MODELS, REPO, copy_into, free_port
 
-pytestmark = pytest.mark.shared
 
 
 def sourcier(tmp_path, *args, stdin: str | None = None, **env):

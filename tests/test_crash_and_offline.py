@@ -17,7 +17,7 @@ from ingest.store import ChromaStore
 from sourcier.layout import StoreLayout
 from tests.conftest import FICHES, MODELS, REPO, copy_into, make_settings
 
-pytestmark = [pytest.mark.shared, pytest.mark.slow]
+pytestmark = pytest.mark.slow
 
 FICHE_IDS = [
     "F1965",

@@ -10,7 +10,7 @@ from sourcier.errors import ConfigurationError
 from sourcier.settings import EmbeddingRuntime
 from tests.conftest import FICHES, FRENCH_PASSAGES, FRENCH_QUESTIONS, copy_into, make_settings
 
-pytestmark = [pytest.mark.shared, pytest.mark.slow]
+pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")

@@ -7,11 +7,10 @@ import pytest
 
 from falc.facts import compare
 from falc.source import read
-from tests.conftest import SHARED, free_port, make_settings
+from tests.conftest import DATA, free_port, make_settings
 from tests.test_cli import sourcier
 
-pytestmark = pytest.mark.shared
-AID = SHARED / "aides_jeunes_aides_locales" / "md" / "bretagne-aide-code-permis.md"
+AID = DATA / "aides_jeunes_aides_locales" / "md" / "bretagne-aide-code-permis.md"
 
 
 def _fiche(folder):

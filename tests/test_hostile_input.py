@@ -35,7 +35,7 @@ from tests.hostile_files import (
 )
 from tests.test_crash_and_offline import subprocess_env
 
-pytestmark = [pytest.mark.shared, pytest.mark.slow]
+pytestmark = pytest.mark.slow
 
 # Every class of the suite → (status, words its reason must hold).
 EXPECTED = {

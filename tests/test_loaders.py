@@ -1,4 +1,4 @@
-"""The real parsers on real files from ../shared/corpora, and on broken ones."""
+"""The real parsers on real files (tests/data), and on broken ones."""
 
 import shutil
 from pathlib import Path
@@ -11,7 +11,6 @@ from ingest.loaders import LoadOptions, load
 from sourcier.errors import DocumentError, UnsupportedFormatError
 from tests.conftest import COURRIERS, COUTHENANS, ETALAB, FICHES, PUTANGES
 
-pytestmark = pytest.mark.shared
 
 
 def source(path: Path, name: str | None = None) -> SourceFile:

@@ -19,7 +19,7 @@ from tests.conftest import (
     FICHES,
     PUTANGES,
     REPO,
-    SHARED,
+    DATA,
     live_chunks,
     make_settings,
     requires_tesseract,
@@ -29,9 +29,8 @@ VALID_NIR = "2 95 10 99 126 111 93"
 INVALID_NIR = "2 95 10 99 126 111 94"  # wrong key
 VALID_IBAN = "FR14 2004 1010 0505 0001 3M02 606"
 INVALID_IBAN = "FR15 2004 1010 0505 0001 3M02 606"
-CGCT = SHARED / "cgct_versions" / "article-l2121-7"
-GENNEVILLIERS = SHARED / "gennevilliers_rh_guides" / "docs"
-AID_VERSIONS = SHARED / "aides_jeunes_aides_locales" / "versions" / "caf-ain-aide-bafa-session-generale"
+CGCT = DATA / "cgct_versions" / "article-l2121-7"
+AID_VERSIONS = DATA / "aides_jeunes_aides_locales" / "versions" / "caf-ain-aide-bafa-session-generale"
 
 
 # --- integration: the report on real documents -----------------------------------------------------------
@@ -57,7 +56,7 @@ def analysed(tmp_path_factory, embedder):
     put(COUTHENANS / "assets/pdf/CR_reunion_20210917.pdf", "conseil/CR_reunion_20210917.pdf")
     put(ETALAB / "pdf/guide-juridique.pdf", "numerique/guide-juridique.pdf")
     put(ETALAB / "md/juridique/1-obligation_od.md", "numerique/1-obligation_od.md")
-    put(GENNEVILLIERS / "protocole_teletravail.md", "rh/protocole_teletravail.md")
+    put(DATA / "rh" / "protocole_teletravail.md", "rh/protocole_teletravail.md")
     for version in sorted(CGCT.glob("*.md")):
         put(version, f"juridique/{version.name}")
     (corpus / "rh" / "dossier-agent.txt").write_text(
