@@ -11,7 +11,6 @@ from tests.conftest import REPO, copy_into
 from tests.ollama_standin import OllamaStandIn
 from tests.test_cli import sourcier
 
-
 POLICY = """
 everyone = "tous"
 admins = ["dsi"]

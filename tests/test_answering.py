@@ -14,7 +14,7 @@ from rag.evidence import Verdict, assess
 from rag.llm import Backend, make_backend
 from rag.prompts import ABSTENTION
 from rag.retrieve import STANDOUT_GAP, Fusion, HybridRetriever, rank_by_opening, standing_out
-from tests.conftest import FICHES, REPO, DATA, copy_into, free_port, make_settings
+from tests.conftest import DATA, FICHES, REPO, copy_into, free_port, make_settings
 from tests.fakes import SYSTEM, scripted_backend
 from tests.ollama_standin import ANSWER, OllamaStandIn
 

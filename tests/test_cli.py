@@ -4,10 +4,7 @@ import json
 import subprocess
 import sys
 
-import pytest
-
 from tests.conftest import COUTHENANS, MODELS, REPO, copy_into, free_port
-
 
 
 def sourcier(tmp_path, *args, stdin: str | None = None, **env):

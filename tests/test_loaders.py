@@ -12,7 +12,6 @@ from sourcier.errors import DocumentError, UnsupportedFormatError
 from tests.conftest import COURRIERS, COUTHENANS, ETALAB, FICHES, PUTANGES
 
 
-
 def source(path: Path, name: str | None = None) -> SourceFile:
     return SourceFile(path=path, relative_path=name or path.name, service="test", size=path.stat().st_size)
 

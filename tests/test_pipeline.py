@@ -23,7 +23,6 @@ from tests.conftest import (
 )
 from tests.fakes import SYSTEM
 
-
 PDF_A = COUTHENANS / "assets" / "pdf" / "CR_reunion_20210917.pdf"
 PDF_B = COUTHENANS / "assets" / "pdf" / "CR_conseil_municipal_24_02_2023.pdf"
 DOCX = COUTHENANS / "assets" / "pdf" / "2021-05_communication mairieA5.docx"

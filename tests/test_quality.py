@@ -15,11 +15,11 @@ from sourcier.feedback import FeedbackStore
 from sourcier.layout import StoreLayout
 from tests.conftest import (
     COUTHENANS,
+    DATA,
     ETALAB,
     FICHES,
     PUTANGES,
     REPO,
-    DATA,
     live_chunks,
     make_settings,
     requires_tesseract,
