@@ -19,7 +19,7 @@ SAMPLE ?= 20
 # reverse-proxy sign-in test, PostgreSQL for the shared-state tests (started by the tests on loopback).
 SYSTEM_PACKAGES := chromium chromium-driver tesseract-ocr tesseract-ocr-fra nginx-light postgresql
 
-.PHONY: install system-packages run ingest app test test-fast bench eval eval-quality eval-injection eval-falc lint clean
+.PHONY: install system-packages run ingest app test test-fast bench eval eval-quality eval-injection eval-falc lint docs clean
 
 install: $(STAMP)
 
@@ -101,6 +101,11 @@ eval-quality: install
 	$(SOURCIER) ingest --quiet --no-report && \
 	$(SOURCIER) quality-eval $(EVAL)/quality/labels.json --output $(EVAL)/quality/results.json
 	$(PY) -m evaluation.stale_copies $(EVAL)/stale --reindex
+
+# The documentation site (French for users, English for developers), built offline into build/site.
+docs: install
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --quiet
+	@echo "Documentation : build/site/index.html (pour la recherche : $(PY) -m http.server -d build/site 8000)"
 
 lint: install
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
