@@ -236,7 +236,7 @@ def test_a_question_the_documents_do_not_answer_gets_no_unflagged_answer_from_an
 
 def test_asked_again_after_an_answer_that_states_nothing_the_model_writes_sentences(demo):
     # The 1.5B model answered 3 FAQ questions of 24 with « - [1] » alone or the question given back; asked once more
-    # with what it wrote, it answered all three (docs/developpeurs/mesures.md, answers). Here its first reply is « - [1] »
+    # with what it wrote, it answered all three. Here its first reply is « - [1] »
     # (it cannot be made to write that on demand); the second request goes to the real server, which must take the
     # conversation (an assistant turn, then the request), and the model must answer it.
     settings, answerer = demo

@@ -1,5 +1,5 @@
 """The app in a real browser: Streamlit on loopback, Debian's headless Chromium driven by Playwright, the real
-embedding model and the real embedded LLM. Screenshots are kept in tests/artifacts/ (those of the README and docs/images come from here)."""
+embedding model and the real embedded LLM. Screenshots are kept in tests/artifacts/ (docs/images' come from here)."""
 
 import contextlib
 import os
