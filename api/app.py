@@ -348,7 +348,7 @@ def _routes(app: FastAPI, services: Services) -> None:  # noqa: C901 — one pla
     def ingest(caller: Admin, body: IngestRequest | None = None) -> dict:
         body = body or IngestRequest()
         try:
-            background.start(settings, rebuild=body.rebuild)
+            background.start(settings, caller, rebuild=body.rebuild)
         except IngestionRunningError as error:
             raise InputError(str(error)) from error
         services.audit.record(AuditKind.INGESTION, caller, rebuild=body.rebuild, via="API")

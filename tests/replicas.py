@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import signal
 import subprocess
 import sys
@@ -27,7 +28,7 @@ class Replica:
         with self.log.open("a") as log:
             self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=log, stderr=subprocess.STDOUT)
         assert self.process.stdin is not None
-        self.process.stdin.write(self.settings.model_dump_json().encode())
+        self.process.stdin.write(json.dumps({"settings": self.settings.model_dump(mode="json")}).encode())
         self.process.stdin.close()
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:

@@ -7,6 +7,7 @@ import json
 
 import pytest
 
+from sourcier.settings import Settings
 from tests.conftest import REPO, copy_into
 from tests.ollama_standin import OllamaStandIn
 from tests.test_cli import sourcier
@@ -99,3 +100,35 @@ def test_accounts_roles_policy_and_audit_from_the_cli(server):
     questions = [row for row in rows[1:] if row[1] == "question"]
     assert {row[2] for row in questions} == {"paul", "jean"}
     assert any("06 ••" in row[4] for row in questions) and not any("12 34 56 78" in row[4] for row in rows)
+
+
+def test_settings_on_stdin_never_give_more_rights_than_the_one_who_started_the_command(server):
+    """The app's and the API's background ingestion hand their settings to a child on its stdin. That door once ran
+    any command as Sourcier itself: `echo "$SETTINGS" | sourcier --settings-stdin api-keys add eve --groups dsi`
+    printed a key of the admins' group, without --as or a password."""
+    tmp_path, env = server
+
+    def run(*args, stdin):
+        return sourcier(tmp_path, *args, stdin=stdin, **env)
+
+    settings = Settings(
+        corpus_dir=tmp_path / "corpus",
+        store={"path": str(tmp_path / "vectorstore")},
+        embedding={"models_dir": str(REPO / "models")},
+        identity={"mode": "local"},
+        access={"policy": str(tmp_path / "acces.toml")},
+    ).model_dump(mode="json")
+
+    key = run("--settings-stdin", "api-keys", "add", "eve", "--groups", "dsi", stdin=json.dumps({"settings": settings}))
+    assert key.returncode == 1 and "--settings-stdin ne sert qu'aux ingestions" in key.stderr
+    assert not key.stdout.strip()
+
+    # In local mode the groups are the account's, whatever the payload claims.
+    run("users", "add", "marie", "--groups", "dsi", "--password-stdin", stdin="marie-mot-de-passe\n")
+    by_an_agent = {"settings": settings, "started_by": {"name": "paul", "groups": ["dsi"]}}
+    refused = run("--settings-stdin", "ingest", "--quiet", "--no-report", stdin=json.dumps(by_an_agent))
+    assert refused.returncode == 1 and "réservée aux administrateurs ; paul" in refused.stderr
+
+    by_an_admin = {"settings": settings, "started_by": {"name": "marie", "groups": ["dsi"]}}
+    ingested = run("--settings-stdin", "ingest", "--quiet", "--no-report", stdin=json.dumps(by_an_admin))
+    assert ingested.returncode == 0, ingested.stderr

@@ -81,8 +81,8 @@ def acting_reader(settings: Settings, args, command: str) -> Reader:
     mode = settings.identity.mode
     if command in UNATTRIBUTED:
         return DEMO_CLI
-    if getattr(args, "settings_stdin", False):  # the app's background ingestion: the app checked the admin
-        return Reader.system("application")
+    if getattr(args, "settings_stdin", False):
+        return _background_starter(settings, args, command)
     if name is None:
         if mode is IdentityMode.DEMO:
             return DEMO_CLI
@@ -100,6 +100,29 @@ def acting_reader(settings: Settings, args, command: str) -> Reader:
         reader = policy.reader(name)
     if command in ADMIN_COMMANDS and not reader.is_admin:
         raise AccessDeniedError(f"La commande « {command} » est réservée aux administrateurs ; {name} n'en est pas un.")
+    return reader
+
+
+def _background_starter(settings: Settings, args, command: str) -> Reader:
+    """An ingestion the app or the API started: it runs with the rights of the administrator who started it, as
+    the access policy gives them now — never as Sourcier itself, and for no other command."""
+    started_by = getattr(args, "started_by", None)
+    if command != "ingest" or not isinstance(started_by, dict) or not started_by.get("name"):
+        raise AccessDeniedError(
+            "--settings-stdin ne sert qu'aux ingestions lancées par l'application ou l'API, au nom d'un "
+            "administrateur ; utilisez --as NOM."
+        )
+    if settings.identity.mode is IdentityMode.DEMO:
+        return DEMO_CLI
+    name, groups = str(started_by["name"]), started_by.get("groups") or ()
+    if settings.identity.mode is IdentityMode.LOCAL:  # the account's groups, not what the payload says
+        account = Accounts.of(settings.store).get(name)
+        groups = account.groups if account else ()
+    reader = AccessPolicy.load(settings.access.policy).reader(name, groups)
+    if not reader.is_admin:
+        raise AccessDeniedError(
+            f"La commande « {command} » est réservée aux administrateurs ; {reader.name} n'en est pas un."
+        )
     return reader
 
 

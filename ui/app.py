@@ -16,15 +16,15 @@ from ui.common import settings  # noqa: E402
 
 st.set_page_config(page_title="Sourcier", page_icon="📚", layout="wide")
 
-address = str(st.get_option("server.address") or "")
 if (
     settings().identity.mode is IdentityMode.DEMO
-    and not identity.is_loopback(address)
     and not settings().identity.allow_demo_on_network
+    and not identity.visitor_is_on_this_machine()
 ):
     st.error(
-        "Mode démonstration : sans identification configurée, Sourcier n'est ouvert que sur ce serveur (adresse "
-        "127.0.0.1). Configurez une identification (réglage identity.mode) avant de l'ouvrir au réseau."
+        "Mode démonstration : sans identification configurée, Sourcier ne répond qu'à un navigateur ouvert sur ce "
+        "serveur même (adresse 127.0.0.1), pas à travers le réseau ni un proxy. L'administrateur doit configurer "
+        "une identification (réglage identity.mode) avant de l'ouvrir aux agents."
     )
     st.stop()
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import sourcier  # noqa: F401  (offline environment before any third-party import)
 from quality.findings import FindingStatus
 from sourcier.audit import AuditKind
-from sourcier.errors import InputError, SourcierError
+from sourcier.errors import ConfigurationError, InputError, SourcierError
 from sourcier.french import plural
 from sourcier.layout import StoreLayout
 from sourcier.settings import EmbeddingRuntime, Settings, load_settings
@@ -116,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(message)s")
     try:
-        settings = Settings.model_validate_json(sys.stdin.read()) if args.settings_stdin else load_settings(args.config)
+        settings = _settings_from_stdin(args) if args.settings_stdin else load_settings(args.config)
         if args.command in ("app", "serve"):
             return getattr(admin_cli, args.command)(settings, args)
         reader = admin_cli.acting_reader(settings, args, args.command)
@@ -144,6 +144,18 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("Interrompu. L'index reste utilisable ; relancez la commande pour terminer.", file=sys.stderr)
         return 130
+
+
+def _settings_from_stdin(args) -> Settings:
+    """The settings of the process that started this one (the app's or the API's background ingestion, a test's
+    replica), and who asked: they change where the command reads and writes, never who it runs as."""
+    try:
+        payload = json.loads(sys.stdin.read())
+        settings = Settings.model_validate(payload["settings"])
+    except (ValueError, KeyError, TypeError) as error:
+        raise ConfigurationError(f"Réglages reçus illisibles : {error}") from None
+    args.started_by = payload.get("started_by")
+    return settings
 
 
 def _ingest(settings: Settings, args) -> int:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Callable
+from urllib.parse import urlsplit
 
 import streamlit as st
 
@@ -38,12 +39,33 @@ def audit_log() -> AuditLog:
 
 
 def is_loopback(address: str) -> bool:
-    if address in {"localhost", ""}:
+    """An empty address is not loopback: for a server it means every interface."""
+    if address == "localhost":
         return True
     try:
-        return ipaddress.ip_address(address).is_loopback
+        return ipaddress.ip_address(address.strip("[]")).is_loopback
     except ValueError:
         return False
+
+
+# Headers a proxy adds for the client it forwards: present, the visitor is someone else than the proxy's host.
+_FORWARDING_HEADERS = {"x-forwarded-for", "x-forwarded-host", "x-real-ip", "forwarded", "via"}
+
+
+def visitor_is_on_this_machine() -> bool:
+    """Whether this connection comes from a browser on the server itself — decided per connection, not from the
+    bind address: `streamlit run` listens on every interface, and a reverse proxy on the same host connects from
+    loopback on behalf of anyone."""
+    if st.context.ip_address is not None:  # Streamlit reports a loopback peer as None
+        return False
+    headers = st.context.headers
+    if {name.lower() for name in headers} & _FORWARDING_HEADERS:
+        return False
+    # The page's origin as the browser saw it: a plain proxy may rewrite Host, it passes Origin on.
+    origin = urlsplit(headers.get("Origin") or "").hostname or ""
+    host = urlsplit(f"//{headers.get('Host') or ''}").hostname or ""
+    # Neither header: a loopback peer that is not a browser (Streamlit's AppTest).
+    return all(not name or is_loopback(name) for name in (origin, host))
 
 
 def current_reader() -> Reader | None:

@@ -20,7 +20,7 @@ NEW_SERVICE = "(nouveau service)"
 
 def start_ingestion(reader: Reader, paths, rebuild: bool = False) -> None:
     try:
-        background.start(settings(), paths, rebuild)
+        background.start(settings(), reader, paths, rebuild)
     except IngestionRunningError:
         st.warning("Une ingestion est déjà en cours : attendez qu'elle se termine.")
         return
