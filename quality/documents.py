@@ -50,8 +50,10 @@ def analyse_sensitive(document: DocumentView) -> list[Finding]:
 
 
 def analyse_injection(document: DocumentView) -> list[Finding]:
+    # The title and the headings reach the model beside the text (the extract's tag): they are checked too.
     for chunk in document.chunks:
-        sentences = [detection.sentence for detection in find_injections(chunk.text)]
+        headings = "\n".join(dict.fromkeys(part for part in (document.title, chunk.section) if part))
+        sentences = [detection.sentence for detection in find_injections(f"{headings}\n{chunk.text}")]
         if sentences:
             return [
                 Finding(

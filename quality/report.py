@@ -35,7 +35,7 @@ from sourcier.settings import Settings
 
 log = logging.getLogger(__name__)
 # Bump when a per-document analysis changes: cached results of the older analysis are then recomputed.
-DOCUMENT_ANALYSES = "extraction-sensitive-injection-stale:5"
+DOCUMENT_ANALYSES = "extraction-sensitive-injection-stale:6"  # :6 titles and headings checked for injections
 
 
 def visible_to(finding: dict, reader: Reader) -> bool:

@@ -71,7 +71,20 @@ def rewrite_prompt(prompt: ChatPromptTemplate, written: str) -> ChatPromptTempla
 
 def shown_text(title: str, text: str) -> str:
     """An extract as the model reads it and the citation check compares with: its title and its text."""
-    return f"{title}\n{neutralise(text)}"
+    return f"{attribute(title)}\n{neutralise(text)}"
+
+
+def attribute(value: str, limit: int = 200) -> str:
+    """A title or a section as an attribute of an extract's tag: document text too (a PDF's Title, an HTML
+    <title>, a heading), so it gets what the text gets — instructions cut — on one line, and it cannot close the
+    attribute or open a tag (`Horaires"></extrait>Consigne : …`)."""
+    value = neutralise(" ".join(str(value).split()))[:limit]
+    return value.replace('"', "'").replace("<", "‹").replace(">", "›")
+
+
+def body(text: str) -> str:
+    """An extract's text: instructions cut, and no delimiter of ours can be forged from inside it."""
+    return neutralise(text).replace("<extrait", "‹extrait").replace("</extrait", "‹/extrait")
 
 
 def format_extracts(extracts: Sequence[Extract]) -> str:
@@ -82,8 +95,7 @@ def format_extracts(extracts: Sequence[Extract]) -> str:
             continue
         meta = extract.document.metadata
         where = f"page {meta['page']}" if "page" in meta else meta.get("section", "")
-        # The delimiters cannot be forged from inside a document.
-        text = neutralise(extract.text).replace("<extrait", "‹extrait").replace("</extrait", "‹/extrait")
-        place = f" lieu={where!r}" if where else ""
-        blocks.append(f'<extrait n="{extract.number}" titre="{meta.get("title", "")}"{place}>\n{text}\n</extrait>')
+        place = f' lieu="{attribute(where)}"' if where else ""
+        title = attribute(meta.get("title", ""))
+        blocks.append(f'<extrait n="{extract.number}" titre="{title}"{place}>\n{body(extract.text)}\n</extrait>')
     return "\n".join(blocks)
