@@ -3,14 +3,13 @@ file an owner can e-mail: no external style, script or font)."""
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 
 from jinja2 import Environment
 
 from quality.findings import SEVERITIES, STATUSES, TYPES
 from quality.report import Report
+from sourcier import spreadsheet
 
 _HTML = """<!doctype html>
 <html lang="fr"><head><meta charset="utf-8">
@@ -56,19 +55,17 @@ def to_json(report: Report) -> str:
 
 
 def to_csv(report: Report) -> str:
-    buffer = io.StringIO()
-    buffer.write("\ufeff")  # the BOM: without it, French Excel reads the accents as Windows-1252
-    writer = csv.writer(buffer, delimiter=";")  # French spreadsheets read « ; »
-    writer.writerow(
-        ["id", "type", "gravité", "statut", "service", "documents", "pages", "explication", "extraits", "action"]
-    )
-    for f in report.findings:
-        writer.writerow([
-            f.id, TYPES[f.type], SEVERITIES[f.severity], STATUSES.get(f.status, f.status), ", ".join(f.services),
-            " | ".join(p.path for p in f.places), " | ".join(str(p.page or "") for p in f.places), f.explanation,
-            " | ".join(f.evidence), f.action,
-        ])  # fmt: skip
-    return buffer.getvalue()
+    return spreadsheet.to_csv(
+        ["id", "type", "gravité", "statut", "service", "documents", "pages", "explication", "extraits", "action"],
+        (
+            [
+                f.id, TYPES[f.type], SEVERITIES[f.severity], STATUSES.get(f.status, f.status), ", ".join(f.services),
+                " | ".join(p.path for p in f.places), " | ".join(str(p.page or "") for p in f.places), f.explanation,
+                " | ".join(f.evidence), f.action,
+            ]
+            for f in report.findings
+        ),
+    )  # fmt: skip
 
 
 def to_html(report: Report) -> str:

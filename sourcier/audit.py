@@ -9,8 +9,6 @@ masked before it is written, with the same detectors as the quality report.
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -18,6 +16,7 @@ from enum import StrEnum
 
 from sqlalchemy import Column, Engine, Integer, MetaData, Table, Text, delete, insert, select
 
+from sourcier import spreadsheet
 from sourcier.access import Reader
 from sourcier.database import engine_for
 from sourcier.personal_data import mask
@@ -162,12 +161,9 @@ class AuditLog:
 
 def to_csv(events: list[AuditEvent]) -> str:
     """For the DPO: one line per event, French headers."""
-    buffer = io.StringIO()
-    buffer.write("\ufeff")  # the BOM: French Excel reads the accents right
-    writer = csv.writer(buffer, delimiter=";")
-    writer.writerow(["horodatage (UTC)", "événement", "utilisateur", "groupes", "détail"])
-    for event in events:
-        writer.writerow(
+    return spreadsheet.to_csv(
+        ["horodatage (UTC)", "événement", "utilisateur", "groupes", "détail"],
+        (
             [
                 event.at,
                 event.kind.label,
@@ -175,5 +171,6 @@ def to_csv(events: list[AuditEvent]) -> str:
                 ", ".join(event.groups),
                 json.dumps(event.detail, ensure_ascii=False),
             ]
-        )
-    return buffer.getvalue()
+            for event in events
+        ),
+    )
