@@ -5,6 +5,11 @@ password: the first admin is created with `sourcier users add NAME --groups <an 
 
 from __future__ import annotations
 
+import contextlib
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from argon2 import PasswordHasher
@@ -30,6 +35,62 @@ _ACCOUNTS = Table(
 _HASHER = PasswordHasher()  # argon2id with the library's current parameters (RFC 9106 low-memory profile)
 # Verified when the name is unknown, so that a wrong name costs the same time as a wrong password.
 _DUMMY = _HASHER.hash("sourcier-compte-inexistant")
+
+
+class SignInThrottle:
+    """Slows down password guessing, and keeps sign-in from exhausting memory (each try is a 64 MiB argon2 hash).
+
+    After `free_failures` wrong tries for one name, that name is refused without hashing for a delay that doubles
+    with each further failure (30 s, 1 min, 2 min… up to 15 min); a success clears it. At most `concurrent` hashes
+    run at once in this process; a try beyond them waits a little, then is refused « réessayez ». Names are kept in
+    a bounded table (the oldest forgotten first), so that inventing names cannot grow it."""
+
+    def __init__(
+        self, free_failures: int = 5, first_delay_s: float = 30, max_delay_s: float = 900, concurrent: int = 2,
+        clock=time.monotonic, remembered: int = 10_000,
+    ) -> None:  # fmt: skip
+        self.free_failures, self.first_delay_s, self.max_delay_s = free_failures, first_delay_s, max_delay_s
+        self.clock, self.remembered = clock, remembered
+        self._failures: OrderedDict[str, tuple[int, float]] = OrderedDict()  # name → (failures, refused until)
+        self._lock = threading.Lock()
+        self._hashing = threading.BoundedSemaphore(concurrent)
+
+    def check(self, name: str) -> None:
+        with self._lock:
+            _, until = self._failures.get(name, (0, 0.0))
+        wait = until - self.clock()
+        if wait > 0:
+            minutes = max(1, round(wait / 60))
+            raise SignInError(
+                f"Trop de tentatives de connexion pour ce compte : réessayez dans {minutes} minute"
+                f"{'s' if minutes > 1 else ''}."
+            )
+
+    def failed(self, name: str) -> None:
+        with self._lock:
+            failures = self._failures.pop(name, (0, 0.0))[0] + 1
+            extra = failures - self.free_failures
+            delay = min(self.first_delay_s * 2 ** (extra - 1), self.max_delay_s) if extra > 0 else 0.0
+            self._failures[name] = (failures, self.clock() + delay)
+            while len(self._failures) > self.remembered:
+                self._failures.popitem(last=False)
+
+    def succeeded(self, name: str) -> None:
+        with self._lock:
+            self._failures.pop(name, None)
+
+    @contextlib.contextmanager
+    def hashing(self) -> Iterator[None]:
+        """A slot to hash in; `SignInError` when the server is already hashing as much as it may."""
+        if not self._hashing.acquire(timeout=5):
+            raise SignInError("Le serveur traite déjà plusieurs connexions : réessayez dans quelques secondes.")
+        try:
+            yield
+        finally:
+            self._hashing.release()
+
+
+THROTTLE = SignInThrottle()  # one per process: the app's sign-in form, the CLI's --as
 
 
 @dataclass(frozen=True)
@@ -103,16 +164,22 @@ class Accounts:
     def get(self, name: str) -> Account | None:
         return next((a for a in self.list() if a.name == name), None)
 
-    def verify(self, name: str, password: str) -> Account:
-        """The account, if the password is right; `SignInError` (the same message either way) if not."""
+    def verify(self, name: str, password: str, throttle: SignInThrottle = THROTTLE) -> Account:
+        """The account, if the password is right; `SignInError` (the same message either way) if not, or when the
+        name has failed too often lately (then without hashing)."""
+        name = name.strip()
+        throttle.check(name)
         with self.engine.connect() as db:
-            row = db.execute(select(_ACCOUNTS).where(_ACCOUNTS.c.name == name.strip())).mappings().first()
-        try:
-            _HASHER.verify(row["password"] if row else _DUMMY, password)
-        except (VerificationError, InvalidHashError):
-            row = None
+            row = db.execute(select(_ACCOUNTS).where(_ACCOUNTS.c.name == name)).mappings().first()
+        with throttle.hashing():
+            try:
+                _HASHER.verify(row["password"] if row else _DUMMY, password)
+            except (VerificationError, InvalidHashError):
+                row = None
         if row is None:
+            throttle.failed(name)
             raise SignInError("Nom d'utilisateur ou mot de passe incorrect.")
+        throttle.succeeded(name)
         if _HASHER.check_needs_rehash(row["password"]):
             self.set_password(row["name"], password)
         return Account(row["name"], [g for g in row["groups"].split(",") if g], row["created_at"])

@@ -8,7 +8,7 @@ from ingest.lexical import LexicalIndex
 from quality.report import report_for_reader
 from rag.retrieve import HybridRetriever
 from sourcier.access import ADMINS_ONLY, AccessPolicy, Reader, Role
-from sourcier.accounts import Accounts
+from sourcier.accounts import Accounts, SignInThrottle
 from sourcier.errors import AccessDeniedError, ConfigurationError, InputError, SignInError
 from sourcier.settings import StoreSettings
 from tests.fakes import HashingEmbedder
@@ -172,6 +172,55 @@ def test_local_accounts(tmp_path):
     accounts.remove("marie")
     with pytest.raises(SignInError):
         accounts.verify("marie", "un mot de passe solide")
+
+
+def test_password_guessing_is_slowed_down_per_name_without_hashing(tmp_path, monkeypatch):
+    import sourcier.accounts as module
+
+    accounts = Accounts.of(StoreSettings(path=tmp_path))
+    accounts.add("marie", "un mot de passe solide", ["dsi"])
+    clock = [1000.0]
+    throttle = SignInThrottle(free_failures=3, first_delay_s=30, clock=lambda: clock[0])
+    hashed = []
+
+    class CountingHasher:
+        def __getattr__(self, name):
+            return getattr(real, name)
+
+        def verify(self, *args):
+            hashed.append(1)
+            return real.verify(*args)
+
+    real = module._HASHER
+    monkeypatch.setattr(module, "_HASHER", CountingHasher())
+    for _ in range(3):
+        with pytest.raises(SignInError, match="incorrect"):
+            accounts.verify("marie", "essai", throttle)
+    with pytest.raises(SignInError, match="incorrect"):
+        accounts.verify("marie", "essai", throttle)  # the 4th failure starts the delay
+    count = len(hashed)
+    with pytest.raises(SignInError, match="Trop de tentatives .* 1 minute\\."):
+        accounts.verify("marie", "un mot de passe solide", throttle)  # even the right one, and nothing hashed
+    assert len(hashed) == count
+    with pytest.raises(SignInError, match="incorrect"):
+        accounts.verify("paul", "essai", throttle)  # other names are not held back
+    clock[0] += 31
+    with pytest.raises(SignInError, match="incorrect"):
+        accounts.verify("marie", "essai", throttle)  # the 5th failure: 60 s now
+    clock[0] += 31
+    with pytest.raises(SignInError, match="Trop de tentatives"):
+        accounts.verify("marie", "un mot de passe solide", throttle)
+    clock[0] += 30
+    assert accounts.verify("marie", "un mot de passe solide", throttle).name == "marie"  # and the slate is clean
+    with pytest.raises(SignInError, match="incorrect"):
+        accounts.verify("marie", "essai", throttle)
+
+
+def test_the_names_a_guesser_invents_do_not_grow_the_throttle():
+    throttle = SignInThrottle(remembered=100)
+    for number in range(1000):
+        throttle.failed(f"nom-{number}")
+    assert len(throttle._failures) == 100
 
 
 def test_nearest_is_exact_whether_the_reader_may_read_much_or_little(tmp_path):
