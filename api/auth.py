@@ -18,7 +18,7 @@ from joserfc import jws, jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
-from sourcier.access import AccessPolicy, Reader, groups_claim
+from sourcier.access import AccessPolicy, Reader, groups_claim, name_claim
 from sourcier.api_keys import PREFIX, ApiKeys
 from sourcier.errors import ConfigurationError, ServiceUnavailableError, SignInError
 from sourcier.settings import Settings
@@ -112,7 +112,7 @@ class Authenticator:
         except (JoseError, ValueError) as error:
             raise refused from error
         claims = decoded.claims
-        name = next((str(claims[c]) for c in identity.name_claims if claims.get(c)), None)
+        name = name_claim(claims, identity.name_claims)
         if name is None:
             raise refused
         return self.policy().reader(name, groups_claim(claims.get(identity.groups_claim)))

@@ -28,6 +28,7 @@ that may read it (metadata `access`, written at ingestion, updated by `sourcier 
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path, PurePosixPath
@@ -53,6 +54,19 @@ class Role(StrEnum):
     @property
     def label(self) -> str:
         return {Role.AGENT: "agent", Role.REFERENT: "référent", Role.ADMIN: "administrateur"}[self]
+
+
+def name_claim(claims: dict, names: Sequence[str]) -> str | None:
+    """The user's name from an OIDC token's claims: the first of `names` present. An e-mail counts only when the
+    provider says it verified it (`email_verified`): where users may edit their e-mail, one could otherwise take
+    another's name — their groups in the policy's [users] table, their conversations and drafts."""
+    for claim in names:
+        value = claims.get(claim)
+        verified = str(claims.get("email_verified")).lower() == "true"  # some providers send the string
+        if not value or (claim == "email" and not verified):
+            continue
+        return str(value)
+    return None
 
 
 def groups_claim(value) -> list[str]:

@@ -177,6 +177,9 @@ class IdentitySettings(_Section):
     groups_header: str = "X-Forwarded-Groups"
     # The demo mode refuses a non-loopback address unless this says, explicitly, that anyone may read everything.
     allow_demo_on_network: bool = False
+    # OIDC: the groups are those of the sign-in, kept in a cookie; past this age the session ends and the user signs
+    # in again, so that someone removed from a group at the provider loses its documents within this time.
+    max_session_minutes: int = Field(60, ge=5, le=24 * 60)
 
 
 class AccessSettings(_Section):

@@ -27,8 +27,10 @@ from tests.ollama_standin import OllamaStandIn
 
 pytestmark = pytest.mark.slow
 CLIENT_ID = "sourcier"
-HR_REFERENT = User(sub="claire", claims={"email": "claire.rh@mairie.fr", "groups": ["rh", "rh-referents"]})
-AGENT = User(sub="jean", claims={"email": "jean.accueil@mairie.fr", "groups": ["accueil"]})
+HR_REFERENT = User(
+    sub="claire", claims={"email": "claire.rh@mairie.fr", "email_verified": True, "groups": ["rh", "rh-referents"]}
+)
+AGENT = User(sub="jean", claims={"email": "jean.accueil@mairie.fr", "email_verified": True, "groups": ["accueil"]})
 HR_TITLES = {"Arrêt maladie d'un fonctionnaire", "Disponibilité d'un fonctionnaire"}
 QUESTIONS = [
     HR_QUESTION,

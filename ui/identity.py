@@ -11,12 +11,13 @@
 from __future__ import annotations
 
 import ipaddress
+import time
 from collections.abc import Callable
 from urllib.parse import urlsplit
 
 import streamlit as st
 
-from sourcier.access import AccessPolicy, Reader, Role, groups_claim
+from sourcier.access import AccessPolicy, Reader, Role, groups_claim, name_claim
 from sourcier.accounts import Accounts
 from sourcier.audit import AuditKind, AuditLog
 from sourcier.errors import SignInError
@@ -89,7 +90,13 @@ def _from_oidc() -> Reader | None:
         return None
     claims = st.user.to_dict()
     identity = settings().identity
-    name = next((str(claims[c]) for c in identity.name_claims if claims.get(c)), None)
+    issued = claims.get("iat")
+    if not isinstance(issued, int | float) or time.time() - issued > identity.max_session_minutes * 60:
+        # Streamlit keeps the sign-in's claims for 30 days: the groups are read again from the provider instead.
+        st.session_state.pop(_SIGNED_IN, None)
+        st.logout()
+        return None
+    name = name_claim(claims, identity.name_claims)
     if name is None:
         return None
     reader = policy().reader(name, groups_claim(claims.get(identity.groups_claim)))

@@ -242,3 +242,15 @@ def test_nearest_is_exact_whether_the_reader_may_read_much_or_little(tmp_path):
     hr_only = Reader(name="rh", groups=frozenset({"rh"}))
     (found,) = index.for_reader(hr_only).nearest([EMBEDDER.embed_query("Fiche publique numéro 7 en mairie")], k=3)
     assert [c.metadata["doc_id"] for c in found] == [doc_id("rh", "paie")]
+
+
+def test_an_unverified_email_never_names_a_user():
+    from sourcier.access import name_claim
+
+    names = ("email", "preferred_username", "sub")
+    assert name_claim({"email": "marie@mairie.fr", "email_verified": True, "sub": "1"}, names) == "marie@mairie.fr"
+    # A provider that lets users edit their e-mail: « marie@mairie.fr » typed by someone else is not Marie.
+    assert name_claim({"email": "marie@mairie.fr", "sub": "f3a9"}, names) == "f3a9"
+    assert name_claim({"email": "marie@mairie.fr", "email_verified": False, "sub": "f3a9"}, names) == "f3a9"
+    assert name_claim({"email": "marie@mairie.fr", "email_verified": "true"}, names) == "marie@mairie.fr"
+    assert name_claim({"email": "marie@mairie.fr"}, names) is None

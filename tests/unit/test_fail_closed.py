@@ -63,3 +63,26 @@ def test_the_demo_mode_serves_only_a_browser_on_the_server_itself(monkeypatch, i
 def test_an_empty_bind_address_is_not_loopback():
     assert not identity.is_loopback("") and not identity.is_loopback("0.0.0.0")
     assert identity.is_loopback("127.0.0.1") and identity.is_loopback("::1") and identity.is_loopback("localhost")
+
+
+def test_an_oidc_session_ends_when_its_groups_are_older_than_the_setting(monkeypatch):
+    """Streamlit keeps the sign-in's claims for 30 days: someone removed from « rh » at the provider kept reading
+    the HR documents that long."""
+    import time
+
+    from sourcier.access import AccessPolicy
+    from sourcier.settings import Settings
+
+    logged_out = []
+    claims = {"email": "claire@mairie.fr", "email_verified": True, "groups": ["rh"], "iat": time.time() - 30 * 60}
+    user = SimpleNamespace(is_logged_in=True, to_dict=lambda: claims)
+    stub = SimpleNamespace(user=user, session_state={}, logout=lambda: logged_out.append(1))
+    monkeypatch.setattr(identity, "st", stub)
+    monkeypatch.setattr(identity, "settings", lambda: Settings(identity={"mode": "oidc"}))
+    monkeypatch.setattr(identity, "policy", lambda: AccessPolicy.load(None))
+    monkeypatch.setattr(identity, "_audit_sign_in", lambda reader: None)
+    assert identity._from_oidc().name == "claire@mairie.fr" and not logged_out
+    claims["iat"] = time.time() - 61 * 60
+    assert identity._from_oidc() is None and logged_out == [1]
+    del claims["iat"]
+    assert identity._from_oidc() is None and logged_out == [1, 1]
