@@ -333,7 +333,7 @@ def _routes(app: FastAPI, services: Services) -> None:  # noqa: C901 — one pla
         data = load_last_report(settings)
         if data is None:
             raise NotFound("Aucun rapport de qualité n'a encore été établi : un administrateur le lance.")
-        return report_for_reader(data, caller)
+        return report_for_reader(data, caller, services.answerer().retriever.index.for_reader(caller).may_read_document)
 
     @app.post("/v1/feedback", status_code=201, tags=["réponses"], summary="Dire si une réponse a été utile")
     def feedback(body: FeedbackRequest, caller: Caller) -> FeedbackOut:

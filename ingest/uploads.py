@@ -6,7 +6,7 @@ import re
 import unicodedata
 from pathlib import Path
 
-from sourcier.access import Reader
+from sourcier.access import AccessPolicy, Reader
 from sourcier.errors import AccessDeniedError, UploadRejectedError
 from sourcier.settings import Settings
 
@@ -55,6 +55,10 @@ def save_upload(
         raise UploadRejectedError(
             f"« {target.name} » existe déjà dans {folder.name} : cochez « remplacer » pour le mettre à jour."
         )
+    if target.exists() and not reader.may_read(
+        AccessPolicy.load(settings.access.policy).document_groups(target.relative_to(root).as_posix(), root)
+    ):  # a document of their service that its sidecar closes to them: not theirs to overwrite
+        raise AccessDeniedError(f"Vous ne pouvez pas remplacer « {target.name} » : ce document ne vous est pas ouvert.")
     folder.mkdir(parents=True, exist_ok=True)
     temporary = target.with_name(f".{target.name}.part")
     temporary.write_bytes(data)

@@ -38,19 +38,24 @@ log = logging.getLogger(__name__)
 DOCUMENT_ANALYSES = "extraction-sensitive-injection-stale:6"  # :6 titles and headings checked for injections
 
 
-def visible_to(finding: dict, reader: Reader) -> bool:
-    """A finding (as a dict, as the app reads it) `reader` may see."""
+def visible_to(finding: dict, reader: Reader, may_read: Callable[[str], bool]) -> bool:
+    """A finding (as a dict, as the app reads it) `reader` may see: every place in a service they answer for, and
+    every document one they may read (`may_read`, the live index's own check: a sidecar can close one document of
+    their service to them)."""
     if reader.is_admin:
         return True
-    services = {place["service"] for place in finding["places"]}
-    return bool(services) and all(service and reader.answers_for(service) for service in services)
+    places = finding["places"]
+    services = {place["service"] for place in places}
+    if not services or not all(service and reader.answers_for(service) for service in services):
+        return False
+    return all(place["path"].startswith("(") or may_read(place["path"]) for place in places)
 
 
-def report_for_reader(data: dict, reader: Reader) -> dict:
+def report_for_reader(data: dict, reader: Reader, may_read: Callable[[str], bool]) -> dict:
     """The saved report (JSON) as `reader` may see it."""
     if reader.is_admin:
         return data
-    findings = [f for f in data["findings"] if visible_to(f, reader)]
+    findings = [f for f in data["findings"] if visible_to(f, reader, may_read)]
     paths = {place["path"] for f in findings for place in f["places"]}
     return {
         **data,
@@ -106,13 +111,14 @@ class Report:
         ranked = sorted(scores.values(), key=lambda e: (-e["score"], e["path"]))
         return [{**e, "types": sorted(e["types"])} for e in ranked]
 
-    def for_reader(self, reader: Reader) -> Report:
+    def for_reader(self, reader: Reader, may_read: Callable[[str], bool]) -> Report:
         """What `reader` may see: admins everything; a referent the findings whose every place is in a service they
         answer for (a duplicate shared with another service is not theirs alone: its evidence would show the other
         service's text)."""
         if reader.is_admin:
             return self
-        return replace(self, findings=[f for f in self.findings if visible_to(f.to_dict(), reader)], history=[])
+        findings = [f for f in self.findings if visible_to(f.to_dict(), reader, may_read)]
+        return replace(self, findings=findings, history=[])
 
     def to_dict(self) -> dict:
         return {

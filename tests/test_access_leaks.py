@@ -128,7 +128,12 @@ def test_no_forbidden_chunk_reaches_any_user(indexed, embedder):
         view = index.for_reader(reader)
         downloadable = {path for path in rng.sample(sorted(sources - allowed), min(3, len(sources - allowed)))
                         if view.may_read_document(path)}  # fmt: skip
-        visible = {p.path for f in report.for_reader(reader).findings for p in f.places if "/" in p.path}
+        visible = {
+            p.path
+            for f in report.for_reader(reader, view.may_read_document).findings
+            for p in f.places
+            if "/" in p.path
+        }
         leaked = {
             "sources": shown - allowed, "prompt": in_prompt, "downloads": downloadable, "report": visible - allowed
         }  # fmt: skip

@@ -12,7 +12,7 @@ from quality.state import QualityState
 from sourcier.access import Reader
 from sourcier.audit import AuditKind
 from sourcier.french import service_name
-from ui.common import embedder, escape_markdown, explain, live_documents, settings
+from ui.common import embedder, escape_markdown, explain, live_documents, live_index, settings
 from ui.identity import audit_log, require
 from ui.upload_form import show_upload
 
@@ -107,7 +107,7 @@ def render() -> None:
     config = settings()
     report = load_last_report(config)
     if report is not None:
-        report = report_for_reader(report, reader)
+        report = report_for_reader(report, reader, live_index(reader).may_read_document)
     if not reader.is_admin:
         st.caption(f"Constats des services dont vous êtes référent : {', '.join(sorted(reader.referent_of))}.")
     top = st.columns([3, 1])
@@ -209,7 +209,7 @@ def _downloads(reader: Reader) -> None:
     config = settings()
 
     def latest():
-        return build_report(config, embedder()).for_reader(reader)
+        return build_report(config, embedder()).for_reader(reader, live_index(reader).may_read_document)
 
     left, right = st.columns(2)
     left.download_button("Télécharger le rapport (HTML)", data=lambda: to_html(latest()), file_name="qualite.html",

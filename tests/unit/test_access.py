@@ -144,10 +144,13 @@ def test_the_report_shows_a_referent_only_their_services():
         ],
         "ranked_documents": [{"path": "rh/a.pdf"}, {"path": "urbanisme/b.pdf"}],
     }
-    seen = report_for_reader(report, POLICY.reader("claire", ["rh-referents"]))
+    seen = report_for_reader(report, POLICY.reader("claire", ["rh-referents"]), lambda path: True)
     assert [f["id"] for f in seen["findings"]] == ["a"]
     assert seen["ranked_documents"] == [{"path": "rh/a.pdf"}] and seen["history"] == []
-    assert report_for_reader(report, POLICY.reader("anne", ["dsi"])) is report
+    assert report_for_reader(report, POLICY.reader("anne", ["dsi"]), lambda path: False) is report
+    # A document of their service that a sidecar closes to them (« groupes = [] »): its findings are not theirs.
+    closed = report_for_reader(report, POLICY.reader("claire", ["rh-referents"]), lambda path: path != "rh/a.pdf")
+    assert closed["findings"] == [] and closed["ranked_documents"] == []
 
 
 def test_the_audit_trail_is_append_only_masked_and_purged(tmp_path):

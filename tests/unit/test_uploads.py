@@ -70,3 +70,19 @@ def test_only_referents_of_a_service_upload_into_it(tmp_path):
     with pytest.raises(AccessDeniedError):  # a path that would leave the service is not the service
         save_upload(settings, "rh/../urbanisme", "autre.txt", b"v1", reader=referent)
     assert not (settings.corpus_dir / "urbanisme").exists()
+
+
+def test_a_referent_cannot_overwrite_a_document_of_their_service_closed_to_them(tmp_path):
+    settings = make_settings(tmp_path)
+    (tmp_path / "acces.toml").write_text('[services]\nrh = ["rh"]\n[referents]\nrh = ["rh-referents"]\n')
+    settings.access.policy = tmp_path / "acces.toml"
+    referent = AccessPolicy.load(settings.access.policy).reader("claire", ["rh-referents"])
+    folder = settings.corpus_dir / "rh"
+    folder.mkdir(parents=True)
+    (folder / "dossier-agent.txt").write_text("Dossier confidentiel.")
+    (folder / "dossier-agent.txt.acces.toml").write_text("groupes = []\n")  # admins only
+    with pytest.raises(AccessDeniedError, match="ne vous est pas ouvert"):
+        save_upload(settings, "rh", "dossier-agent.txt", b"remplace", reader=referent, replace=True)
+    assert (folder / "dossier-agent.txt").read_text() == "Dossier confidentiel."
+    (folder / "note.txt").write_text("v1")
+    assert save_upload(settings, "rh", "note.txt", b"v2", reader=referent, replace=True).read_bytes() == b"v2"
