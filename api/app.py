@@ -74,7 +74,7 @@ class Services:
         self.settings = settings
         self._index = index  # replaces the Chroma collection (tests, other stores)
         self.authenticator = Authenticator(settings)
-        self.feedback = FeedbackStore.of(settings.store)
+        self.feedback = FeedbackStore.for_settings(settings)
         self.audit = AuditLog.for_settings(settings)
         self.generations = threading.BoundedSemaphore(settings.api.max_generations)
         self._embedder = embedder

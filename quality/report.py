@@ -181,7 +181,7 @@ def build_report(
     timings["contradictions"] = round(time.perf_counter() - step, 2)
 
     step = time.perf_counter()
-    findings += analyse_gaps(FeedbackStore.of(settings.store), embedder)
+    findings += analyse_gaps(FeedbackStore.for_settings(settings), embedder)
     timings["lacunes"] = round(time.perf_counter() - step, 2)
 
     marks = state.marks()

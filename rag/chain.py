@@ -143,7 +143,7 @@ class Answerer:
         self.settings = settings
         self.retriever = retriever
         self._backend = backend
-        self.feedback = feedback or FeedbackStore.of(settings.store)
+        self.feedback = feedback or FeedbackStore.for_settings(settings)
         self.audit = audit or AuditLog.for_settings(settings)
 
     @classmethod

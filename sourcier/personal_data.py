@@ -229,3 +229,22 @@ def mask(text: str) -> str:
     if any(m.kind == "health" for m in found):
         masked = _PERSON.sub(lambda m: m.group().split()[0] + " •••", masked)
     return masked
+
+
+def mask_for_keeping(text: str) -> str:
+    """What people typed (a question, a comment), as it may be kept: personal data masked as in the report, and the
+    people it names too — with a civil title or as the recogniser finds them (« Marie Dupont » → « M••• D••• »)."""
+    from sourcier.french import people
+
+    masked = mask(text)
+    spans = people(masked) + [(m.start(), m.end()) for m in _PERSON.finditer(masked)]
+    for start, end in sorted(spans, reverse=True):
+        name = masked[start:end]
+        if "•" in name:
+            continue
+        hidden = " ".join(word if word.rstrip(".") in _TITLES else word[0] + "•••" for word in name.split())
+        masked = masked[:start] + hidden + masked[end:]
+    return masked
+
+
+_TITLES = {"M", "Mme", "Mlle", "Monsieur", "Madame"}

@@ -139,6 +139,8 @@ class QualitySettings(_Section):
     max_age_years: int = Field(5, ge=1)
     # Take documents holding NIR, IBAN or health data about named people out of retrieval when the report runs.
     exclude_sensitive: bool = False
+    # Unanswered questions and feedback (what agents typed, masked) are deleted after this many days.
+    feedback_retention_days: int = Field(365, ge=1, le=3650)
 
 
 class FalcSettings(_Section):

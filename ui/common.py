@@ -91,7 +91,7 @@ def conversations() -> _Conversations:
 
 
 def feedback_store() -> FeedbackStore:
-    return FeedbackStore.of(settings().store)
+    return FeedbackStore.for_settings(settings())
 
 
 def live_documents() -> LiveDocuments:
