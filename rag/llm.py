@@ -6,10 +6,12 @@ import contextlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 from langchain_core.language_models import BaseChatModel
 
+from rag import local_ports
 from rag.extracts import TokenCounter, estimated_tokens
 from rag.llm_server import SERVED_NAME, EmbeddedServer
 from sourcier.errors import ConfigurationError, LLMUnavailableError
@@ -83,6 +85,15 @@ def ollama_models(host: str, timeout: float = 1.5) -> list[str] | None:
         return None
 
 
+def _trusted_ollama(host: str) -> bool:
+    """`auto` takes an Ollama on this machine only if Ollama's own binary answers on the port: anything else there
+    (another user's program that took the port) would read every prompt. A remote host was configured on purpose."""
+    address = urlsplit(host)
+    if address.hostname not in {"127.0.0.1", "localhost", "::1"}:
+        return True
+    return local_ports.is_ollama(local_ports.listener(address.port or 11434))
+
+
 _EMBEDDED: dict[tuple, EmbeddedServer] = {}
 
 
@@ -99,7 +110,7 @@ def make_backend(settings: Settings) -> Backend:
     llm = settings.llm
     choice = llm.backend
     if choice == LLMBackendKind.AUTO:
-        available = ollama_models(llm.ollama_host)
+        available = ollama_models(llm.ollama_host) if _trusted_ollama(llm.ollama_host) else None
         has_model = available is not None and any(
             name == llm.ollama_model or name.split(":")[0] == llm.ollama_model for name in available
         )

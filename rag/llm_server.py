@@ -20,6 +20,7 @@ from typing import IO
 
 import httpx
 
+from rag import local_ports
 from sourcier.errors import ConfigurationError
 
 SERVED_NAME = "sourcier-embedded"
@@ -44,6 +45,7 @@ class EmbeddedServer:
         """Base URL of a healthy server (OpenAI API under /v1), started if none answers on the port."""
         with self._lock:
             if healthy(self.base_url):
+                self._check_it_is_ours()
                 return self.base_url
             if not self.model.exists():
                 raise ConfigurationError(
@@ -63,6 +65,7 @@ class EmbeddedServer:
             deadline = time.monotonic() + timeout
             while time.monotonic() < deadline:
                 if healthy(self.base_url):
+                    self._check_it_is_ours()
                     return self.base_url
                 if self._process.poll() is not None:
                     time.sleep(0.2)  # the drain thread reads the last lines
@@ -71,6 +74,21 @@ class EmbeddedServer:
                 time.sleep(0.3)
             self.stop()
             raise ConfigurationError(f"Le serveur LLM intégré n'a pas répondu en {timeout:.0f} s.")
+
+    def _check_it_is_ours(self) -> None:
+        """The server on the port must be one Sourcier started, for this model, under this user: prompts hold
+        internal documents and questions, and answers are trusted."""
+        process = local_ports.listener(self.port)
+        if not local_ports.is_ours(process, "rag.llm_server", self.model.name):
+            who = (
+                f"« {process.name()} » (utilisateur {local_ports.owner(process)})"
+                if process
+                else "un programme inconnu"
+            )
+            raise ConfigurationError(
+                f"Le port {self.port} du serveur LLM intégré est occupé par {who} : Sourcier ne lui envoie pas les "
+                "questions. Libérez ce port ou choisissez-en un autre (réglage llm.embedded_port)."
+            )
 
     def command(self) -> list[str]:
         return [

@@ -353,9 +353,15 @@ def ollama(demo):
         standin.close()
 
 
-def test_ollama_backend_and_auto_selection_against_the_protocol_standin(ollama):
+def test_ollama_backend_and_auto_selection_against_the_protocol_standin(ollama, monkeypatch):
     ollama_settings, standin = ollama
     ollama_settings.llm.backend = "auto"
+    # A program on the loopback port that is not Ollama's binary (here the stand-in, a Python process — as would be
+    # another user's program that took the port first) is not handed the prompts: auto takes the embedded model.
+    assert make_backend(ollama_settings).name == "embedded"
+    from rag import local_ports
+
+    monkeypatch.setattr(local_ports, "is_ollama", lambda process: process is not None)  # as if it were Ollama
     backend = make_backend(ollama_settings)
     assert backend.name == "ollama" and backend.model == "qwen2.5:7b-instruct"
     backend_contract(backend)
