@@ -46,6 +46,10 @@ def test_ingest_then_status(tmp_path):
     text = sourcier(tmp_path, "status").stdout
     assert "Extraits indexés" in text and "Documents à problème : 1" in text
 
+    # The store (state database, reports, the pickled lexical index) is the service account's alone.
+    written = [path for path in (tmp_path / "vectorstore").rglob("*") if path.is_file()]
+    assert written and [p for p in written if p.stat().st_mode & 0o077] == []
+
 
 def test_unreachable_store_exits_non_zero_with_a_clear_message(tmp_path):
     copy_into(tmp_path / "corpus", "x", COUTHENANS / "assets" / "pdf" / "CR_reunion_20210917.pdf")

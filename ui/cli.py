@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -114,6 +115,8 @@ def main(argv: list[str] | None = None) -> int:
     admin_cli.add_parsers(commands)
 
     args = parser.parse_args(argv)
+    # What Sourcier writes (the index, the state database, reports, caches) is readable by its account only.
+    os.umask(0o077)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(message)s")
     try:
         settings = _settings_from_stdin(args) if args.settings_stdin else load_settings(args.config)
