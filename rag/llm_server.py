@@ -79,7 +79,8 @@ class EmbeddedServer:
         """The server on the port must be one Sourcier started, for this model, under this user: prompts hold
         internal documents and questions, and answers are trusted."""
         process = local_ports.listener(self.port)
-        if not local_ports.is_ours(process, "rag.llm_server", self.model.name):
+        started_here = process is not None and self._process is not None and process.pid == self._process.pid
+        if not started_here and not local_ports.is_ours(process, "rag.llm_server", self.model.name):
             who = (
                 f"« {process.name()} » (utilisateur {local_ports.owner(process)})"
                 if process

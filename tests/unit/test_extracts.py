@@ -82,5 +82,5 @@ def test_without_a_shared_word_the_top_passage_opens_the_extracts():
 def test_only_extracts_with_something_shown_reach_the_prompt_under_their_own_number():
     extracts = select("carte d'électeur obligatoire pour voter ?", [LISTE, CARTE], 60)
     prompt = format_extracts(extracts)
-    assert '<extrait n="2" titre="Carte électorale" lieu=\'Voter\'>' in prompt
+    assert '<extrait n="2" titre="Carte électorale" lieu="Voter">' in prompt
     assert "Elle n'est pas obligatoire pour voter." in prompt
