@@ -11,6 +11,7 @@ from ingest.dates import find_date
 from ingest.documents import Block, LoadedDocument
 from ingest.loaders.common import LoadOptions, break_long_lines, paragraphs, tidy
 from ingest.loaders.elements import NO_LANGUAGE_DETECTION, from_elements, unstructured_ready
+from ingest.loaders.hidden import drop_hidden, hidden_note, strip_comments
 from ingest.loaders.text import decode
 from sourcier.errors import DocumentError
 
@@ -44,6 +45,7 @@ def load_html(path: Path, options: LoadOptions) -> LoadedDocument:
     data = path.read_bytes()
     decoded = decode(data, declared=declared_charset(data))
     text = _XML_PROLOG.sub("", decoded.text)  # lxml refuses a str that declares its encoding
+    text, hidden = strip_comments(text)
     flat = _Flattener.flatten(text)
     notes = [note for note in [decoded.note] if note]
     if flat is not None:
@@ -52,10 +54,15 @@ def load_html(path: Path, options: LoadOptions) -> LoadedDocument:
     tree = lxml_html.fromstring(text, parser=lxml_html.HTMLParser(huge_tree=True))
     # Site chrome (menus, sidebars, footers, scripts) is not document content.
     for node in tree.xpath(
-        "//nav|//header|//footer|//aside[not(@class='ANoter')]|//script|//style|//noscript"
+        "//nav|//header|//footer|//aside[not(@class='ANoter')]|//script|//noscript"
         "|//*[contains(@class,'sidebar') or contains(@class,'navbar')]"
     ):
         node.drop_tree()
+    hidden += drop_hidden(tree)  # before the style sheets go: they say which classes hide
+    for node in tree.xpath("//style"):
+        node.drop_tree()
+    if hidden:
+        notes.append(hidden_note(hidden))
     meta = {m.get("name", "").lower(): m.get("content", "") for m in tree.xpath("//meta[@name]")}
     title_nodes = tree.xpath("//title/text()")
     title = " ".join(title_nodes[0].split()) if title_nodes else ""
@@ -169,6 +176,9 @@ def load_markdown(path: Path, options: LoadOptions) -> LoadedDocument:
         text = text[match.end() :]
     # VuePress containers (::: tip) are markup, not content.
     text = re.sub(r"^:::.*$", "", text, flags=re.MULTILINE)
+    text, hidden = strip_comments(text)
+    text, hidden_elements = _without_hidden_html(text)
+    hidden += hidden_elements
     if not text.strip():
         raise DocumentError("Document Markdown sans contenu (seulement un en-tête).")
     elements = [
@@ -176,8 +186,36 @@ def load_markdown(path: Path, options: LoadOptions) -> LoadedDocument:
     ]
     document = from_elements(elements, "md", title=front.get("title", ""))
     document.doc_date = find_date(front.get("date", ""))
-    document.notes.extend(note for note in [decoded.note, _broken_note(broken) if broken else None] if note)
+    notes = [decoded.note, _broken_note(broken) if broken else None, hidden_note(hidden) if hidden else None]
+    document.notes.extend(note for note in notes if note)
     return document
+
+
+_HTML_IN_MARKDOWN = re.compile(r"<(\w+)\b[^>]*>.*?</\1\s*>", re.DOTALL)
+
+
+def _without_hidden_html(markdown: str) -> tuple[str, int]:
+    """Raw HTML inside Markdown (allowed by the format) that hides its text: removed, counted."""
+    from lxml import html as lxml_html
+
+    dropped = 0
+
+    def visible(match: re.Match) -> str:
+        nonlocal dropped
+        fragment = match.group(0)
+        if "hidden" not in fragment.lower() and "style" not in fragment.lower() and "<template" not in fragment:
+            return fragment
+        try:
+            tree = lxml_html.fragment_fromstring(fragment, create_parent="div")
+        except Exception:  # not HTML after all: left as the author wrote it
+            return fragment
+        count = drop_hidden(tree)
+        if not count:
+            return fragment
+        dropped += count
+        return " ".join(tree.text_content().split())
+
+    return _HTML_IN_MARKDOWN.sub(visible, markdown), dropped
 
 
 def _sections(markdown: str, size: int = MAX_STRUCTURED_CHARS // 2) -> list[str]:
