@@ -395,6 +395,7 @@ def _answer_out(answer: Answer, ids: dict[str, str]) -> AnswerOut:
         sources=[_source_out(s, ids) for s in answer.sources],
         abstained=answer.abstained,
         abstention_reason=answer.abstention_reason,
+        withheld=answer.withheld,
         supported_share=answer.supported_share,
         backend=answer.backend,
         model=answer.model,

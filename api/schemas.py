@@ -64,6 +64,9 @@ class AnswerOut(BaseModel):
     sources: list[SourceOut]
     abstained: bool
     abstention_reason: str | None
+    withheld: list[str] = Field(
+        default_factory=list, description="Pourquoi des phrases écrites par le modèle ne sont pas montrées."
+    )
     supported_share: float | None
     backend: str | None
     model: str | None

@@ -9,6 +9,7 @@ checked `Answer`."""
 from __future__ import annotations
 
 import contextlib
+import re
 import threading
 import time
 from collections.abc import Callable, Generator, Iterator, Sequence
@@ -21,7 +22,7 @@ from langchain_core.prompts import ChatPromptTemplate
 
 from ingest.embed import Embedder, TextEmbedder
 from ingest.live import LiveIndex
-from rag.citations import CheckedSentence, check_answer, only_refuses, states_nothing
+from rag.citations import CheckedSentence, check_answer, only_refuses, split_sentences, states_nothing
 from rag.evidence import Verdict, assess
 from rag.extracts import Extract, select
 from rag.llm import Backend, llm_errors, make_backend
@@ -94,6 +95,7 @@ class Answer:
     total_s: float = 0.0
     first_useful_s: float | None = None  # the extracts on screen
     first_token_s: float | None = None
+    withheld: list[str] = field(default_factory=list)  # why sentences the model wrote are not shown (French)
 
     @property
     def supported_share(self) -> float | None:
@@ -112,6 +114,56 @@ class Answer:
         fields["sources"] = [Source(**s) for s in data.get("sources", [])]
         fields["verdict"] = Verdict(data["verdict"]) if data.get("verdict") else None
         return cls(**fields)
+
+
+_IMAGE = re.compile(r"!\[[^\]]*\]\([^)]*\)")
+_LINK = re.compile(r"(?<!!)\[([^\]]+)\]\((?:[^)]*)\)")
+WITHHELD = (
+    "Une phrase de la réponse a été retirée : elle demandait d'agir (payer, écrire, appeler, ouvrir un lien, donner "
+    "un identifiant) sur la seule foi d'un extrait dont le document contient du texte adressé à une IA (le document "
+    "est signalé à son propriétaire)."
+)
+
+
+def without_remote_media(text: str) -> str:
+    """An answer never makes a client fetch or open what a document supplied: images are removed (a Markdown image
+    whose address carries the question is a way out for it) and links keep only their words."""
+    return _LINK.sub(r"\1", _IMAGE.sub("", text))
+
+
+# What a planted sentence wants an agent to act on: pay, send bank details or credentials, write to an address,
+# call a number, open a link.
+_ACTIONABLE = re.compile(
+    r"https?://|www\.|\w@\w|\b(?:iban|bic|rib|virements?|payer|paiements?|payants?|réglez|régler|mots? de passe|"
+    r"identifiants?|login|codes? d'accès|carte bancaire|coordonnées bancaires)\b|\bFR\d{2}[ ]?\d{4}"
+    r"|(?<!\d)0\d(?:[ .]?\d{2}){4}(?!\d)",
+    re.IGNORECASE,
+)
+
+
+def withhold_suspect_sentences(answer: Answer) -> None:
+    """A sentence that asks the agent to act — pay, give bank details or a password, write, call, open a link — and
+    rests only on extracts holding text addressed to an AI is not shown as an answer: one planted extract is not
+    evidence. (Other sentences resting on such an extract stay, flagged: the document's other text is ordinary.)"""
+    suspect = [s for s in answer.sentences if s.suspect_only and _ACTIONABLE.search(s.text)]
+    if not suspect:
+        return
+
+    def words(text: str) -> str:  # the check moves markers and stops: compared without them
+        return re.sub(r"\[\d+\]|\W", "", text).lower()
+
+    withheld = {words(s.text) for s in suspect}
+    lines = []
+    for line in answer.text.splitlines():
+        sentences = split_sentences(line)
+        kept = [sentence for sentence in sentences if words(sentence) not in withheld]
+        if len(kept) == len(sentences):
+            lines.append(line)
+        elif kept:
+            lines.append(" ".join(kept))
+    answer.text = re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
+    answer.sentences = [s for s in answer.sentences if words(s.text) not in withheld]
+    answer.withheld = [WITHHELD] * len(suspect)
 
 
 def to_source(number: int, document: Document, extract: Extract | None = None) -> Source:
@@ -267,52 +319,77 @@ class Answerer:
         opening = f"{lack}\n\n" if lack else ""
         if opening:
             yield opening
+        # An extract holding text addressed to an AI: nothing is streamed, the answer is shown once checked (a
+        # sentence that relays only that extract must never reach the screen, even for a moment).
+        stream = not any(is_suspect(d.page_content) for d in documents)
         inputs = {
             "extracts": format_extracts(extracts),
             "question": question if searched == question else f"{question} (à propos de : {searched})",
             "missing": ", ".join(s.text for s in assessment.missing),
         }
-        written = yield from self._state_something(prompt, backend, inputs, answer, elapsed)
+        written = yield from self._state_something(prompt, backend, inputs, answer, elapsed, stream)
         if only_refuses(written) and len(read) < len(documents) and assessment.verdict is Verdict.ANSWER:
             # Given one passage that answers it, the 1.5B model sometimes refuses (2 FAQ questions of 25, every run);
             # the evidence said the passages are about the question: it reads them all. The answer is the second
             # text, with its sources.
             yield Progress(Stage.READING_ALL, elapsed())
-            yield "\n\n"
+            if stream:
+                yield "\n\n"
             read = documents
             extracts = select(focus, read, budget, backend.count_tokens)
             answer.sources = [to_source(e.number, e.document, e) for e in extracts]
             inputs["extracts"] = format_extracts(extracts)
-            written = yield from self._state_something(prompt, backend, inputs, answer, elapsed)
-        answer.text = (opening + written).strip()
+            written = yield from self._state_something(prompt, backend, inputs, answer, elapsed, stream)
+        answer.text = without_remote_media(opening + written).strip()
         # Checked against what the model was shown (title included), not the full passages.
         answer.sentences = check_answer(
             answer.text,
             [shown_text(source.title, source.shown) for source in answer.sources],
             suspect=[is_suspect(d.page_content) for d in read],
         )
+        withhold_suspect_sentences(answer)
+        if not stream:
+            yield answer.text
         if not answer.text or all(s.is_abstention for s in answer.sentences):
-            answer.abstained, answer.abstention_reason = True, "le modèle n'a pas trouvé la réponse dans les extraits"
+            answer.abstained = True
+            answer.abstention_reason = (
+                "la seule réponse écrite reposait sur un extrait suspect"
+                if answer.withheld
+                else "le modèle n'a pas trouvé la réponse dans les extraits"
+            )
             self._record_gap(answer, where)
         answer.total_s = elapsed()
         yield answer
 
     def _state_something(
-        self, prompt: ChatPromptTemplate, backend: Backend, inputs: dict, answer: Answer, elapsed: Callable[[], float]
+        self,
+        prompt: ChatPromptTemplate,
+        backend: Backend,
+        inputs: dict,
+        answer: Answer,
+        elapsed: Callable[[], float],
+        stream: bool = True,
     ) -> Generator[Progress | str, None, str]:
         """What the model writes for `prompt`; asked once more, for sentences, when that states nothing (the answer
         is then the second text). A reply of markers alone was never streamed; one that gave the question back was,
         and stays on screen above the second."""
-        written, shown = yield from self._write(prompt, backend, inputs, answer, elapsed)
+        written, shown = yield from self._write(prompt, backend, inputs, answer, elapsed, stream)
         if states_nothing(written):
             yield Progress(Stage.REWRITING, elapsed())
             if shown:
                 yield "\n\n"
-            written, _ = yield from self._write(rewrite_prompt(prompt, written), backend, inputs, answer, elapsed)
+            rewrite = rewrite_prompt(prompt, written)
+            written, _ = yield from self._write(rewrite, backend, inputs, answer, elapsed, stream)
         return written
 
     def _write(
-        self, prompt: ChatPromptTemplate, backend: Backend, inputs: dict, answer: Answer, elapsed: Callable[[], float]
+        self,
+        prompt: ChatPromptTemplate,
+        backend: Backend,
+        inputs: dict,
+        answer: Answer,
+        elapsed: Callable[[], float],
+        stream: bool = True,
     ) -> Generator[Progress | str, None, tuple[str, bool]]:
         """Streams what the model writes for `prompt`, held back while it states nothing (« - [1] », then a word
         shows it all: no delay for an answer) and while a line reads like the start of an earlier one; a line written
@@ -335,7 +412,7 @@ class Answerer:
                 released += guard.feed(piece)
                 if not shown and not states_nothing(guard.text):
                     shown = True
-                if shown and released:
+                if shown and released and stream:
                     yield released
                     released = ""
                 if guard.repeated:  # closing the stream stops the model
@@ -343,8 +420,9 @@ class Answerer:
         released += guard.finish()
         if (shown or not states_nothing(guard.text)) and released:
             shown = True
-            yield released
-        return guard.text, shown
+            if stream:
+                yield released
+        return guard.text, shown and stream
 
     def _audit(self, answer: Answer, reader: Reader) -> None:
         cited = sorted({n for s in answer.sentences for n in s.sources})

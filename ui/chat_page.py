@@ -73,6 +73,8 @@ def _with_markers(sentence, words: str) -> str:
 
 
 def show_answer_text(answer: Answer) -> None:
+    for reason in dict.fromkeys(answer.withheld):
+        st.error(reason, icon=":material/block:")
     if not answer.sentences:
         st.markdown(escape_markdown(answer.text))
         return

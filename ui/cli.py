@@ -384,6 +384,8 @@ def _print_checks(answer) -> None:
         print(f"\n{INFERRED_MARK} {INFERRED_NOTE[0].upper()}{INFERRED_NOTE[1:]}")
         for sentence in attributed:
             print(f"  {sentence.text} [{', '.join(map(str, sentence.sources))}]{INFERRED_MARK}")
+    for reason in dict.fromkeys(answer.withheld):
+        print(f"\n⛔ {reason}")
     flagged = [s for s in answer.sentences if not s.supported]
     if flagged:
         print("\nÀ vérifier (non étayé par les extraits) :")
