@@ -7,6 +7,7 @@ for everything an admin put in the corpus.
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 from collections.abc import Iterable
@@ -60,27 +61,59 @@ def discover(corpus_dir: Path, paths: Iterable[Path] = ()) -> Discovery:
             raise ConfigurationError(f"Chemin introuvable : {target}")
         if target != root and root not in target.parents:
             raise ConfigurationError(f"{target} est hors du corpus ({root}) : copiez-le dans le corpus d'abord.")
-        for path in [target] if target.is_file() else _walk(target):
+        unreadable: list[tuple[Path, OSError]] = []
+        for path in [target] if target.is_file() else _walk(target, unreadable):
             relative = path.relative_to(root)
             key, valid = printable(relative)
             if len(relative.parts) == 1 and path.name in _CORPUS_NOTES:
                 continue  # notes about the corpus, put there on purpose
-            skip = _why_skipped(path, relative, valid)
-            if skip:
-                skipped[key] = Skipped(key, *skip)
+            try:
+                skip = _why_skipped(path, relative, valid)
+                if skip:
+                    skipped[key] = Skipped(key, *skip)
+                    continue
+                size = path.stat().st_size
+            except OSError as error:  # gone since it was listed, unreadable, a path too long…
+                skipped[key] = Skipped(key, path_error(error, "fichier"), True)
                 continue
             service = relative.parts[0] if len(relative.parts) > 1 else ROOT_SERVICE
-            found[key] = SourceFile(path=path, relative_path=key, service=service, size=path.stat().st_size)
+            found[key] = SourceFile(path=path, relative_path=key, service=service, size=size)
+        for folder, error in unreadable:
+            key = printable(folder.relative_to(root))[0]
+            skipped[key] = Skipped(key, path_error(error, "dossier"), True)
     return Discovery([found[key] for key in sorted(found)], [skipped[key] for key in sorted(skipped)])
 
 
-def _walk(folder: Path) -> Iterable[Path]:
-    """Entries below `folder`; hidden folders are reported once, not entered; links are never followed."""
-    for entry in sorted(folder.iterdir(), key=lambda p: os.fsencode(p.name)):
-        if entry.is_dir() and not entry.is_symlink() and not entry.name.startswith("."):
-            yield from _walk(entry)
+def _walk(folder: Path, unreadable: list[tuple[Path, OSError]]) -> Iterable[Path]:
+    """Entries below `folder`; hidden folders are reported once, not entered; links are never followed; a folder
+    that cannot be listed goes to `unreadable` and the walk goes on."""
+    try:
+        entries = sorted(folder.iterdir(), key=lambda p: os.fsencode(p.name))
+    except OSError as error:
+        unreadable.append((folder, error))
+        return
+    for entry in entries:
+        try:
+            enter = entry.is_dir() and not entry.is_symlink() and not entry.name.startswith(".")
+        except OSError:
+            enter = False  # reported with its own error when it is looked at
+        if enter:
+            yield from _walk(entry, unreadable)
         else:
             yield entry
+
+
+def path_error(error: OSError, what: str) -> str:
+    """An OS error on a corpus entry, as a line of the report (French)."""
+    reasons = {
+        errno.ENOENT: f"{what.capitalize()} disparu pendant l'ingestion (supprimé ou déplacé entre-temps)",
+        errno.EACCES: f"{what.capitalize()} illisible : droits insuffisants pour le compte de Sourcier",
+        errno.EPERM: f"{what.capitalize()} illisible : droits insuffisants pour le compte de Sourcier",
+        errno.ENAMETOOLONG: f"Chemin trop long pour le système de fichiers : raccourcissez le nom du {what}",
+        errno.ELOOP: "Trop de liens symboliques imbriqués",
+    }
+    reason = reasons.get(error.errno, f"{what.capitalize()} illisible (erreur système {error.errno})")
+    return reason + " ; la dernière version indexée, s'il y en a une, est conservée."
 
 
 def _why_skipped(path: Path, relative: Path, valid_name: bool) -> tuple[str, bool] | None:

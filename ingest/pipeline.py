@@ -25,7 +25,7 @@ import numpy as np
 
 from ingest import ocr
 from ingest.access import label, label_chunks
-from ingest.discover import discover, in_scope
+from ingest.discover import discover, in_scope, path_error
 from ingest.documents import LoadedDocument, SourceFile
 from ingest.embed import Embedder, TextEmbedder
 from ingest.lexical import LexicalIndex
@@ -133,10 +133,22 @@ class IngestionPipeline:
             progress.phase, progress.files_total = Phase.SCANNING, len(files)
             self._notify(progress)
             hashed = []
+            unreadable: dict[str, str] = {}  # path → why; its last good version, if any, is kept
             for source in files:
                 progress.current_file = source.relative_path
                 self._notify(progress)
-                hashed.append((source, sha256_file(source.path)))
+                try:
+                    hashed.append((source, sha256_file(source.path)))
+                except OSError as error:
+                    unreadable[source.relative_path] = path_error(error, "fichier")
+                    if source.relative_path in known:  # kept as it was: planned as unchanged
+                        hashed.append((source, known[source.relative_path].file_hash))
+                    else:
+                        report.files.append(
+                            FileReport(
+                                source.relative_path, DocumentStatus.FAILED, reason=unreadable[source.relative_path]
+                            )
+                        )
             plan = plan_run(
                 hashed,
                 known,
@@ -148,11 +160,9 @@ class IngestionPipeline:
             )
             run = _Run(manifest, store, report, progress)
             for record in plan.unchanged:
-                report.files.append(
-                    FileReport(
-                        record.path, DocumentStatus.UNCHANGED, record.chunks, record.pages, record.format, record.reason
-                    )
-                )
+                status = DocumentStatus.FAILED if record.path in unreadable else DocumentStatus.UNCHANGED
+                reason = unreadable.get(record.path, record.reason)
+                report.files.append(FileReport(record.path, status, record.chunks, record.pages, record.format, reason))
             progress.files_done += len(plan.unchanged)
             for record in plan.removed:
                 store.delete_document(record.doc_id)

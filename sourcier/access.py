@@ -216,7 +216,12 @@ class AccessPolicy:
 
 def _sidecar_groups(document: Path) -> frozenset[str] | None:
     sidecar = document.with_name(document.name + SIDECAR_SUFFIX)
-    if not sidecar.is_file():
+    try:
+        # A link is never followed (it could point outside the corpus): the policy applies, and the discovery
+        # reports the link. A name too long to take the suffix has no sidecar (ENAMETOOLONG).
+        if sidecar.is_symlink() or not sidecar.is_file():
+            return None
+    except OSError:
         return None
     try:
         data = tomllib.loads(sidecar.read_text(encoding="utf-8"))

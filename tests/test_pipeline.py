@@ -219,3 +219,56 @@ def test_an_index_built_with_a_model_folder_opens_again_with_the_same_settings(t
     assert fresh.name == name  # and the same once loaded
     answerer = Answerer.from_settings(settings, embedder=Embedder(settings.embedding))
     assert answerer.retriever.invoke("justificatif de domicile liste électorale", reader=SYSTEM)
+
+
+def test_no_entry_of_the_corpus_nor_a_change_during_the_run_stops_it(tmp_path, embedder, monkeypatch):
+    """Each of these once stopped a run with a traceback and nothing recorded (so every later run stopped again): a
+    name of 246 bytes (legal on ext4, but too long to take « .acces.toml »), a file deleted between discovery and
+    hashing, a folder the service account may not list, a file indexed earlier then made unreadable."""
+    import pathlib
+
+    import ingest.pipeline as pipeline_module
+
+    settings = make_settings(tmp_path)
+    corpus = settings.corpus_dir
+    (fiche,) = copy_into(corpus, "elections", FICHE)
+    long_name = corpus / "rh" / ("a" * 246 + ".txt")
+    long_name.parent.mkdir(parents=True)
+    long_name.write_text("Note de service sur les congés annuels des agents. " * 20, encoding="utf-8")
+    gone = corpus / "rh" / "b-supprime.txt"
+    gone.write_text("Un fichier supprimé pendant l'ingestion. " * 20, encoding="utf-8")
+    (corpus / "secret").mkdir()
+    (corpus / "secret" / "note.txt").write_text("Texte. " * 50, encoding="utf-8")
+
+    def delete_while_scanning(progress):
+        if progress.phase is Phase.SCANNING and progress.current_file == "rh/b-supprime.txt" and gone.exists():
+            gone.unlink()  # between discovery and hashing
+
+    real_iterdir = pathlib.Path.iterdir
+
+    def iterdir(self):
+        if self.name == "secret":  # as a `chmod 000` folder is for a non-root service account
+            raise PermissionError(13, "Permission denied", str(self))
+        return real_iterdir(self)
+
+    monkeypatch.setattr(pathlib.Path, "iterdir", iterdir)
+    first = IngestionPipeline(settings, embedder=embedder, callbacks=[delete_while_scanning]).run()
+    lines = {file.path: (file.status, file.reason) for file in first.files}
+    assert lines[fiche.relative_to(corpus).as_posix()][0] == "indexed"
+    assert lines[long_name.relative_to(corpus).as_posix()][0] == "indexed"
+    assert lines["rh/b-supprime.txt"][0] == "failed" and "disparu pendant l'ingestion" in lines["rh/b-supprime.txt"][1]
+    assert lines["secret"][0] == "failed" and "droits insuffisants" in lines["secret"][1]
+    before = chunks_by_source(settings, embedder)["elections/F1965.html"]
+
+    real_hash = pipeline_module.sha256_file
+
+    def unreadable(path):
+        if path.name == "F1965.html":  # as a file made `chmod 000` after it was indexed
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_hash(path)
+
+    monkeypatch.setattr(pipeline_module, "sha256_file", unreadable)
+    second = IngestionPipeline(settings, embedder=embedder).run()
+    status, reason = {file.path: (file.status, file.reason) for file in second.files}["elections/F1965.html"]
+    assert status == "failed" and "droits insuffisants" in reason and "dernière version indexée" in reason
+    assert len(chunks_by_source(settings, embedder)["elections/F1965.html"]) == len(before)  # its last good version

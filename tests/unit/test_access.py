@@ -257,3 +257,17 @@ def test_an_unverified_email_never_names_a_user():
     assert name_claim({"email": "marie@mairie.fr", "email_verified": False, "sub": "f3a9"}, names) == "f3a9"
     assert name_claim({"email": "marie@mairie.fr", "email_verified": "true"}, names) == "marie@mairie.fr"
     assert name_claim({"email": "marie@mairie.fr"}, names) is None
+
+
+def test_a_sidecar_that_is_a_link_is_never_applied_and_a_long_name_has_none(tmp_path):
+    policy = AccessPolicy.from_dict({"services": {"rh": ["rh"]}})
+    corpus = tmp_path / "corpus"
+    (corpus / "rh").mkdir(parents=True)
+    (corpus / "rh" / "paie.pdf").write_bytes(b"%PDF")
+    outside = tmp_path / "ailleurs.toml"
+    outside.write_text('groupes = ["tous"]\n')
+    (corpus / "rh" / "paie.pdf.acces.toml").symlink_to(outside)  # it once set the document's groups
+    assert policy.document_groups("rh/paie.pdf", corpus) == ["rh"]
+    long_name = "a" * 246 + ".txt"  # legal on ext4, too long to take « .acces.toml » (ENAMETOOLONG)
+    (corpus / "rh" / long_name).write_text("note")
+    assert policy.document_groups(f"rh/{long_name}", corpus) == ["rh"]
