@@ -28,6 +28,7 @@ from ingest.access import label, label_chunks
 from ingest.discover import discover, in_scope, path_error
 from ingest.documents import LoadedDocument, SourceFile
 from ingest.embed import Embedder, TextEmbedder
+from ingest.junk import junk_reason
 from ingest.lexical import LexicalIndex
 from ingest.loaders import LoadOptions
 from ingest.lock import IngestionLock
@@ -40,7 +41,7 @@ from ingest.store import ChromaStore, VectorStore
 from ingest.worker import LoadWorker
 from sourcier.access import AccessPolicy
 from sourcier.clock import now
-from sourcier.errors import DocumentError, UnsupportedFormatError
+from sourcier.errors import DocumentError, LimitExceededError, UnsupportedFormatError
 from sourcier.hashing import sha256_file
 from sourcier.layout import StoreLayout
 from sourcier.settings import Settings
@@ -266,7 +267,14 @@ class IngestionPipeline:
                 FileReport(source.relative_path, DocumentStatus.NO_TEXT, 0, document.pages, document.format, reason)
             )
             return
-        pending.chunks = self.splitter.run(source, document, pending.file_hash, pending.version)
+        chunks = self.splitter.run(source, document, pending.file_hash, pending.version)
+        junk = junk_reason(
+            "\n".join(b.text for b in document.blocks), len(chunks), self.settings.ingest.max_chunks_per_file
+        )
+        if junk:  # recorded as failed: not embedded again until the file changes
+            self._load(run, pending, LimitExceededError(junk))
+            return
+        pending.chunks = chunks
         label(pending.chunks, self.policy, self.settings.corpus_dir)
 
     def _embed_and_store(self, run: _Run, window: list[Pending]) -> None:

@@ -100,6 +100,8 @@ class IngestSettings(_Section):
     max_archive_members: int = Field(10_000, ge=1)
     parse_timeout_s: float = Field(120, gt=0)  # OCR of a PDF has max_ocr_seconds on top
     parse_memory_mb: int = Field(2500, ge=512)  # address space of the process that reads files
+    # Passages one file may send to the embedder (~1,000 characters each: a 3,000-page PDF holds about this many).
+    max_chunks_per_file: int = Field(5000, ge=1)
     # Extensions looked at; anything else found in the corpus is reported as unsupported.
     extensions: tuple[str, ...] = (".pdf", ".docx", ".odt", ".html", ".htm", ".md", ".markdown", ".txt", ".doc")
     # Scanned PDF pages are read by Tesseract (French) when it is installed.

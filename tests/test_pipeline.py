@@ -272,3 +272,28 @@ def test_no_entry_of_the_corpus_nor_a_change_during_the_run_stops_it(tmp_path, e
     status, reason = {file.path: (file.status, file.reason) for file in second.files}["elections/F1965.html"]
     assert status == "failed" and "droits insuffisants" in reason and "dernière version indexée" in reason
     assert len(chunks_by_source(settings, embedder)["elections/F1965.html"]) == len(before)  # its last good version
+
+
+def test_text_without_words_and_too_many_passages_never_reach_the_embedder(tmp_path, embedder):
+    """A 5 MB line without a space was ~5,870 passages, 1 MB of unclosed front matter 1,698 that crowded real
+    documents out of dense retrieval; here the same at small sizes (and a small passage limit)."""
+    settings = make_settings(tmp_path)
+    settings.ingest.max_chunks_per_file = 30
+    corpus = settings.corpus_dir
+    (fiche,) = copy_into(corpus, "elections", FICHE)
+    junk = corpus / "divers"
+    junk.mkdir()
+    (junk / "export.txt").write_text("QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVo" * 6000, encoding="utf-8")  # one line
+    (junk / "symboles.txt").write_text("§§ ## @@ ** ~~ ^^ ¤¤ " * 2000, encoding="utf-8")
+    (junk / "front.md").write_text("---\ntitle: x\n" + "cle: valeur quelconque\n" * 3000, encoding="utf-8")
+    report = IngestionPipeline(settings, embedder=embedder).run()
+    lines = {file.path: (file.status, file.reason or "") for file in report.files}
+    assert lines["elections/F1965.html"][0] == "indexed"
+    assert lines["divers/export.txt"][0] == "failed" and lines["divers/export.txt"][1].startswith("Texte sans mots")
+    assert lines["divers/symboles.txt"][0] == "failed" and "Texte sans mots" in lines["divers/symboles.txt"][1]
+    assert lines["divers/front.md"][0] == "failed" and lines["divers/front.md"][1].startswith("Trop d'extraits")
+    assert set(chunks_by_source(settings, embedder)) == {"elections/F1965.html"}
+    again = IngestionPipeline(settings, embedder=embedder).run()  # not read again until they change
+    assert again.embedded_chunks == 0
+    kept = {f.path: f for f in again.files}["divers/export.txt"]
+    assert kept.status == "unchanged" and kept.reason.startswith("Texte sans mots")
