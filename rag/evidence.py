@@ -146,6 +146,14 @@ class AbstentionModel:
         return cls(tuple(data["weights"]), data["bias"], data["threshold"])
 
 
+def _where_and_what(document: Document) -> str:
+    """A passage's text with what places it: its document's title, folders and service. Putanges' minutes say
+    « Putanges » in their folder, not in every passage: a question about Putanges is about them."""
+    meta = document.metadata
+    folders = " ".join(str(meta.get("source", "")).replace("/", " ").replace("_", " ").split()[:-1])
+    return " ".join([document.page_content, meta.get("title", ""), folders, meta.get("service", "")])
+
+
 def assess(
     question: str, documents: Sequence[Document], searched: str | None = None, model: AbstentionModel | None = None
 ) -> Assessment:
@@ -154,7 +162,7 @@ def assess(
     model = model or AbstentionModel.shipped()
     features = signals(searched or question, documents)
     probability = model.probability(features) if documents else 0.0
-    missing = missing_specifics(question, [d.page_content + " " + d.metadata.get("title", "") for d in documents])
+    missing = missing_specifics(question, [_where_and_what(d) for d in documents])
     if not documents or not model.about_the_question(features, probability):
         verdict = Verdict.ABSTAIN
     elif missing:

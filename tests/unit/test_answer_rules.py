@@ -377,3 +377,20 @@ def test_closeness_in_meaning_is_a_condition_when_an_embedder_is_given():
     )
     assert checked.similarity is None and with_meaning.similarity is not None
     assert with_meaning.supported == (checked.supported and with_meaning.similarity >= 0.8)
+
+
+def test_a_specific_named_by_a_documents_folder_or_title_is_not_missing():
+    # « Combien coûte une concession à Putanges ? » was answered « Les documents disponibles ne mentionnent pas
+    # « Putanges » » although Putanges' minutes were among the passages: the place is in their folder, not the text.
+    from rag.evidence import _where_and_what
+    from rag.question import missing_specifics
+
+    minutes = Document(
+        "Le conseil fixe le tarif des concessions trentenaires à 150 euros.",
+        metadata={"source": "conseil-municipal/putanges/compte-rendu-2021.pdf", "title": "Séance du 8 février 2021",
+                  "service": "conseil-municipal"},
+    )  # fmt: skip
+    question = "Combien coûte une concession à Putanges ?"
+    assert [s.text for s in missing_specifics(question, [minutes.page_content])] == ["Putanges"]
+    assert missing_specifics(question, [_where_and_what(minutes)]) == []
+    assert [s.text for s in missing_specifics("Et à Tourcoing ?", [_where_and_what(minutes)])] == ["Tourcoing"]
