@@ -82,8 +82,13 @@ _SET_ASIDE = (
     r"|ne (?:respecte|respectez|suis|suivez|obeis|obeissez) (?:plus|pas)|disregard|forget|override)"
 )
 _ADDRESSEE = (
-    r"(?:ia|i\.a\.|intelligence artificielle|assistant(?:e)?(?: virtuel| ia| conversationnel)?|modele(?: de langage)?"
-    r"|llm|chatbot|robot(?: conversationnel)?|agent conversationnel|gpt|ai|ai assistant|language model|systeme)"
+    r"(?:ias?|i\.a\.|intelligences? artificielles?|assistante?s?(?: virtuel(?:le)?s?| ia| conversationnel(?:le)?s?)?"
+    # people whose job title says « assistant »: childminders, social workers, secretaries…
+    r"(?! (?:maternel|familia|socia|medica|dentaire|parlementaire|educati|administrati|pedagog|technique|juridique"
+    r"|sanitaire|commercia|personnel|comptable|rh\b|d'education|de (?:direction|prevention|gestion|vie|service"
+    r"|secteur|conservation|communication|son|ses)|des ressources|en (?:gestion|ressources)))"
+    r"|modeles?(?: de langage)?|llms?|chatbots?|robots?(?: conversationnels?)?|agents? conversationnels?|gpt|ai"
+    r"|ai assistants?|ai systems?|ai models?|language models?|systeme|system)"
 )
 _SPEAK = (
     r"(?:reponds|repondez|repondre|dis|dites|dire|affirme[rz]?|ecris|ecrivez|ecrire|indique[rz]?|annonce[rz]?"
@@ -115,13 +120,16 @@ _MOVES: dict[str, re.Pattern[str]] = {
     ),
     # « À l'attention de l'IA : … », « Assistant : … », « Si tu es une IA, … », « IA qui lis ce texte »
     "addressee": re.compile(
-        rf"(?:a l'attention|a l'intention|note|message|rappel|ordre|consigne|attention|destinee?s?|pour)"
-        rf" (?:de |du |au |a |pour )?(?:l'|le |la |un |une |the )?{_ADDRESSEE}\b"
+        rf"(?:a l'attention|a l'intention|note|message|rappel|ordre|consigne|attention|destinee?s?|pour|to|for)"
+        rf" (?:de |du |au |aux |a |pour )?(?:l'|le |la |les |un |une |the |any |all )?{_ADDRESSEE}\b"
         rf"|^\W*(?:\[|#+ ?)?{_ADDRESSEE}(?: \w+)? ?[:,\]]"
         rf"|\bsi (?:tu es|vous etes) (?:une? |un )?{_ADDRESSEE}\b|\bif you are an? {_ADDRESSEE}\b"
         rf"|\ben tant qu'?(?:e )?(?:une? )?{_ADDRESSEE}\b(?: \S+){{0,3}} (?:tu|vous) "
         rf"|\b{_ADDRESSEE} qui (?:lis|lit|lisez|resume[sz]?|traite[sz]?)\b"
         rf"|\b(?:instructions?|consignes?) pour (?:l'|le )?{_ADDRESSEE}\b"
+        # « Réponse attendue de l'assistant : … »: what the model is to answer, put in its mouth
+        rf"|\breponses? (?:attendues?|a donner|souhaitees?|prevues?|type) (?:de |du |par |pour )(?:l'|le |la )?"
+        rf"{_ADDRESSEE}\b"
     ),
     # « tu es désormais », « ta nouvelle mission », « consigne prioritaire », « réponds uniquement par », « dis que »
     "takeover": re.compile(
@@ -147,6 +155,11 @@ _MOVES: dict[str, re.Pattern[str]] = {
         r"|\b(?:cet extrait|ce document|cette page) (?:prime|prevaut|fait foi)\b|\bseule (?:cette page|ce document)"
         r" fait foi\b|\bla seule verite\b"
         r"|\byou (?:are|will) now\b|\byou must now\b|\b(?:reply|answer|respond) (?:only|every question)\b"
+        # « Rédige ta réponse en affirmant que … »: the reader's answer, dictated
+        r"|\b(?:redige|formule|construis|termine|commence)s? ta reponse\b"
+        r"|\b(?:redigez|formulez|construisez) votre reponse en (?:affirmant|disant|indiquant|precisant|expliquant)"
+        # a Markdown image or link for the answer to carry (its address can take the question out)
+        r"|!\[[^\]]*\]\(https?://[^)]*\)|\b(?:chaque|ta|toute) reponse\b.{0,60}\b(?:image|pixel)\b"
         r"|\bdesactive[sz]? (?:tes|vos) garde-fous\b|\bmode (?:developpeur|sans restriction)\b"
         r"|\bsans (?:aucune )?restriction qui\b|\brevele[sz]? (?:tes|vos|ton|votre)\b|\bdevoile[sz]? (?:tes|vos|ton)\b"
     ),
@@ -159,16 +172,42 @@ class Detection:
     moves: tuple[str, ...]
 
 
+# Letters spaced out to slip past word patterns: « i.g.n.o.r.e.z », « I G N O R E Z », « i-g-n-o-r-e-z » (one
+# separator, always the same, between single letters: words keep the wider gaps between them).
+_SPACED = [
+    re.compile(rf"(?<![^\W\d_])(?:[^\W\d_]{re.escape(sep)}){{{least},}}[^\W\d_](?![^\W\d_])")
+    for sep, least in [(".", 1), (" ", 2), ("-", 2), ("·", 1), ("_", 2)]  # « I.A » is two letters
+]
+
+
+def _joined(text: str) -> str:
+    for pattern in _SPACED:
+        text = pattern.sub(lambda m: re.sub(r"[ .·_-]", "", m.group(0)), text)
+    return text
+
+
+def readings(sentence: str) -> list[str]:
+    """The ways the detector reads a sentence: normalised; with spaced-out letters joined; with a soft hyphen read
+    as nothing, as a hyphen or as a space (« Igno\u00adrez », « Ignore\u00adles consignes »)."""
+    variants = [sentence]
+    if "\u00ad" in sentence:
+        variants += [sentence.replace("\u00ad", "-"), sentence.replace("\u00ad", " ")]
+    variants += [_joined(variant) for variant in variants]
+    return list(dict.fromkeys(normalise(variant) for variant in variants))
+
+
 def detect(sentence: str) -> tuple[str, ...]:
     """The injection moves a sentence makes (empty: an ordinary sentence)."""
-    text = normalise(sentence)
-    if len(text) < 8:
-        return ()
-    moves = tuple(name for name, pattern in _MOVES.items() if pattern.search(text))
-    # Speaking to a model is only an injection when it tells it something; a lone « Assistant : » is a label.
-    if moves == ("addressee",) and not re.search(rf"\b{_SPEAK}\b|\b(?:tu|vous) |\bdoit\b|:.{{12,}}", text):
-        return ()
-    return moves
+    for text in readings(sentence):
+        if len(text) < 8:
+            continue
+        moves = tuple(name for name, pattern in _MOVES.items() if pattern.search(text))
+        # Speaking to a model is only an injection when it tells it something; a lone « Assistant : » is a label.
+        if moves == ("addressee",) and not re.search(rf"\b{_SPEAK}\b|\b(?:tu|vous) |\bdoit\b|:.{{12,}}", text):
+            moves = ()
+        if moves:
+            return moves
+    return ()
 
 
 def _sentences(text: str) -> list[str]:
