@@ -8,6 +8,7 @@ goes through `ingest.live.LiveIndex`, which scopes every read.
 
 from __future__ import annotations
 
+import ipaddress
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -81,15 +82,38 @@ class VectorStore(Protocol):
     def drop_collection(self, name: str) -> None: ...
 
 
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 def _client(settings: StoreSettings, fresh: bool = False):
     import chromadb
     from chromadb.api.shared_system_client import SharedSystemClient
     from chromadb.config import Settings as ChromaSettings
 
     chroma_settings = ChromaSettings(anonymized_telemetry=False, allow_reset=False)
+    if settings.is_remote and not settings.tls and not _is_loopback(settings.host):
+        raise ConfigurationError(
+            f"Le serveur Chroma {settings.host} serait joint en clair et sans authentification : placez-le derrière "
+            "un proxy TLS qui vérifie un jeton, puis réglez store.tls = true et store.token (voir la documentation, "
+            "Déploiement)."
+        )
     try:
         if settings.is_remote:
-            client = chromadb.HttpClient(host=settings.host, port=settings.port, settings=chroma_settings)
+            if settings.tls:
+                verify = str(settings.ca_file) if settings.ca_file else True
+                chroma_settings = ChromaSettings(
+                    anonymized_telemetry=False, allow_reset=False, chroma_server_ssl_verify=verify
+                )
+            headers = {"Authorization": f"Bearer {settings.token}"} if settings.token else None
+            client = chromadb.HttpClient(
+                host=settings.host, port=settings.port, ssl=settings.tls, headers=headers, settings=chroma_settings
+            )
             client.heartbeat()
             return client
         layout = StoreLayout(settings.path).ensure()
@@ -101,6 +125,10 @@ def _client(settings: StoreSettings, fresh: bool = False):
             SharedSystemClient.clear_system_cache()
         return chromadb.PersistentClient(path=str(layout.chroma), settings=chroma_settings)
     except Exception as exc:
+        if "401" in str(exc) or "403" in str(exc):
+            raise ConfigurationError(
+                f"Le proxy devant Chroma ({settings.location}) refuse Sourcier : jeton absent ou faux (store.token)."
+            ) from exc
         raise StoreUnavailableError(
             f"Base vectorielle injoignable ({settings.location}) : {' '.join(str(exc).split())[:200]}"
         ) from exc

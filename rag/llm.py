@@ -119,13 +119,18 @@ def make_backend(settings: Settings) -> Backend:
     if choice == LLMBackendKind.OLLAMA:
         from langchain_ollama import ChatOllama
 
+        client = {"timeout": llm.timeout_s}
+        if llm.ollama_token:
+            client["headers"] = {"Authorization": f"Bearer {llm.ollama_token}"}
+        if llm.ca_file:
+            client["verify"] = str(llm.ca_file)
         chat = ChatOllama(
             base_url=llm.ollama_host,
             model=llm.ollama_model,
             temperature=llm.temperature,
             num_predict=llm.max_tokens,
             num_ctx=8192,
-            client_kwargs={"timeout": llm.timeout_s},
+            client_kwargs=client,
         )
         return Backend(LLMBackendKind.OLLAMA, llm.ollama_model, chat)
 
@@ -141,7 +146,14 @@ def make_backend(settings: Settings) -> Backend:
     else:
         server_url = embedded_server(settings).ensure_running()
         base_url, model = server_url + "/v1", SERVED_NAME
+    tls = {}
+    if choice == LLMBackendKind.OPENAI and llm.ca_file:
+        tls = {
+            "http_client": httpx.Client(verify=str(llm.ca_file), timeout=llm.timeout_s),
+            "http_async_client": httpx.AsyncClient(verify=str(llm.ca_file), timeout=llm.timeout_s),
+        }
     chat = ChatOpenAI(
+        **tls,
         base_url=base_url,
         api_key=llm.openai_api_key,
         model=model,

@@ -50,9 +50,14 @@ class EmbeddingRuntime(StrEnum):
 class StoreSettings(_Section):
     # Embedded persistent Chroma lives here; the ingestion manifest and report always do.
     path: Path = Path("vectorstore")
-    # When a host is set, Sourcier talks to a `chroma run` server instead of the embedded store.
+    # When a host is set, Sourcier talks to a `chroma run` server instead of the embedded store. Chroma checks no
+    # one: off this machine it sits behind a proxy that terminates TLS and checks a token (docs: deployment), and
+    # Sourcier refuses to reach it in clear.
     host: str | None = None
     port: int = 8000
+    tls: bool = False  # https to the proxy in front of Chroma
+    ca_file: Path | None = None  # the certificate authority of that proxy (default: the system's)
+    token: str | None = None  # sent as « Authorization: Bearer … » (set it in SOURCIER_STORE__TOKEN, not in a file)
     collection: str = "sourcier"
     # The shared state (audit trail, feedback, accounts, API keys): SQLite in `path` when unset; PostgreSQL for
     # several replicas, e.g. "postgresql+psycopg://sourcier:…@db.mairie.local/sourcier".
@@ -64,7 +69,8 @@ class StoreSettings(_Section):
 
     @property
     def location(self) -> str:
-        return f"http://{self.host}:{self.port}" if self.is_remote else str(self.path.resolve())
+        scheme = "https" if self.tls else "http"
+        return f"{scheme}://{self.host}:{self.port}" if self.is_remote else str(self.path.resolve())
 
 
 class EmbeddingSettings(_Section):
@@ -116,7 +122,10 @@ class LLMSettings(_Section):
     # Any OpenAI-compatible server: vLLM, llama.cpp's llama-server, Albert (https://albert.api.etalab.gouv.fr/v1).
     openai_base_url: str | None = None
     openai_model: str | None = None
-    openai_api_key: str = "not-needed"
+    openai_api_key: str = "not-needed"  # also the token a proxy in front of the server checks
+    # The certificate authority of an https LLM server or of the proxy in front of it (default: the system's).
+    ca_file: Path | None = None
+    ollama_token: str | None = None  # sent as « Authorization: Bearer … » to a proxy in front of Ollama
     # The embedded server (assembled GGUF in embedding.models_dir), on loopback.
     embedded_port: int = 8088
     embedded_context: int = 4096

@@ -17,6 +17,7 @@ from rag.retrieve import STANDOUT_GAP, Fusion, HybridRetriever, rank_by_opening,
 from tests.conftest import DATA, FICHES, REPO, copy_into, free_port, make_settings
 from tests.fakes import SYSTEM, scripted_backend
 from tests.ollama_standin import ANSWER, OllamaStandIn
+from tests.tls_proxy import tls_proxy
 
 pytestmark = pytest.mark.slow
 
@@ -338,6 +339,21 @@ def test_openai_compatible_backend_against_the_embedded_llama_server(demo):
     backend = make_backend(openai_settings)
     assert backend.name == "openai"
     backend_contract(backend)
+
+
+def test_the_llm_server_behind_a_tls_proxy_that_checks_a_token(demo, tmp_path):
+    # As a site deploys a shared LLM server (it checks no one): behind a proxy with TLS and a token.
+    settings, _ = demo
+    server_url = make_backend(settings).chat.openai_api_base.removesuffix("/v1")
+    with tls_proxy(tmp_path / "proxy", int(server_url.rsplit(":", 1)[1])) as proxy:
+        remote = settings.model_copy(deep=True)
+        remote.llm.backend, remote.llm.openai_model = "openai", "sourcier-embedded"
+        remote.llm.openai_base_url = f"https://localhost:{proxy.port}/v1"
+        remote.llm.openai_api_key, remote.llm.ca_file = proxy.token, proxy.ca_file
+        backend_contract(make_backend(remote))
+        remote.llm.openai_api_key = "devine"
+        with pytest.raises(Exception, match="401"):
+            make_backend(remote).chat.invoke([HumanMessage("Bonjour")])
 
 
 @pytest.fixture

@@ -11,6 +11,7 @@ from sourcier.errors import ConfigurationError, StoreUnavailableError
 from sourcier.settings import StoreSettings
 from tests.conftest import REPO, free_port
 from tests.store_contract import VectorStoreContract, chunks_for, near, write
+from tests.tls_proxy import tls_proxy
 
 _names = (f"contract{i}" for i in itertools.count())
 
@@ -51,6 +52,37 @@ class TestChromaServer(TestEmbeddedChroma):
         assert other.name in store.collection_names()
         store.drop_collection(other.name)
         assert other.name not in store.collection_names()
+
+
+@pytest.fixture(scope="module")
+def chroma_behind_tls(tmp_path_factory, chroma_server):
+    """The Chroma server as a site deploys it: behind a proxy that terminates TLS and checks a token."""
+    with tls_proxy(tmp_path_factory.mktemp("proxy-chroma"), chroma_server[1]) as proxy:
+        yield proxy
+
+
+class TestChromaBehindATLSProxy(TestChromaServer):
+    @pytest.fixture
+    def store_settings(self, tmp_path, chroma_behind_tls) -> StoreSettings:
+        proxy = chroma_behind_tls
+        return StoreSettings(
+            path=tmp_path / "vectorstore", host="localhost", port=proxy.port, tls=True, ca_file=proxy.ca_file,
+            token=proxy.token, collection=next(_names),
+        )  # fmt: skip
+
+    def test_without_the_token_or_with_another_authority_sourcier_is_refused(self, store_settings):
+        with pytest.raises(ConfigurationError, match="jeton absent ou faux"):
+            ChromaStore.open(store_settings.model_copy(update={"token": None}), "multilingual-e5-small")
+        with pytest.raises(ConfigurationError, match="jeton absent ou faux"):
+            ChromaStore.open(store_settings.model_copy(update={"token": "devine"}), "multilingual-e5-small")
+        with pytest.raises(StoreUnavailableError, match="injoignable"):  # the system's authorities do not know it
+            ChromaStore.open(store_settings.model_copy(update={"ca_file": None}), "multilingual-e5-small")
+
+
+def test_a_remote_chroma_in_clear_is_refused(tmp_path):
+    settings = StoreSettings(path=tmp_path, host="10.0.0.20", port=8000)
+    with pytest.raises(ConfigurationError, match="en clair et sans authentification"):
+        ChromaStore.open(settings, "multilingual-e5-small")
 
 
 def test_unreachable_server_is_a_clear_error(tmp_path):
