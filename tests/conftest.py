@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import secrets
 import shutil
 import socket
 import subprocess
@@ -134,7 +135,8 @@ def free_port() -> int:
 
 class PostgreSQL:
     """A real PostgreSQL server from Debian's package, on loopback, in a folder of its own (as the `postgres` user
-    when the tests run as root: the server refuses root)."""
+    when the tests run as root: the server refuses root) — configured as a site's: a role with a password
+    (scram-sha-256), TLS required (a certificate of a throwaway authority, checked by the client)."""
 
     def __init__(self) -> None:
         binaries = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
@@ -143,25 +145,50 @@ class PostgreSQL:
         self.bin = binaries[-1].parent
         self.root = Path(tempfile.mkdtemp(prefix="sourcier-pg-"))  # not under pytest's root-only folder
         self.port = free_port()
+        self.password = secrets.token_urlsafe(16)
         self.as_user = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
-        if self.as_user:
-            shutil.chown(self.root, "postgres", "postgres")
 
     def _run(self, *command: str) -> None:
-        subprocess.run([*self.as_user, *command], check=True, capture_output=True, timeout=120)
+        environment = {**os.environ, "PGPASSWORD": self.password, "PGSSLMODE": "require"}
+        subprocess.run([*self.as_user, *command], check=True, capture_output=True, timeout=120, env=environment)
 
     def start(self) -> PostgreSQL:
+        from tests.tls_proxy import certificates
+
         data = self.root / "data"
-        self._run(str(self.bin / "initdb"), "-D", str(data), "-U", "sourcier", "--auth=trust", "-E", "UTF8")
-        options = f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.root} -c fsync=off"
+        self.ca_file = certificates(self.root)
+        (self.root / "password").write_text(self.password)
+        self.root.chmod(0o755)
+        if self.as_user:
+            for path in [self.root, *self.root.iterdir()]:
+                shutil.chown(path, "postgres", "postgres")
+        (self.root / "server.key").chmod(0o600)
+        self._run(
+            str(self.bin / "initdb"), "-D", str(data), "-U", "sourcier", "--auth=scram-sha-256",
+            f"--pwfile={self.root / 'password'}", "-E", "UTF8",
+        )  # fmt: skip
+        # TLS or nothing over the network: a connection in clear is rejected before any password is asked.
+        rules = [
+            "local all all scram-sha-256",
+            "hostssl all all 127.0.0.1/32 scram-sha-256",
+            "hostnossl all all all reject",
+        ]
+        (data / "pg_hba.conf").write_text("\n".join(rules) + "\n")
+        options = (
+            f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.root} -c fsync=off -c ssl=on "
+            f"-c ssl_cert_file={self.root / 'server.pem'} -c ssl_key_file={self.root / 'server.key'}"
+        )
         self._run(str(self.bin / "pg_ctl"), "-D", str(data), "-l", str(self.root / "log"), "-o", options, "-w", "start")
         self._run(str(self.bin / "createdb"), "-h", "127.0.0.1", "-p", str(self.port), "-U", "sourcier", "sourcier")
         return self
 
     def database(self, name: str) -> str:
-        """The URL of a new, empty database."""
+        """The URL of a new, empty database, as a site writes it: password, TLS, the server's certificate checked."""
         self._run(str(self.bin / "createdb"), "-h", "127.0.0.1", "-p", str(self.port), "-U", "sourcier", name)
-        return f"postgresql+psycopg://sourcier@127.0.0.1:{self.port}/{name}"
+        return (
+            f"postgresql+psycopg://sourcier:{self.password}@localhost:{self.port}/{name}"
+            f"?sslmode=verify-full&sslrootcert={self.ca_file}"
+        )
 
     def stop(self) -> None:
         with contextlib.suppress(subprocess.SubprocessError):

@@ -151,6 +151,17 @@ def test_files_of_the_earlier_layout_are_imported_once(tmp_path):
     assert set(inspect(engine_for(store)).get_table_names()) >= {"audit_events", "feedback", "accounts", "api_keys"}
 
 
+def test_the_database_takes_no_connection_in_clear_nor_a_wrong_password(postgresql, tmp_path):
+    """As a site's PostgreSQL: a role with a password, over TLS only (the server's certificate checked)."""
+    url = postgresql.database(next(_names))
+    AuditLog.of(StoreSettings(path=tmp_path, database_url=url))  # the site's URL works
+    in_clear = url.replace("sslmode=verify-full", "sslmode=disable")
+    wrong = url.replace(postgresql.password, "devine")
+    for refused in (in_clear, wrong):
+        with pytest.raises(StoreUnavailableError):
+            AuditLog.of(StoreSettings(path=tmp_path, database_url=refused))
+
+
 def test_an_unreachable_database_is_said_in_french(tmp_path):
     store = StoreSettings(path=tmp_path, database_url="postgresql+psycopg://sourcier@127.0.0.1:1/sourcier")
     with pytest.raises(StoreUnavailableError, match="Base de données injoignable"):

@@ -54,7 +54,7 @@ class TLSProxy:
     ca_file: Path
 
 
-def _certificates(root: Path) -> Path:
+def certificates(root: Path) -> Path:
     """A certificate authority and a server certificate for localhost/127.0.0.1 signed by it; returns the CA."""
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
@@ -93,7 +93,7 @@ def tls_proxy(root: Path, upstream: int) -> Iterator[TLSProxy]:
     if not binary:
         pytest.fail("nginx absent : `make system-packages` l'installe (paquet nginx-light).")
     root.mkdir(parents=True, exist_ok=True)
-    ca_file = _certificates(root)
+    ca_file = certificates(root)
     port, token = free_port(), secrets.token_urlsafe(24)
     user = "user root;" if os.geteuid() == 0 else ""  # as root (CI), workers would become « nobody »
     config = NGINX.format(user=user, root=root, port=port, upstream=upstream, token=token)
