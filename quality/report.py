@@ -57,8 +57,16 @@ def report_for_reader(data: dict, reader: Reader, may_read: Callable[[str], bool
         return data
     findings = [f for f in data["findings"] if visible_to(f, reader, may_read)]
     paths = {place["path"] for f in findings for place in f["places"]}
+    open_findings = [f for f in findings if f.get("status") != FindingStatus.FALSE_POSITIVE]
     return {
         **data,
+        # the whole report's counts would tell what services exist and how many findings each has
+        "counts": {
+            "by_type": dict(Counter(f.get("type") for f in open_findings)),
+            "by_severity": dict(Counter(f.get("severity") for f in open_findings)),
+            "by_service": dict(Counter(p["service"] for f in open_findings for p in f["places"] if p["service"])),
+            "total": len(open_findings),
+        },
         "findings": findings,
         "ranked_documents": [d for d in data["ranked_documents"] if d["path"] in paths],
         "documents": len({p for p in paths if not p.startswith("(")}),

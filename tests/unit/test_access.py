@@ -151,6 +151,10 @@ def test_the_report_shows_a_referent_only_their_services():
     # A document of their service that a sidecar closes to them (« groupes = [] »): its findings are not theirs.
     closed = report_for_reader(report, POLICY.reader("claire", ["rh-referents"]), lambda path: path != "rh/a.pdf")
     assert closed["findings"] == [] and closed["ranked_documents"] == []
+    # The whole report's counts per service are not theirs to see either.
+    report["counts"] = {"by_service": {"rh": 1, "ccas": 4}, "total": 5}
+    agent = report_for_reader(report, POLICY.reader("paul", ["rh"]), lambda path: True)
+    assert agent["findings"] == [] and agent["counts"]["total"] == 0 and agent["counts"]["by_service"] == {}
 
 
 def test_the_audit_trail_is_append_only_masked_and_purged(tmp_path):
