@@ -6,6 +6,7 @@ Precedence: explicit arguments > environment > `sourcier.toml` > defaults.
 
 from __future__ import annotations
 
+import ipaddress
 from enum import StrEnum
 from pathlib import Path
 
@@ -190,6 +191,17 @@ class IdentitySettings(_Section):
     groups_header: str = "X-Forwarded-Groups"
     # The demo mode refuses a non-loopback address unless this says, explicitly, that anyone may read everything.
     allow_demo_on_network: bool = False
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _addresses(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for entry in value:
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(f"« {entry} » n'est ni une adresse IP ni un réseau (CIDR)") from None
+        return value
+
     # OIDC: the groups are those of the sign-in, kept in a cookie; past this age the session ends and the user signs
     # in again, so that someone removed from a group at the provider loses its documents within this time.
     max_session_minutes: int = Field(60, ge=5, le=24 * 60)
@@ -299,6 +311,7 @@ def _why_refused(problem: dict) -> str:
         "greater_than": lambda: f"{value} doit dépasser {context.get('gt')}",
         "less_than_equal": lambda: f"{value} dépasse le maximum, {context.get('le')}",
         "missing": lambda: "valeur manquante",
+        "value_error": lambda: str(context.get("error", problem["msg"])),
     }
     explain = reasons.get(problem["type"])
     return explain() if explain else f"valeur « {value} » refusée"

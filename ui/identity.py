@@ -49,6 +49,24 @@ def is_loopback(address: str) -> bool:
         return False
 
 
+def is_trusted_proxy(peer: str, trusted: tuple[str, ...]) -> bool:
+    """Whether the connection comes from one of the proxies allowed to say who the user is: addresses or networks
+    (« 10.0.0.10 », « 10.0.0.0/29 »), compared as addresses (« ::ffff:10.0.0.10 » is 10.0.0.10)."""
+    try:
+        address = ipaddress.ip_address(peer)
+    except ValueError:
+        return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
+        address = address.ipv4_mapped
+    for entry in trusted:
+        try:
+            if address in ipaddress.ip_network(entry, strict=False):
+                return True
+        except ValueError:
+            continue  # a name is not an address: never trusted (the settings say so at load, see below)
+    return False
+
+
 # Headers a proxy adds for the client it forwards: present, the visitor is someone else than the proxy's host.
 _FORWARDING_HEADERS = {"x-forwarded-for", "x-forwarded-host", "x-real-ip", "forwarded", "via"}
 
@@ -108,7 +126,7 @@ def _from_proxy() -> Reader | None:
     identity = settings().identity
     # Streamlit reports a loopback peer as None.
     peer = st.context.ip_address or "127.0.0.1"
-    if peer not in identity.trusted_proxies:
+    if not is_trusted_proxy(peer, identity.trusted_proxies):
         return None
     headers = st.context.headers
     name = (headers.get(identity.user_header) or "").strip()

@@ -86,3 +86,11 @@ def test_an_oidc_session_ends_when_its_groups_are_older_than_the_setting(monkeyp
     assert identity._from_oidc() is None and logged_out == [1]
     del claims["iat"]
     assert identity._from_oidc() is None and logged_out == [1, 1]
+
+
+def test_trusted_proxies_are_addresses_and_networks_compared_as_such():
+    trusted = ("10.0.0.10", "192.168.5.0/29")
+    assert identity.is_trusted_proxy("10.0.0.10", trusted) and identity.is_trusted_proxy("::ffff:10.0.0.10", trusted)
+    assert identity.is_trusted_proxy("192.168.5.6", trusted) and not identity.is_trusted_proxy("192.168.5.9", trusted)
+    assert not identity.is_trusted_proxy("10.0.0.100", trusted) and not identity.is_trusted_proxy("proxy", trusted)
+    assert not identity.is_trusted_proxy("127.0.0.1", ("proxy.mairie.local",))
