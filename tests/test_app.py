@@ -283,8 +283,10 @@ def test_local_accounts_sign_in_and_pages_by_role(indexed, monkeypatch, tmp_path
     app.text_input[1].set_value("jean-mot-de-passe")
     app.button[0].click().run()
     assert app.chat_input and "Connecté : **jean** — agent" in all_text(app)
-    # An agent's menu has the assistant and FALC drafts only: the other pages are not even registered for them…
-    with pytest.raises(ValueError, match="Known pages: \\['[^']*chat_page.py', '[^']*falc_page.py'\\]"):
+    # An agent's menu has the assistant, FALC drafts and the accessibility statement only: the other pages are not
+    # even registered for them…
+    known = r"Known pages: \['[^']*chat_page.py', '[^']*falc_page.py', '[^']*accessibility_page.py'\]"
+    with pytest.raises(ValueError, match=known):
         app.switch_page("admin_page.py")
     # … and a page run by its address checks the role itself.
     admin_page = AppTest.from_file(str(REPO / "ui" / "admin_page.py"), default_timeout=60)

@@ -237,4 +237,5 @@ def render() -> None:
     show_documents(reader)
 
 
+st.set_page_config(page_title="Administration — Sourcier")  # each page its own title (RGAA 8.6)
 render()

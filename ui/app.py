@@ -8,6 +8,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # `streamlit run ui/app.py` from a checkout
 
 import streamlit as st  # noqa: E402
+import streamlit.components.v1 as components  # noqa: E402
 
 import sourcier  # noqa: E402,F401  (offline environment first)
 from sourcier.settings import IdentityMode  # noqa: E402
@@ -43,7 +44,11 @@ if reader.is_admin:
     pages.append(st.Page("admin_page.py", title="Administration", icon=":material/settings:"))
     if not reader.demo:
         pages.append(st.Page("audit_page.py", title="Journal d'audit", icon=":material/policy:"))
+pages.append(st.Page("accessibility_page.py", title="Accessibilité", icon=":material/accessibility:"))
 navigation = st.navigation(pages)
+# The page's language, for screen readers (RGAA 8.3): Streamlit writes <html lang="en">. A script in a same-origin
+# frame of height 0 sets it on the page itself.
+components.html("<script>window.parent.document.documentElement.lang = 'fr';</script>", height=0)
 with st.sidebar:
     if reader.demo:
         st.warning(

@@ -54,4 +54,5 @@ def render() -> None:
     )
 
 
+st.set_page_config(page_title="Journal d'audit — Sourcier")  # each page its own title (RGAA 8.6)
 render()

@@ -362,4 +362,5 @@ def render() -> None:
         follow(conversation, first_pending)
 
 
+st.set_page_config(page_title="Assistant — Sourcier")  # each page its own title (RGAA 8.6)
 render()

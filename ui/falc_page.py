@@ -225,4 +225,5 @@ def _height(text: str) -> int:
     return max(100, min(400, 28 * (len(text.splitlines()) + 1)))
 
 
+st.set_page_config(page_title="Version FALC — Sourcier")  # each page its own title (RGAA 8.6)
 render()

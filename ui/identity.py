@@ -75,7 +75,7 @@ def visitor_is_on_this_machine() -> bool:
     """Whether this connection comes from a browser on the server itself — decided per connection, not from the
     bind address: `streamlit run` listens on every interface, and a reverse proxy on the same host connects from
     loopback on behalf of anyone."""
-    if st.context.ip_address is not None:  # Streamlit reports a loopback peer as None
+    if isinstance(st.context.ip_address, str):  # Streamlit reports a loopback peer as None (AppTest: no peer)
         return False
     headers = st.context.headers
     if {name.lower() for name in headers} & _FORWARDING_HEADERS:

@@ -218,4 +218,5 @@ def _downloads(reader: Reader) -> None:
                           mime="text/csv", icon=":material/download:")  # fmt: skip
 
 
+st.set_page_config(page_title="Qualité des documents — Sourcier")  # each page its own title (RGAA 8.6)
 render()
