@@ -316,12 +316,12 @@ class Answerer:
         answer.sources = [to_source(e.number, e.document, e) for e in extracts]
         answer.backend, answer.model = backend.name, backend.model
         prompt = answer_prompt(general_rule=assessment.verdict is Verdict.GENERAL_RULE)
-        opening = f"{lack}\n\n" if lack else ""
-        if opening:
-            yield opening
         # An extract holding text addressed to an AI: nothing is streamed, the answer is shown once checked (a
         # sentence that relays only that extract must never reach the screen, even for a moment).
         stream = not any(is_suspect(d.page_content) for d in documents)
+        opening = f"{lack}\n\n" if lack else ""
+        if opening and stream:
+            yield opening
         inputs = {
             "extracts": format_extracts(extracts),
             "question": question if searched == question else f"{question} (à propos de : {searched})",
