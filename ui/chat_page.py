@@ -97,11 +97,13 @@ def show_answer_text(answer: Answer) -> None:
 
 def show_source(source: Source, claims: list[str], key: str, reader: Reader) -> None:
     where = location(source.page, source.section)
-    header = f"[{source.number}] {source.title or source.path}"
-    with st.expander(f"{header} — {service_name(source.service)}" + (f" · {where}" if where else "")):
+    # Titles, paths and headings come from documents: as Markdown, a title could show a remote image or a link.
+    header = rf"\[{source.number}\] {escape_markdown(source.title or source.path)}"
+    place = f" · {escape_markdown(where)}" if where else ""
+    with st.expander(f"{header} — {escape_markdown(service_name(source.service))}{place}"):
         highlighted = set(supporting_sentences(source.excerpt, claims)) if claims else set()
         st.markdown(_excerpt_markdown(source.excerpt, highlighted))
-        st.caption(f"{source.path}" + (f" — {where}" if where else ""))
+        st.caption(escape_markdown(source.path + (f" — {where}" if where else "")))
         path = readable_file(reader, source.path)
         if path is None:
             st.caption("Le fichier n'est plus dans le corpus, ou ne vous est plus ouvert.")
