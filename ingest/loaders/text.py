@@ -51,6 +51,9 @@ def decode(data: bytes, declared: str | None = None) -> Decoded:
     except UnicodeDecodeError:
         pass
     if b"\x00" in data[:4096]:
+        utf16 = _utf16_without_bom(data)
+        if utf16:
+            return utf16
         raise DocumentError("Encodage illisible : le fichier texte contient des octets binaires.")
     repaired = data.decode("utf-8", errors="replace")
     bad = repaired.count("\ufffd")
@@ -69,6 +72,28 @@ def decode(data: bytes, declared: str | None = None) -> Decoded:
     if best is None:
         raise DocumentError("Encodage illisible : aucun encodage de texte connu ne correspond à ce fichier.")
     return Decoded(str(best), best.encoding)
+
+
+def _utf16_without_bom(data: bytes) -> Decoded | None:
+    """UTF-16 without its byte-order mark (some Windows exports): every other byte is NUL for Latin text. Taken
+    when one byte order gives text that is nearly all letters, spaces and punctuation."""
+    head = data[:4096]
+    even, odd = head[0::2].count(0), head[1::2].count(0)
+    encoding = (
+        "utf-16-le"
+        if odd > 0.3 * len(head) / 2 and even == 0
+        else ("utf-16-be" if even > 0.3 * len(head) / 2 and odd == 0 else None)
+    )
+    if encoding is None or len(data) % 2:
+        return None
+    try:
+        text = data.decode(encoding)
+    except UnicodeDecodeError:
+        return None
+    printable = sum(1 for char in text[:2000] if char.isprintable() or char in "\n\r\t")
+    if printable < 0.95 * min(len(text), 2000):
+        return None
+    return Decoded(text, encoding, "Texte en UTF-16 sans marque d'ordre des octets : décodé.")
 
 
 def _utf7(data: bytes) -> Decoded | None:

@@ -119,3 +119,11 @@ def test_every_entry_of_the_tree_is_found_or_explained(tmp_path):
     assert skipped["rh/élève.txt"][0] and "renommez-le, par exemple « élève.txt »" in skipped["rh/élève.txt"][1]
     assert skipped["rh/lien.txt"][0] and skipped["rh/tube"][0]
     assert not skipped["rh/Thumbs.db"][0] and not skipped[".git"][0]
+
+
+@pytest.mark.parametrize("encoding", ["utf-16-le", "utf-16-be"])
+def test_utf16_without_its_byte_order_mark_is_decoded_not_refused_as_binary(encoding):
+    # Once refused as « octets binaires »: the NUL check ran before any UTF-16 reading.
+    text = "Délai de déclaration : l'acte de naissance est établi sous 5 jours ouvrables.\n" * 20
+    decoded = decode(text.encode(encoding))
+    assert decoded.text == text and decoded.encoding == encoding and "UTF-16" in decoded.note
