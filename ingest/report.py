@@ -85,6 +85,13 @@ class IngestionReport:
         return Counter(file.status for file in self.files)
 
     @property
+    def index_changed(self) -> bool:
+        """Whether this run changed what the index holds (a document indexed, removed, emptied, or rebuilt): an
+        unchanged corpus leaves the quality report as it was."""
+        changing = {DocumentStatus.INDEXED, DocumentStatus.REMOVED, DocumentStatus.NO_TEXT}
+        return self.rebuild or self.embedded_chunks > 0 or any(file.status in changing for file in self.files)
+
+    @property
     def problems(self) -> list[FileReport]:
         return [file for file in self.files if DocumentStatus(file.status).is_problem]
 

@@ -46,6 +46,10 @@ def test_ingest_then_status(tmp_path):
     text = sourcier(tmp_path, "status").stdout
     assert "Extraits indexés" in text and "Documents à problème : 1" in text
 
+    # Unchanged corpus: the quality report (most of an unchanged re-run's time) is not recomputed.
+    again = sourcier(tmp_path, "ingest", "--quiet")
+    assert again.returncode == 0 and "Index inchangé" in again.stdout and "Qualité des documents" not in again.stdout
+
     # The store (state database, reports, the pickled lexical index) is the service account's alone.
     written = [path for path in (tmp_path / "vectorstore").rglob("*") if path.is_file()]
     assert written and [p for p in written if p.stat().st_mode & 0o077] == []

@@ -178,7 +178,10 @@ def _ingest(settings: Settings, args) -> int:
         print(f"  [{file.status.label}] {file.path} — {file.reason}")
     print(report.summary())
     print(f"Rapport : {StoreLayout(settings.store.path).last_ingestion}")
-    if not args.no_report:
+    if not args.no_report and not report.index_changed and StoreLayout(settings.store.path).quality_report.exists():
+        # 86 s of a 126 s unchanged re-run went to recomputing the same report.
+        print("Index inchangé : le rapport de qualité reste celui de la dernière fois (« sourcier report » le refait).")
+    elif not args.no_report:
         from quality.report import build_report
 
         try:
