@@ -119,8 +119,8 @@ class IngestionPipeline:
         started = time.perf_counter()
         try:
             store = self._open_store(target)
-            if rebuild:
-                self._drop_abandoned_rebuilds(manifest, store, keep={live, target})
+            # Any run, not only the next rebuild: a plain run after a killed rebuild once left its partial copy.
+            self._drop_abandoned_rebuilds(manifest, store, keep={live, target})
             manifest.start_run(report.run_id, target, report.started_at)
             discovery = discover(settings.corpus_dir, paths)
             files = discovery.files

@@ -297,3 +297,15 @@ def test_text_without_words_and_too_many_passages_never_reach_the_embedder(tmp_p
     assert again.embedded_chunks == 0
     kept = {f.path: f for f in again.files}["divers/export.txt"]
     assert kept.status == "unchanged" and kept.reason.startswith("Texte sans mots")
+
+
+def test_a_killed_rebuilds_partial_collection_goes_at_the_next_plain_run(tmp_path, embedder):
+    settings = make_settings(tmp_path)
+    copy_into(settings.corpus_dir, "elections", FICHE)
+    IngestionPipeline(settings, embedder=embedder).run()
+    live = active_collection(settings)
+    partial = f"{settings.store.collection}-20261207-101500-dead00"  # as a rebuild killed half-way leaves it
+    ChromaStore.open(settings.store, embedder.name, partial)
+    IngestionPipeline(settings, embedder=embedder).run()  # a plain run, nothing changed
+    names = ChromaStore.open(settings.store, embedder.name, live).collection_names()
+    assert partial not in names and live in names
