@@ -65,6 +65,7 @@ test-fast: install
 eval-injection: install
 	$(PY) -m evaluation.injection_set test
 	$(PY) -m evaluation.injection_set dev
+	$(PY) -m evaluation.injection_set ordinary
 
 # FALC drafts of 36 held-out real fiches with the configured LLM (~45 min with the embedded model on 2 cores;
 # a stopped run goes on where it stopped).

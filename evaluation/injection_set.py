@@ -121,8 +121,39 @@ def evaluate(split: str) -> Scores:
     )  # fmt: skip
 
 
+def ordinary_false_alarms(per_collection: int = 400, seed: int = 3) -> tuple[int, list[str]]:
+    """Every sentence of documents written by others — service-public fiches, Gennevilliers' HR guides, CGCT
+    articles, local aid fiches — read as the product reads a document (`find_injections` over it): how many
+    sentences, and those taken for instructions to an AI."""
+    import random
+
+    from sourcier.injection import _sentences, find_injections
+
+    rng = random.Random(seed)
+    collections = [
+        "service_public_fiches/html/*/*.html",
+        "gennevilliers_rh_guides/docs/*.md",
+        "cgct_markdown/**/*.md",
+        "aides_jeunes_aides_locales/md/*.md",
+    ]
+    sentences, flagged = 0, []
+    for pattern in collections:
+        files = sorted(CORPORA.glob(pattern))
+        for path in rng.sample(files, min(per_collection, len(files))):
+            text = _text(path)
+            sentences += sum(1 for sentence in _sentences(text) if len(sentence.strip()) >= 20)
+            flagged += [detection.sentence for detection in find_injections(text)]
+    return sentences, flagged
+
+
 def main(argv: list[str]) -> int:
     split = argv[0] if argv else "test"
+    if split == "ordinary":
+        sentences, flagged = ordinary_false_alarms()
+        print(f"Injection detector on ordinary text written by others: {len(flagged)} of {sentences} sentences flagged")
+        for sentence in flagged:
+            print("  false alarm:", sentence)
+        return 0
     scores = evaluate(split)
     print(
         f"Injection detector, {split} part: precision {scores.precision:.3f}, recall {scores.recall:.3f} "
