@@ -86,6 +86,7 @@ def test_background_ingestion_uses_the_settings_it_was_started_with(tmp_path, mo
 
     from ingest import background
     from ingest.live import read_live_documents
+    from sourcier.access import Reader
     from tests.conftest import make_settings
 
     settings = make_settings(tmp_path)
@@ -94,7 +95,7 @@ def test_background_ingestion_uses_the_settings_it_was_started_with(tmp_path, mo
     elsewhere = tmp_path / "autre-index"
     monkeypatch.setenv("SOURCIER_STORE__PATH", str(elsewhere))
     monkeypatch.setenv("SOURCIER_CORPUS_DIR", str(tmp_path / "autre-corpus"))
-    child = background.start(settings)
+    child = background.start(settings, Reader.system("démonstration"))  # demo mode: the admin of the demo
     child.wait(timeout=300)
     time.sleep(0.2)
     progress = background.progress(settings)

@@ -1,7 +1,6 @@
 """The quality report's own rules — identifiers with checksums, masking, facts that conflict, garbled text,
 pages of tables — on written-out text and one real PDF; no index, no model."""
 
-import pytest
 from pypdf import PdfReader
 
 from quality.extraction import garbled_reasons
@@ -61,7 +60,6 @@ def test_differing_figures_about_the_same_rule_conflict_and_the_same_rule_does_n
     assert conflicting_facts(extract_facts(original), extract_facts(reworded)) == []
 
 
-@pytest.mark.shared
 def test_text_without_spaces_is_recognised_as_garbled():
     reader = PdfReader(ETALAB / "pdf" / "guide-juridique.pdf")
     spaceless = "\n".join(page.extract_text() for page in reader.pages[2:5])
