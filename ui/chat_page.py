@@ -27,6 +27,7 @@ from ui.common import (
     readable_documents,
     readable_file,
     settings,
+    without_links,
 )
 from ui.identity import audit_log, require
 
@@ -98,12 +99,12 @@ def show_answer_text(answer: Answer) -> None:
 def show_source(source: Source, claims: list[str], key: str, reader: Reader) -> None:
     where = location(source.page, source.section)
     # Titles, paths and headings come from documents: as Markdown, a title could show a remote image or a link.
-    header = rf"\[{source.number}\] {escape_markdown(source.title or source.path)}"
-    place = f" · {escape_markdown(where)}" if where else ""
-    with st.expander(f"{header} — {escape_markdown(service_name(source.service))}{place}"):
+    header = f"[{source.number}] {without_links(source.title or source.path)}"
+    place = f" · {without_links(where)}" if where else ""
+    with st.expander(f"{header} — {service_name(source.service)}{place}"):
         highlighted = set(supporting_sentences(source.excerpt, claims)) if claims else set()
         st.markdown(_excerpt_markdown(source.excerpt, highlighted))
-        st.caption(escape_markdown(source.path + (f" — {where}" if where else "")))
+        st.caption(without_links(source.path + (f" — {where}" if where else "")))
         path = readable_file(reader, source.path)
         if path is None:
             st.caption("Le fichier n'est plus dans le corpus, ou ne vous est plus ouvert.")

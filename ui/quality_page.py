@@ -12,7 +12,7 @@ from quality.state import QualityState
 from sourcier.access import Reader
 from sourcier.audit import AuditKind
 from sourcier.french import service_name
-from ui.common import embedder, escape_markdown, explain, live_documents, live_index, settings
+from ui.common import embedder, escape_markdown, explain, live_documents, live_index, settings, without_links
 from ui.identity import audit_log, require
 from ui.upload_form import show_upload
 
@@ -77,13 +77,13 @@ def _show_finding(position: int, finding: dict, state: QualityState, reader: Rea
             f"{p['title'] or p['path']}" + (f", page {p['page']}" if p.get("page") else "") for p in finding["places"]
         )
     )
-    label = f"{finding['severity_label'].upper()} · {finding['type_label']} — {escape_markdown(places)}"
+    label = f"{finding['severity_label'].upper()} · {finding['type_label']} — {without_links(places)}"
     with st.expander(label):
         st.markdown(escape_markdown(finding["explanation"]))
         for evidence in finding["evidence"]:
             st.markdown(f"> {escape_markdown(evidence)}")
         st.markdown(f"**Action proposée :** {escape_markdown(finding['action'])}")
-        st.caption(escape_markdown(" · ".join(p["path"] for p in finding["places"])) + f" — constat {finding['id']}")
+        st.caption(without_links(" · ".join(p["path"] for p in finding["places"])) + f" — constat {finding['id']}")
         current = STATUS_KEYS.index(finding["status"]) if finding["status"] in STATUS_KEYS else 0
         choice = st.radio(
             "Statut",
