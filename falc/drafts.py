@@ -43,14 +43,22 @@ def from_dict(data: dict) -> Draft:
 
 
 def validate(draft: Draft) -> None:
-    """Mark the draft validated; refused while a passage loses or adds a fact, or was left as its source."""
+    """Mark the draft validated; refused while a passage loses or adds a fact, loses a condition or changes its logic,
+    or was left as its source."""
     problems = [p for p in draft.passages if not p.check().ok]
     unwritten = [p for p in draft.passages if p.to_rewrite]
+    changed = [p for p in draft.passages if not p.meaning().ok]
     if problems:
         verb = "perdent ou ajoutent" if len(problems) > 1 else "perd ou ajoute"
         raise InputError(
             f"Validation impossible : {plural(len(problems), 'passage')} {verb} une information (chiffre, date, "
             "adresse). Corrigez le brouillon puis vérifiez à nouveau."
+        )
+    if changed:
+        verb = "perdent" if len(changed) > 1 else "perd"
+        raise InputError(
+            f"Validation impossible : {plural(len(changed), 'passage')} {verb} une condition du document ou en "
+            "change la logique (qui, où, quand, sauf, et, ou). Rétablissez-la, ou confirmez qu'elle est gardée."
         )
     if unwritten:
         verb = "contiennent" if len(unwritten) > 1 else "contient"

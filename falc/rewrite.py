@@ -15,7 +15,9 @@ from dataclasses import dataclass, field
 
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 
+from falc import meaning
 from falc.facts import FactCheck, compare, digits_for_words, facts, write_dates_out
+from falc.meaning import MeaningCheck
 from falc.rules import MAX_WORDS, sentences_of, words
 from falc.source import SourceDocument
 from rag.llm import Backend, llm_errors, make_backend
@@ -75,7 +77,7 @@ PREFIX: list[BaseMessage] = [
     AIMessage(EXAMPLE_DRAFT),
 ]
 
-RETRY = """Ta version ne garde pas toutes les informations du texte.
+RETRY = """Ta version ne garde pas toutes les informations ou toutes les conditions du texte.
 {problems}
 Écris ta version à nouveau, corrigée : ajoute une phrase courte pour chaque information oubliée, écrite comme dans le \
 texte, et enlève ce qui n'est pas dans le texte."""
@@ -103,10 +105,25 @@ class Passage:
     rejected: str = ""  # the model's last draft when it lost or added a fact: a start for the owner's rewrite
     as_is: bool = False  # « label : value » lines, already plain: kept as written, not sent to the model
     shortened: int = 0  # calls spent cutting its sentences over 15 words, one call a sentence (counted in `attempts`)
-    patched: list[str] = field(default_factory=list)  # sentences of the source added for facts the model lost
+    patched: list[str] = field(default_factory=list)  # sentences of the source added for what the model lost
+    context: str = ""  # the document's title and the section's: words a draft may take that the passage lacks
+    dropped: list[str] = field(default_factory=list)  # the model's sentences taken out: the source does not say them
+    confirmed: list[str] = field(default_factory=list)  # conditions the owner read and confirmed kept
 
     def check(self) -> FactCheck:
         return compare(self.source, self.draft)
+
+    def meaning(self) -> MeaningCheck:
+        """Conditions lost or split, fragments, additions; conditions the owner confirmed are not counted."""
+        result = meaning.check(self.source, self.draft, self.context)
+        result.lost = [c for c in result.lost if c.clause not in self.confirmed]
+        result.split = [c for c in result.split if c.clause not in self.confirmed]
+        return result
+
+    @property
+    def sound(self) -> bool:
+        """Every fact and every condition of the source kept, nothing added: what validation needs."""
+        return self.check().ok and self.meaning().ok
 
     @property
     def to_rewrite(self) -> bool:
@@ -138,6 +155,10 @@ class Draft:
     def facts_ok(self) -> bool:
         return all(passage.check().ok for passage in self.passages)
 
+    @property
+    def sound(self) -> bool:
+        return all(passage.sound for passage in self.passages)
+
 
 Progress = Callable[[int, int], None]  # passages done, passages in all
 
@@ -165,7 +186,7 @@ class FalcWriter:
 
     def rewrite(self, source: str, title: str, section: str) -> Passage:
         prepared, addresses = protect(digits_for_words(write_dates_out(neutralise(source))))
-        passage = Passage(source, "")
+        passage = Passage(source, "", context=f"{title}\n{section}")
         if is_field_list(prepared):  # « Montant : 450 € », « Site : … » lines are already short and plain
             passage.draft, passage.as_is = restore(tidy(prepared), addresses), True
             return passage
@@ -173,12 +194,19 @@ class FalcWriter:
         for _ in range(1 + self.retries):
             reply = self._generate(messages)
             passage.attempts += 1
+            # Sentences the source does not say never reach the owner (« Le dispositif répond à leurs besoins. »).
+            passage.dropped = meaning.additions(prepared, reply, passage.context)
+            reply = meaning.without(reply, passage.dropped)
             passage.draft = restore(reply, addresses)
-            check = passage.check()
-            if check.ok and passage.draft:
-                passage.draft = restore(self._shorten(reply, passage), addresses)
+            facts_check, meaning_check = passage.check(), passage.meaning()
+            if facts_check.ok and meaning_check.ok and passage.draft:
+                shortened = restore(self._shorten(reply, passage), addresses)
+                if Passage(source, shortened, context=passage.context).sound:  # a cut may drop a condition
+                    passage.draft = shortened
                 return passage
-            messages += [AIMessage(reply), HumanMessage(RETRY.format(problems=describe(check, prepared)))]
+            lost_facts = describe(facts_check, prepared) if not facts_check.ok or not passage.draft else ""
+            problems = "\n".join(filter(None, [lost_facts, meaning.describe(meaning_check)]))
+            messages += [AIMessage(reply), HumanMessage(RETRY.format(problems=problems))]
         passage.rejected = passage.draft
         if not _patch(passage, restore(prepared, addresses)):
             passage.draft, passage.kept_source = restore(prepared, addresses), True
@@ -217,23 +245,22 @@ class FalcWriter:
 
 
 def _patch(passage: Passage, prepared: str) -> bool:
-    """When the model only lost facts, its draft plus the sentences of the source that state them: the owner then
-    simplifies those sentences rather than the whole passage. False when that still does not keep every fact."""
-    check = passage.check()
+    """When the model only lost facts or conditions, its draft plus the sentences of the source that state them: the
+    owner then simplifies those sentences rather than the whole passage. False when that still does not keep them."""
+    check, meaning_check = passage.check(), passage.meaning()
     if check.invented or not passage.draft:
         return False
     sentences = sentences_of(prepared)
-    added = []
-    for fact in check.missing:
-        holder = next((s for s in sentences if f"{fact.kind.name}:{fact.key}" in facts(s)), None)
-        if holder is None:
-            return False
-        if holder not in added:
-            added.append(holder)
-    patched = passage.draft + "\n" + "\n".join(added)
-    if not compare(passage.source, patched).ok:
+    holders = [
+        next((s for s in sentences if f"{fact.kind.name}:{fact.key}" in facts(s)), None) for fact in check.missing
+    ] + [meaning.stating(condition, sentences) for condition in [*meaning_check.lost, *meaning_check.split]]
+    if None in holders:
         return False
-    passage.draft, passage.patched = patched, added
+    added = list(dict.fromkeys(holders))
+    patched = Passage(passage.source, passage.draft + "\n" + "\n".join(added), context=passage.context)
+    if not patched.sound:
+        return False
+    passage.draft, passage.patched = patched.draft, added
     return True
 
 

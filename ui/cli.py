@@ -230,11 +230,15 @@ def _falc_one(reader, writer, path: Path, label: str, formats, output: Path) -> 
     before = measure("\n".join(p.source for p in draft.passages))
     after = measure("\n".join(p.draft for p in draft.passages))
     to_rewrite = sum(p.to_rewrite for p in draft.passages)
+    checks = [p.meaning() for p in draft.passages]
+    fragments = sum(len(check.fragments) for check in checks)
+    dropped = sum(len(p.dropped) for p in draft.passages)
     print(
         f"{label} : {plural(len(draft.passages), 'passage')}, {plural(to_rewrite, 'passage')} à réécrire à la main ; "
         f"phrases de 15 mots ou moins : {after.short_share:.0%} ; lisibilité (Kandel-Moles) "
         f"{before.kandel_moles:.0f} → {after.kandel_moles:.0f} ; {plural(after.breaches, 'point')} à revoir "
-        "(règles FALC)."
+        f"(règles FALC) ; {plural(fragments, 'phrase incomplète', 'phrases incomplètes')} ; "
+        f"{plural(dropped, 'phrase retirée', 'phrases retirées')} (absentes du document)."
     )
     return True
 

@@ -53,8 +53,8 @@ def render() -> None:
     st.title("Version « facile à lire et à comprendre »")
     st.caption(
         "Sourcier rédige un brouillon en FALC : phrases courtes, mots simples, « vous ». Chaque chiffre, date, "
-        "délai, téléphone ou adresse du document doit s'y retrouver, et rien d'autre : sinon la validation est "
-        "bloquée. " + PROOFREADING_NOTICE
+        "délai, téléphone ou adresse du document doit s'y retrouver, et rien d'autre, ainsi que chaque condition "
+        "(qui, où, quand, sauf, si… et…) : sinon la validation est bloquée. " + PROOFREADING_NOTICE
     )
     records = {record.doc_id: record for record in live_documents().documents.values()}
     readable = readable_documents(reader, index_stamp(settings()))
@@ -130,7 +130,12 @@ def _editor(reader: Reader, relative_path: str, doc_id: str, draft: Draft, store
             if edited.strip() != passage.draft.strip():
                 passage.draft, passage.edited, draft.validated = edited.strip(), True, False
                 store.save(reader.name, doc_id, draft)
-            problems += _checks(right, passage, explained)
+            confirmed = _checks(right, passage, explained, key)
+            if confirmed:  # the owner read the condition in the draft: kept, and saved with the draft
+                passage.confirmed = [*passage.confirmed, *confirmed]
+                store.save(reader.name, doc_id, draft)
+                st.rerun()
+            problems += int(not passage.sound or passage.to_rewrite)
     st.divider()
     _summary(draft)
     columns = st.columns(2)
@@ -164,16 +169,48 @@ def _editor(reader: Reader, relative_path: str, doc_id: str, draft: Draft, store
         st.warning(f"{plural(problems, 'passage')} à corriger avant de pouvoir valider.")
 
 
-def _checks(column, passage: Passage, explained: set[str]) -> int:
-    """Shows what is wrong with a passage; 1 when a fact is lost or added, or the passage is still its source."""
-    check = passage.check()
+def _checks(column, passage: Passage, explained: set[str], key: str) -> list[str]:
+    """Shows what is wrong with a passage; returns the conditions the owner has just confirmed are kept."""
+    check, meaning = passage.check(), passage.meaning()
     for fact in check.missing:
         column.error(f"Information perdue : « {fact.written} » ({fact.kind})", icon=":material/error:")
     for fact in check.invented:
         column.error(f"Information absente du document : « {fact.written} » ({fact.kind})", icon=":material/error:")
+    confirmed = []
+    for number, condition in enumerate([*meaning.lost, *meaning.split]):
+        if condition.joined_to:
+            column.error(
+                f"Conditions séparées : « {escape_markdown(condition.joined_to)} » et "
+                f"« {escape_markdown(condition.clause)} » doivent être remplies toutes les deux ; le brouillon en "
+                "fait deux cas différents.",
+                icon=":material/call_split:",
+            )
+        else:
+            column.error(
+                f"Condition perdue ({condition.kind}) : « {escape_markdown(condition.clause)} »",
+                icon=":material/rule:",
+            )
+        if column.checkbox("Elle est bien dans le brouillon (je confirme)", key=f"{key}_condition_{number}"):
+            confirmed.append(condition.clause)
+    for sentence in meaning.fragments:
+        column.warning(
+            f"Phrase incomplète (sans verbe) : « {escape_markdown(sentence)} »", icon=":material/short_text:"
+        )
+    if passage.edited:
+        for sentence in meaning.added:
+            column.warning(
+                f"Cette phrase ne semble pas venir du document : « {escape_markdown(sentence)} »",
+                icon=":material/help:",
+            )
+    elif passage.dropped:
+        column.caption(
+            "Phrases du modèle retirées, car le document ne les dit pas : "
+            + " ".join(f"« {escape_markdown(sentence)} »" for sentence in passage.dropped)
+        )
     if passage.kept_source and not passage.edited:
         column.warning(
-            "Le modèle n'a pas su simplifier ce passage sans perdre ou ajouter une information : réécrivez-le.",
+            "Le modèle n'a pas su simplifier ce passage sans perdre ou ajouter une information ou une condition : "
+            "réécrivez-le.",
             icon=":material/edit:",
         )
         if passage.rejected:
@@ -191,7 +228,7 @@ def _checks(column, passage: Passage, explained: set[str]) -> int:
         if sentence.breaches:
             rules = " ; ".join(str(breach) for breach in sentence.breaches)
             column.caption(f"⚠️ « {escape_markdown(sentence.text)} » — {rules}")
-    return int(not check.ok or passage.to_rewrite)
+    return confirmed
 
 
 def describe_for_owner(check: FactCheck) -> str:

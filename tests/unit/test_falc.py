@@ -6,6 +6,7 @@ import zipfile
 import pytest
 from langchain_core.messages import AIMessageChunk
 
+from falc import meaning
 from falc.drafts import DraftStore, from_dict, to_dict, validate
 from falc.export import PROOFREADING_NOTICE, ExportFormat, export, to_markdown
 from falc.facts import FactKind, compare, facts, write_dates_out
@@ -177,13 +178,16 @@ def test_label_value_lines_are_kept_as_written_without_the_model():
     assert passage.draft == "Montant : 450 €\nLien officiel : https://www.nice.fr/aide"
 
 
+PERMIT = "La Région verse 1 500 € pour votre permis de conduire cette année."
+
+
 def test_a_sentence_over_15_words_is_cut_by_the_model_alone_and_the_cut_taken_only_if_it_says_the_same():
     long = "Vous pouvez recevoir une aide de 1500 € de la Région pour payer votre permis de conduire cette année."
     cut = (
         "« Vous pouvez recevoir une aide de 1500 € de la Région. »\n« Elle paie votre permis de conduire cette année »"
     )
     backend = scripted_backend("La Région vous aide.\n" + long, cut)
-    passage = FalcWriter(backend).rewrite("La Région verse 1 500 €.", "A", "B")
+    passage = FalcWriter(backend).rewrite(PERMIT, "A", "B")
     assert passage.draft == (
         "La Région vous aide.\nVous pouvez recevoir une aide de 1500 € de la Région.\n"
         "Elle paie votre permis de conduire cette année."
@@ -196,7 +200,7 @@ def test_a_sentence_over_15_words_is_cut_by_the_model_alone_and_the_cut_taken_on
         "Vous recevez 1500 € de la Région.\nC'est pour votre permis.",  # « aide », « année » … lost
         "Vous pouvez recevoir 1500 € de la Région.\nElle paie votre permis de conduire et votre voiture cette année.",
     ):
-        passage = FalcWriter(scripted_backend(long, wrong)).rewrite("La Région verse 1 500 €.", "A", "B")
+        passage = FalcWriter(scripted_backend(long, wrong)).rewrite(PERMIT, "A", "B")
         assert passage.draft == long and passage.shortened == 1
 
 
@@ -303,3 +307,122 @@ def test_a_stream_left_in_a_loop_is_closed_so_the_server_stops_writing():
 
     passage = FalcWriter(Backend("test", "boucle", LoopingChat())).rewrite("La Région verse 1 500 €.", "A", "B")
     assert passage.draft == "Vous recevez 1500 €." and closed == [True]
+
+
+# --- conditions, fragments, additions (the examples are issue 34's: a fiche nobody here wrote, a reviewer's reading) -
+
+APPRENTICES = (
+    "- Être inscrit ou inscrite dans un CFA ou un organisme de formation sur le territoire des Hauts de France.\n"
+    "- OU être inscrit ou inscrite dans un CFA ou un organisme de formation hors région Hauts-de-France si l'offre de "
+    "formation n'existe pas régionalement et que vous êtes employé ou employée par une entreprise du territoire des "
+    "Hauts-de-France, sous réserve que vous ne perceviez pas d'aide d'une autre Région."
+)
+REJECTED_DRAFT = (
+    "Vous devez être inscrit dans un CFA ou un organisme de formation.\n"
+    "Si l'offre de formation n'existe pas régionalement, vous pouvez être inscrit dans un CFA hors région "
+    "Hauts-de-France.\n"
+    "Si vous êtes employé par une entreprise des Hauts-de-France, vous pouvez être inscrit hors région."
+)
+ACCEPTED_DRAFT = (
+    "Vous devez être inscrit dans un CFA ou un organisme de formation.\n"
+    "Ce CFA est sur le territoire des Hauts-de-France.\n"
+    "Ou bien : votre CFA est hors région Hauts-de-France.\n"
+    "Alors vous devez remplir ces 2 conditions :\n"
+    "l'offre de formation n'existe pas dans la région ;\n"
+    "vous êtes employé par une entreprise du territoire des Hauts-de-France.\n"
+    "Et vous ne devez pas percevoir d'aide d'une autre Région."
+)
+
+
+def test_a_lost_place_a_lost_reservation_and_two_joined_conditions_made_two_ways_in_are_caught():
+    check = meaning.check(APPRENTICES, REJECTED_DRAFT)
+    assert [c.clause for c in check.lost] == [
+        "sur le territoire des Hauts de France",
+        "sous réserve que vous ne perceviez pas d'aide d'une autre Région",
+    ]
+    assert [(c.joined_to, c.clause) for c in check.split] == [
+        ("si l'offre de formation n'existe pas régionalement", "vous êtes employé ou employée par une entreprise")
+    ]
+    assert not check.ok
+
+
+def test_a_draft_that_keeps_every_condition_in_other_words_passes():
+    check = meaning.check(APPRENTICES, ACCEPTED_DRAFT)
+    assert (check.lost, check.split, check.added) == ([], [], [])
+
+
+def test_a_lost_negation_or_bound_is_a_lost_condition():
+    source = "Apportez un justificatif de domicile de moins de 3 mois, sauf si vous n'avez pas de domicile fixe."
+    assert meaning.check(source, "Apportez un justificatif de domicile de moins de 3 mois.").lost
+    kept = (
+        "Apportez un justificatif de domicile.\nIl a moins de 3 mois.\nVous n'avez pas de domicile fixe ? Pas besoin."
+    )
+    assert meaning.check(source, kept).ok
+    assert [c.kind for c in meaning.check(source, "Apportez un justificatif de domicile de 3 mois.").lost] == [
+        meaning.ConditionKind.AT_MOST,
+        meaning.ConditionKind.CASE,
+    ]
+
+
+def test_fragments_are_lines_without_a_verb_but_not_list_items_fields_or_heading_questions():
+    draft = (
+        "Un parcours de formation, un stage, ou un séjour de recherche.\n"
+        "Service de Relations Internationales. Service « Stage ». Établissement.\n"
+        "Vérifiez vos conditions.\nLe dispositif répond à leurs besoins.\n"
+        "Pour qui ?\nVous pouvez faire :\nun stage à l'étranger.\nMontant : 400 € par mois."
+    )
+    assert meaning.fragments(draft) == [
+        "Un parcours de formation, un stage, ou un séjour de recherche.",
+        "Service de Relations Internationales.",
+        "Service « Stage ».",
+        "Établissement.",
+    ]
+
+
+def test_a_sentence_the_source_does_not_say_is_an_addition_an_explanation_is_not():
+    source = (
+        "La Région Hauts-de-France a mis en place ce dispositif afin d'aider les étudiants et étudiantes à suivre à "
+        "l'étranger un parcours de formation dans un établissement d'enseignement supérieur."
+    )
+    draft = (
+        "La Région Hauts-de-France aide les étudiants à suivre une formation à l'étranger.\n"
+        "Le dispositif répond à leurs besoins.\n"
+        "Un établissement d'enseignement supérieur, c'est une université ou une grande école.\n"
+        "La Région aide les étudiants à suivre une formation à l'étranger."
+    )
+    assert meaning.additions(source, draft) == [
+        "Le dispositif répond à leurs besoins.",
+        "La Région aide les étudiants à suivre une formation à l'étranger.",  # said twice
+    ]
+
+
+def test_the_models_additions_never_reach_the_owner_and_a_lost_condition_is_asked_for_again():
+    source = "La Région verse 200 € par an, sous réserve que vous ne perceviez pas d'aide d'une autre Région."
+    backend = scripted_backend(
+        "La Région vous donne 200 € par an.\nLe dispositif répond à vos besoins.",
+        "La Région vous donne 200 € par an.\nVous ne devez pas percevoir d'aide d'une autre Région.",
+    )
+    passage = FalcWriter(backend).rewrite(source, "Aide au transport", "Montant")
+    assert passage.attempts == 2 and passage.sound and not passage.to_rewrite
+    assert "besoins" not in passage.draft
+    retry = backend.chat.prompts[1][-1].content
+    assert "Tu as oublié la condition « sous réserve que vous ne perceviez pas d'aide d'une autre Région »" in retry
+
+
+def test_a_condition_the_model_keeps_losing_is_added_from_the_source_for_the_owner_to_simplify():
+    source = "La Région verse 200 € par an. Vous devez être inscrit dans un CFA sur le territoire des Hauts-de-France."
+    passage = FalcWriter(
+        scripted_backend("Vous recevez 200 € par an.\nVous devez être inscrit dans un CFA."), 1
+    ).rewrite(source, "Aide au transport", "Conditions")
+    assert passage.patched == ["Vous devez être inscrit dans un CFA sur le territoire des Hauts-de-France."]
+    assert passage.sound and passage.to_rewrite
+
+
+def test_validation_waits_for_a_lost_condition_to_be_restored_or_confirmed_by_the_owner():
+    passage = Passage(APPRENTICES, REJECTED_DRAFT, edited=True)
+    draft = Draft("Aide au transport", "aide.md", [Section("Conditions", [passage])])
+    with pytest.raises(InputError, match="1 passage perd une condition du document"):
+        validate(draft)
+    passage.confirmed = [c.clause for c in [*passage.meaning().lost, *passage.meaning().split]]
+    validate(draft)
+    assert draft.validated and from_dict(to_dict(draft)).passages[0].confirmed == passage.confirmed
