@@ -183,6 +183,18 @@ def to_source(number: int, document: Document, extract: Extract | None = None) -
     )
 
 
+@dataclass(frozen=True)
+class _Writing:
+    """What one answer's model calls share: the backend, the prompt's inputs, the answer they fill, its clock, and
+    whether the text is streamed (not when an extract is suspect)."""
+
+    backend: Backend
+    inputs: dict
+    answer: Answer
+    elapsed: Callable[[], float]
+    stream: bool
+
+
 class Answerer:
     def __init__(
         self,
@@ -318,7 +330,8 @@ class Answerer:
         prompt = answer_prompt(general_rule=assessment.verdict is Verdict.GENERAL_RULE)
         # An extract holding text addressed to an AI: nothing is streamed, the answer is shown once checked (a
         # sentence that relays only that extract must never reach the screen, even for a moment).
-        stream = not any(is_suspect(d.page_content) for d in documents)
+        suspect = {id(d): is_suspect(d.page_content) for d in documents}  # read once: the check costs a parse
+        stream = not any(suspect.values())
         opening = f"{lack}\n\n" if lack else ""
         if opening and stream:
             yield opening
@@ -327,7 +340,8 @@ class Answerer:
             "question": question if searched == question else f"{question} (à propos de : {searched})",
             "missing": ", ".join(s.text for s in assessment.missing),
         }
-        written = yield from self._state_something(prompt, backend, inputs, answer, elapsed, stream)
+        writing = _Writing(backend, inputs, answer, elapsed, stream)
+        written = yield from self._state_something(prompt, writing)
         if only_refuses(written) and len(read) < len(documents) and assessment.verdict is Verdict.ANSWER:
             # Given one passage that answers it, the 1.5B model sometimes refuses (2 FAQ questions of 25, every run);
             # the evidence said the passages are about the question: it reads them all. The answer is the second
@@ -339,13 +353,13 @@ class Answerer:
             extracts = select(focus, read, budget, backend.count_tokens)
             answer.sources = [to_source(e.number, e.document, e) for e in extracts]
             inputs["extracts"] = format_extracts(extracts)
-            written = yield from self._state_something(prompt, backend, inputs, answer, elapsed, stream)
+            written = yield from self._state_something(prompt, writing)
         answer.text = without_remote_media(opening + written).strip()
         # Checked against what the model was shown (title included), not the full passages.
         answer.sentences = check_answer(
             answer.text,
             [shown_text(source.title, source.shown) for source in answer.sources],
-            suspect=[is_suspect(d.page_content) for d in read],
+            suspect=[suspect[id(d)] for d in read],
         )
         withhold_suspect_sentences(answer)
         if not stream:
@@ -361,35 +375,20 @@ class Answerer:
         answer.total_s = elapsed()
         yield answer
 
-    def _state_something(
-        self,
-        prompt: ChatPromptTemplate,
-        backend: Backend,
-        inputs: dict,
-        answer: Answer,
-        elapsed: Callable[[], float],
-        stream: bool = True,
-    ) -> Generator[Progress | str, None, str]:
+    def _state_something(self, prompt: ChatPromptTemplate, writing: _Writing) -> Generator[Progress | str, None, str]:
         """What the model writes for `prompt`; asked once more, for sentences, when that states nothing (the answer
         is then the second text). A reply of markers alone was never streamed; one that gave the question back was,
         and stays on screen above the second."""
-        written, shown = yield from self._write(prompt, backend, inputs, answer, elapsed, stream)
+        written, shown = yield from self._write(prompt, writing)
         if states_nothing(written):
-            yield Progress(Stage.REWRITING, elapsed())
+            yield Progress(Stage.REWRITING, writing.elapsed())
             if shown:
                 yield "\n\n"
-            rewrite = rewrite_prompt(prompt, written)
-            written, _ = yield from self._write(rewrite, backend, inputs, answer, elapsed, stream)
+            written, _ = yield from self._write(rewrite_prompt(prompt, written), writing)
         return written
 
     def _write(
-        self,
-        prompt: ChatPromptTemplate,
-        backend: Backend,
-        inputs: dict,
-        answer: Answer,
-        elapsed: Callable[[], float],
-        stream: bool = True,
+        self, prompt: ChatPromptTemplate, writing: _Writing
     ) -> Generator[Progress | str, None, tuple[str, bool]]:
         """Streams what the model writes for `prompt`, held back while it states nothing (« - [1] », then a word
         shows it all: no delay for an answer) and while a line reads like the start of an earlier one; a line written
@@ -402,17 +401,17 @@ class Answerer:
         # model's own stream closes the connection, and the server stops.
         with (
             llm_errors(self.settings.llm.backend),
-            contextlib.closing(backend.chat.stream(prompt.invoke(inputs))) as chunks,
+            contextlib.closing(writing.backend.chat.stream(prompt.invoke(writing.inputs))) as chunks,
         ):
             for chunk in chunks:
                 piece = chunk.text
-                if answer.first_token_s is None:
-                    answer.first_token_s = elapsed()
-                    yield Progress(Stage.WRITING, answer.first_token_s)
+                if writing.answer.first_token_s is None:
+                    writing.answer.first_token_s = writing.elapsed()
+                    yield Progress(Stage.WRITING, writing.answer.first_token_s)
                 released += guard.feed(piece)
                 if not shown and not states_nothing(guard.text):
                     shown = True
-                if shown and released and stream:
+                if shown and released and writing.stream:
                     yield released
                     released = ""
                 if guard.repeated:  # closing the stream stops the model
@@ -420,9 +419,9 @@ class Answerer:
         released += guard.finish()
         if (shown or not states_nothing(guard.text)) and released:
             shown = True
-            if stream:
+            if writing.stream:
                 yield released
-        return guard.text, shown and stream
+        return guard.text, shown and writing.stream
 
     def _audit(self, answer: Answer, reader: Reader) -> None:
         cited = sorted({n for s in answer.sentences for n in s.sources})
