@@ -10,7 +10,6 @@ import subprocess
 import sys
 import time
 
-import httpx
 import pytest
 from oidc_provider_mock import User, run_server_in_thread
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
@@ -27,6 +26,7 @@ from tests.conftest import (
     make_settings,
     wait_for_streamlit,
 )
+from tests.nginx import nginx
 from tests.ollama_standin import OllamaStandIn
 
 pytestmark = pytest.mark.slow
@@ -164,16 +164,7 @@ def test_two_users_see_only_their_sources_and_pages(app_url, browser):
     assert "Traceback" not in referent.content() + agent.content()
 
 
-NGINX = """
-{user}
-worker_processes 1;
-pid {root}/nginx.pid;
-error_log {root}/error.log;
-events {{ worker_connections 64; }}
-http {{
-    access_log off;
-    client_body_temp_path {root}/body; proxy_temp_path {root}/proxy; fastcgi_temp_path {root}/fastcgi;
-    uwsgi_temp_path {root}/uwsgi; scgi_temp_path {root}/scgi;
+SERVER = """
     map $remote_user $sourcier_groups {{ default ""; paul.rh "rh"; }}
     server {{
         listen 127.0.0.1:{port};
@@ -190,35 +181,17 @@ http {{
             proxy_set_header X-Forwarded-Groups $sourcier_groups;
         }}
     }}
-}}
 """
 
 
 @contextlib.contextmanager
-def nginx(root, app_port: int):
+def authenticating_proxy(root, app_port: int):
     """A real nginx in front of the app: it authenticates (basic auth here) and sends the user and groups."""
-    if not shutil.which("nginx", path="/usr/sbin:/usr/bin"):
-        pytest.fail("nginx absent : `make system-packages` l'installe (paquet nginx-light).")
     root.mkdir(parents=True, exist_ok=True)
     port = free_port()
     (root / "htpasswd").write_text("paul.rh:{PLAIN}mot-de-passe-de-paul\n", encoding="utf-8")
-    # Run as root (CI), nginx's workers would become « nobody », who cannot read pytest's private folders.
-    user = "user root;" if os.geteuid() == 0 else ""
-    (root / "nginx.conf").write_text(NGINX.format(user=user, root=root, port=port, app_port=app_port), encoding="utf-8")
-    binary = shutil.which("nginx", path="/usr/sbin:/usr/bin")
-    process = subprocess.Popen([binary, "-p", str(root), "-c", str(root / "nginx.conf"), "-g", "daemon off;"])
-    try:
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            try:
-                httpx.get(f"http://127.0.0.1:{port}/", timeout=1)
-                break
-            except httpx.HTTPError:
-                time.sleep(0.2)
+    with nginx(root, SERVER.format(root=root, port=port, app_port=app_port), f"http://127.0.0.1:{port}/"):
         yield f"http://localhost:{port}"
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
 
 
 @pytest.mark.parametrize("trusted", [True, False], ids=["proxy-de-confiance", "autre-adresse"])
@@ -228,7 +201,7 @@ def test_behind_a_proxy_headers_count_only_from_the_proxy(tmp_path, indexed, bro
     with (
         serve(indexed, tmp_path / "app", app_port, SOURCIER_IDENTITY__MODE="proxy",
               SOURCIER_IDENTITY__TRUSTED_PROXIES=proxies),
-        nginx(tmp_path / "nginx", app_port) as url,
+        authenticating_proxy(tmp_path / "nginx", app_port) as url,
     ):  # fmt: skip
         context = browser.new_context(
             locale="fr-FR",

@@ -6,31 +6,15 @@ from __future__ import annotations
 import contextlib
 import datetime
 import ipaddress
-import os
 import secrets
-import shutil
-import subprocess
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
-import pytest
-
 from tests.conftest import free_port
+from tests.nginx import nginx
 
-NGINX = """
-{user}
-worker_processes 1;
-pid {root}/nginx.pid;
-error_log {root}/error.log;
-events {{ worker_connections 64; }}
-http {{
-    access_log off;
-    client_body_temp_path {root}/body; proxy_temp_path {root}/proxy; fastcgi_temp_path {root}/fastcgi;
-    uwsgi_temp_path {root}/uwsgi; scgi_temp_path {root}/scgi;
-    client_max_body_size 100m;
+SERVER = """
     server {{
         listen 127.0.0.1:{port} ssl;
         ssl_certificate {root}/server.pem;
@@ -42,7 +26,6 @@ http {{
             proxy_read_timeout 300s;
         }}
     }}
-}}
 """
 
 
@@ -89,25 +72,9 @@ def certificates(root: Path) -> Path:
 
 @contextlib.contextmanager
 def tls_proxy(root: Path, upstream: int) -> Iterator[TLSProxy]:
-    binary = shutil.which("nginx", path="/usr/sbin:/usr/bin")
-    if not binary:
-        pytest.fail("nginx absent : `make system-packages` l'installe (paquet nginx-light).")
     root.mkdir(parents=True, exist_ok=True)
     ca_file = certificates(root)
     port, token = free_port(), secrets.token_urlsafe(24)
-    user = "user root;" if os.geteuid() == 0 else ""  # as root (CI), workers would become « nobody »
-    config = NGINX.format(user=user, root=root, port=port, upstream=upstream, token=token)
-    (root / "nginx.conf").write_text(config, encoding="utf-8")
-    process = subprocess.Popen([binary, "-p", str(root), "-c", str(root / "nginx.conf"), "-g", "daemon off;"])
-    try:
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            try:
-                httpx.get(f"https://127.0.0.1:{port}/", verify=str(ca_file), timeout=1)
-                break
-            except httpx.HTTPError:
-                time.sleep(0.2)
+    server = SERVER.format(root=root, port=port, upstream=upstream, token=token)
+    with nginx(root, server, f"https://127.0.0.1:{port}/", verify=str(ca_file)):
         yield TLSProxy("127.0.0.1", port, token, ca_file)
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
