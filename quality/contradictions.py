@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
 from itertools import combinations, product
 
 from quality.facts import (
@@ -191,6 +193,7 @@ def _across_documents(
                 pairs[(min(i, j), max(i, j))] = None
 
     findings = []
+    stale: list[_Link] = []  # cross-document restatements with other figures, grouped by figure below
     terms_of: dict[str, frozenset[str]] = {}
 
     def document_terms(document: DocumentView) -> frozenset[str]:
@@ -217,11 +220,95 @@ def _across_documents(
         disagreements = [(a.sentence, b.sentence, f"{a.text} ≠ {b.text}", _key(a, b)) for a, b in differing]
         if any(records):
             # A decision against a rule: the decision may apply the rule to a case, or the rule may be outdated.
-            where, severity = "entre un document de référence et une décision", Severity.LOW
+            where = "entre un document de référence et une décision"
+            findings.append(_finding(corpus, first_id, second_id, disagreements, where, Severity.LOW, {}))
         else:
-            where, severity = "entre deux documents", Severity.HIGH
-        findings.append(_finding(corpus, first_id, second_id, disagreements, where, severity, {}))
+            stale.append(_Link(first_id, second_id, disagreements, *differing[0]))
+    return findings + _one_per_stale_figure(corpus, stale)
+
+
+@dataclass(frozen=True)
+class _Link:
+    first_id: str
+    second_id: str
+    disagreements: list[tuple[str, str, str, str]]
+    first_fact: Fact  # the first figure that differs, as the first passage states it
+    second_fact: Fact
+
+
+def _one_per_stale_figure(corpus: CorpusView, links: list[_Link]) -> list[Finding]:
+    """One rule's figure restated in several documents, some with the old figure and some with the new one, is one
+    finding (« 537 € est l'ancienne valeur ; elle figure encore dans 4 documents »), not one per pair of documents:
+    links that swap the same two figures of one unit are grouped, and the figure of the most recent documents (by
+    their dates) is taken as the current one. Two documents alone stay a pair."""
+    groups: dict[tuple[str, frozenset[float]], list[_Link]] = {}
+    for link in links:
+        key = (link.first_fact.unit, frozenset((link.first_fact.value, link.second_fact.value)))
+        groups.setdefault(key, []).append(link)
+    findings = []
+    for group in groups.values():
+        stating: dict[float, dict[str, tuple[str, str]]] = {}  # figure → doc_id → (chunk id, sentence)
+        written: dict[float, str] = {}
+        for link in group:
+            for chunk_id, fact in ((link.first_id, link.first_fact), (link.second_id, link.second_fact)):
+                stating.setdefault(fact.value, {}).setdefault(corpus.chunks[chunk_id].doc_id, (chunk_id, fact.sentence))
+                written.setdefault(fact.value, fact.text)
+        if sum(len(documents) for documents in stating.values()) < 3 or len(stating) != 2:
+            findings += [
+                _finding(corpus, k.first_id, k.second_id, k.disagreements, "entre deux documents", Severity.HIGH, {})
+                for k in group
+            ]
+            continue
+        findings.append(_stale_figure(corpus, stating, written))
     return findings
+
+
+def _stale_figure(
+    corpus: CorpusView, stating: dict[float, dict[str, tuple[str, str]]], written: dict[float, str]
+) -> Finding:
+    def newest(value: float) -> date:
+        dates = [corpus.documents[doc_id].doc_date for doc_id in stating[value]]
+        return max((d for d in dates if d), default=date.min)
+
+    (old, new) = sorted(stating, key=lambda value: (newest(value), len(stating[value])))
+    dated = date.min < newest(old) < newest(new)  # a document without a date is not thereby older
+    places, evidence, chunks = [], [], []
+    for value in (new, old):
+        by_path = sorted(stating[value].items(), key=lambda item: corpus.documents[item[0]].path)
+        for doc_id, (chunk_id, sentence) in by_path:
+            document, chunk = corpus.documents[doc_id], corpus.chunks[chunk_id]
+            places.append(Place(document.path, document.title, document.service, chunk.page, chunk.section))
+            evidence.append(f"{document.title or document.path} : {excerpt(sentence, width=280)}")
+            chunks.append(chunk_id)
+    count_old, count_new = len(stating[old]), len(stating[new])
+    if dated:
+        explanation = (
+            f"« {written[old]} » semble être l'ancienne valeur : {plural(count_old, 'document')} "
+            + ("l'indiquent" if count_old > 1 else "l'indique")
+            + " encore, alors que "
+            f"{plural(count_new, 'document')} plus {'récents indiquent' if count_new > 1 else 'récent indique'} "
+            f"« {written[new]} »."
+        )
+    else:
+        explanation = (
+            f"Une même règle est donnée avec deux valeurs : « {written[new]} » dans {plural(count_new, 'document')}, "
+            f"« {written[old]} » dans {plural(count_old, 'document')} ; aucune date ne dit laquelle est en vigueur."
+        )
+    return Finding(
+        FindingType.CONTRADICTION,
+        Severity.HIGH,
+        places,
+        evidence,
+        explanation,
+        "Vérifier la valeur en vigueur, puis corriger ou retirer chaque document qui donne l'autre.",
+        key=f"figure:{old:g}/{new:g}",
+        details={
+            "chunks": chunks,
+            "current": written[new] if dated else None,
+            "old": written[old] if dated else None,
+            "stale_paths": sorted(corpus.documents[d].path for d in stating[old]) if dated else [],
+        },
+    )
 
 
 def _titles_name_different_subjects(

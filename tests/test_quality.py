@@ -77,11 +77,20 @@ def analysed(tmp_path_factory, embedder):
     _, current = aid_markdown(aid[-1].read_text(encoding="utf-8"))
     _, former = aid_markdown(aid[0].read_text(encoding="utf-8"))
     (corpus / "aides").mkdir()
-    (corpus / "aides" / "aide-bafa.md").write_text(current, encoding="utf-8")
-    (corpus / "accueil").mkdir()
-    (corpus / "accueil" / "memo-accueil.md").write_text(
-        "# Fiche d'accueil du public\n\n" + former.split("\n\n")[1] + "\n", encoding="utf-8"
+    (corpus / "aides" / "aide-bafa.md").write_text(
+        current.replace("\n\n", "\n\nFiche publiée par la caisse le 10 février 2025.\n\n", 1), encoding="utf-8"
     )
+    # Two more copies of the former amount, written in 2022: one stale figure in three documents is one finding,
+    # the current fiche beside them.
+    for note, title in [
+        ("accueil/memo-accueil.md", "Fiche d'accueil du public"),
+        ("jeunesse/guide-animateurs.md", "Guide des animateurs du centre de loisirs"),
+        ("ccas/permanence-ccas.md", "Permanence du CCAS : réponses aux familles"),
+    ]:
+        (corpus / note).parent.mkdir(exist_ok=True)
+        (corpus / note).write_text(
+            f"# {title}\n\nNote rédigée le 1er juin 2022.\n\n" + former.split("\n\n")[1] + "\n", encoding="utf-8"
+        )
     for fiche in ("F32390", "F595"):
         put(FICHES / f"{fiche}.html", f"rh/{fiche}.html")
     IngestionPipeline(settings, embedder=embedder).run()
@@ -141,12 +150,18 @@ def test_the_teleworking_amendment_contradicts_the_original_rule(analysed):
     assert all(len(f.evidence) == 2 for f in found)
 
 
-def test_a_memo_stating_an_aids_former_amount_is_set_beside_the_current_fiche(analysed):
+def test_an_aids_former_amount_in_three_notes_is_one_finding_beside_the_current_fiche(analysed):
     _, report = analysed
-    between = {"accueil/memo-accueil.md", "aides/aide-bafa.md"}
-    (found,) = [f for f in by_type(report, "contradiction") if paths(f) == between]
-    assert found.severity == "high" and "160 €" in found.explanation and "200 €" in found.explanation
-    assert sorted("160 €" in e for e in found.evidence) == [False, True]  # each statement, side by side
+    notes = {"accueil/memo-accueil.md", "jeunesse/guide-animateurs.md", "ccas/permanence-ccas.md"}
+    found = [f for f in by_type(report, "contradiction") if paths(f) & notes]
+    assert len(found) == 1, [(paths(f), f.explanation) for f in found]  # not one per pair of documents
+    (finding,) = found
+    assert paths(finding) == notes | {"aides/aide-bafa.md"} and finding.severity == "high"
+    assert finding.explanation.startswith("« 160 € » semble être l'ancienne valeur : 3 documents l'indiquent encore")
+    assert finding.details["stale_paths"] == sorted(notes) and finding.details["current"] == "200 €"
+    # Each document's own statement, the current one first.
+    assert len(finding.evidence) == 4 and "200 €" in finding.evidence[0]
+    assert all("160 €" in e for e in finding.evidence[1:])
 
 
 def test_sibling_fiches_stating_their_own_figures_do_not_contradict(analysed):
