@@ -24,6 +24,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import falc.facts
+import falc.meaning
 import falc.rewrite
 from falc.facts import compare
 from falc.rewrite import writer_for
@@ -86,6 +87,9 @@ class FicheResult:
     uncommon_before: float
     uncommon_after: float
     seconds: float
+    conditions_open: int  # passages whose final draft still loses a condition (by the check)
+    fragments: int  # sentences without a verb in the final drafts
+    dropped: int  # model sentences taken out as saying what the source does not
     before: str
     after: str
     failures: list[dict]  # passages left as their source: the model's rejected draft and what it lost or added
@@ -120,6 +124,9 @@ def run_one(path: Path, kind: str, writer, reader: DocumentReader, folder: Path)
         uncommon_before=before.uncommon_share,
         uncommon_after=after.uncommon_share,
         seconds=seconds,
+        conditions_open=sum(not p.meaning().ok for p in draft.passages),
+        fragments=sum(len(p.meaning().fragments) for p in draft.passages),
+        dropped=sum(len(p.dropped) for p in draft.passages),
         before=source_text,
         after=draft_text,
         failures=[_failure(p) for p in draft.passages if p.kept_source or p.patched],
@@ -165,6 +172,9 @@ def summary(results: list[FicheResult]) -> dict:
         "uncommon_before": _mean([r.uncommon_before for r in results]),
         "uncommon_after": _mean([r.uncommon_after for r in results]),
         "minutes_per_fiche": _mean([r.seconds for r in results]) / 60,
+        "conditions_open": sum(r.conditions_open for r in results),
+        "fragments_share": sum(r.fragments for r in results) / sentences,
+        "dropped": sum(r.dropped for r in results),
         "fully_rewritten_fiches": sum(r.kept_source == 0 for r in rewritten),
     }
 
@@ -188,6 +198,8 @@ def print_summary(label: str, figures: dict) -> None:
         f"{figures['short_share']:.0%}; Kandel–Moles {figures['kandel_moles_before']:.0f} → "
         f"{figures['kandel_moles_after']:.0f}; uncommon words {figures['uncommon_before']:.0%} → "
         f"{figures['uncommon_after']:.0%}; rule breaches {figures['breaches_per_sentence']:.2f} a sentence; "
+        f"passages still losing a condition (check) {figures['conditions_open']}; sentences without a verb "
+        f"{figures['fragments_share']:.1%}; model sentences dropped as additions {figures['dropped']}; "
         f"{figures['minutes_per_fiche']:.1f} min a fiche"
     )
 
@@ -211,7 +223,8 @@ def main(argv: list[str] | None = None) -> int:
     (out / "prepared").mkdir(parents=True, exist_ok=True)
     # Each fiche's result is kept as it ends: a run stopped midway (a long run on 2 cores, a server that died) goes on
     # where it stopped — with the same model and the same prompts and checks (their code's hash names the file).
-    code = hashlib.sha1(b"".join(Path(m.__file__).read_bytes() for m in (falc.rewrite, falc.facts))).hexdigest()[:8]
+    modules = (falc.rewrite, falc.facts, falc.meaning)
+    code = hashlib.sha1(b"".join(Path(m.__file__).read_bytes() for m in modules)).hexdigest()[:8]
     done_file = out / f"done-{_slug(writer.backend.label)}-{code}.jsonl"
     done = {}
     if done_file.exists():

@@ -33,6 +33,7 @@ from sourcier.french import content_terms, parser
 
 
 class ConditionKind(StrEnum):
+    WHO = "personnes concernées"  # destiné aux, réservé aux, ouvert aux, les personnes dont
     CASE = "cas ou exception"  # si, sauf, sous réserve, à condition, uniquement, lorsque, en cas de
     PLACE = "lieu"  # sur le territoire de, hors région, domicilié à
     TIME = "moment"  # avant, après, jusqu'à, au plus tard, à partir de
@@ -41,10 +42,14 @@ class ConditionKind(StrEnum):
 
 
 _MARKERS: dict[ConditionKind, str] = {
+    ConditionKind.WHO: (
+        r"(?:destin|r[ée]serv)[ée]e?s? (?:[àa]|aux)|ouverte?s? (?:[àa]|aux)|(?:personnes?|jeunes|enfants|familles|"
+        r"[ée]tudiant\w*|agents?|habitants?|salari[ée]\w*|m[ée]nages?|foyers?) (?:dont|qui|[âa]g[ée]e?s? de)"
+    ),
     ConditionKind.CASE: (
         r"sauf|sous r[ée]serve|[àa] condition|[àa] l['’]exception|except[ée]|hormis|[àa] moins|uniquement|seulement|"
-        r"exclusivement|r[ée]serv[ée]e?s? aux?|si|s['’]ils?|lorsque|lorsqu['’]|en cas d['’e]|dans le cas o[ùu]|"
-        r"d[èe]s lors que|tant que"
+        r"exclusivement|si|s['’]ils?|lorsque|lorsqu['’]|en cas d['’e]|dans le cas o[ùu]|d[èe]s lors que|tant que|"
+        r"en contrepartie d['’eu]s?|dans (?:les|des) conditions"
     ),
     ConditionKind.PLACE: (
         r"(?:sur|du|de|dans) (?:le |l['’])?territoire|"
@@ -231,7 +236,8 @@ def _has_verb(sentence: str) -> bool:
         if token.pos_ in {"VERB", "AUX"} and token.morph.get("VerbForm") != ["Part"]:
             return True
         before = parsed[token.i - 1].lower_ if token.i else ""
-        if token.lower_ in _verb_forms() and before not in _DETERMINERS and not token.is_stop:
+        participle = token.lower_.endswith("ant")  # « Elle allant de 15 € à 60 € »: no finite verb
+        if token.lower_ in _verb_forms() and before not in _DETERMINERS and not token.is_stop and not participle:
             return True
     return False
 
@@ -265,8 +271,8 @@ def additions(source: str, draft: str, context: str = "") -> list[str]:
         new = terms - known
         if len(new) >= 2 and len(new) >= 0.6 * len(terms - _stock()):
             found.append(sentence)
-        elif len(terms) >= 3 and any(len(terms & earlier) >= 0.9 * len(terms) for earlier in said):
-            found.append(sentence)  # the same thing said again
+        elif len(terms) >= 4 and terms <= frozenset().union(*said):
+            found.append(sentence)  # the same thing said again, by one earlier sentence or by several
         said.append(terms)
     return found
 
