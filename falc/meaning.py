@@ -97,6 +97,7 @@ class Condition:
     # A place's condition is about what comes before it (« un organisme de formation sur le territoire des
     # Hauts-de-France »): the same place said of something else (the employer) does not keep it.
     anchor: frozenset[str] = frozenset()
+    alternative: bool = False  # « A ou B »: one of them suffices; `joined_to` is A
 
 
 @dataclass
@@ -117,6 +118,7 @@ def conditions(text: str) -> list[Condition]:
     """The conditions `text` states, in order."""
     found: list[Condition] = []
     for sentence in _sentences(without_addresses(text)):
+        sentence = _normal(sentence)
         previous: Condition | None = None
         markers = list(_MARKER.finditer(sentence))
         for index, match in enumerate(markers):
@@ -131,12 +133,14 @@ def conditions(text: str) -> list[Condition]:
             body = clause[len(match.group(0)) :].strip()
             if joined:  # shown as « vous êtes employé … », not « et que vous êtes employé … »
                 clause = body
-            terms = _terms(body) - _stock()
+            # Words read in their sentence: alone, « fiscalement en Martinique » is not lemmatised as it is in the
+            # draft's sentence.
+            terms = frozenset(_span_terms(sentence, match.end(), match.start() + len(clause))) - _stock()
             if not terms and kind in _BOUND_WORDS:  # « 1 500 € au maximum »: the bound is on what comes before
-                terms = frozenset(_term_list(sentence[: match.start()])[-2:])
+                terms = frozenset(_span_terms(sentence, 0, match.start())[-2:])
             if not terms:
                 continue  # « si besoin », « avant tout »: nothing to keep
-            before = frozenset(_term_list(sentence[: match.start()])[-3:])
+            before = frozenset(_span_terms(sentence, 0, match.start())[-3:])
             anchor = before if kind is ConditionKind.PLACE else frozenset()
             condition = Condition(
                 kind,
@@ -162,6 +166,7 @@ def check(source: str, draft: str, context: str = "") -> MeaningCheck:
             result.lost.append(condition)
         elif condition.joined_to and _ways_in(condition, sentences, holder):
             result.split.append(condition)
+    result.split += _alternatives_made_cumulative(source, sentences)
     result.fragments = fragments(draft)
     result.added = additions(source, draft, context)
     return result
@@ -190,6 +195,67 @@ def _holder(condition: Condition, sentences: list[str]) -> int | None:
             continue
         return index
     return None
+
+
+_OR = re.compile(r"\s*[,;]?\s+ou\s+(?:bien\s+)?", re.IGNORECASE)
+# What tells the reader one case suffices when the cases are on separate lines: « Vous êtes dans un de ces cas : »,
+# « au choix », « soit … soit … », a line opening with « ou ».
+_EITHER = re.compile(
+    r"\b(?:soit|au choix|au moins une?|une? seule?)\b|\b(?:l['’]une?|une?) (?:de|des|d['’]entre) ", re.IGNORECASE
+)
+_OPENS_WITH_OR = re.compile(r"^\s*(?:ou|soit)\b", re.IGNORECASE)
+_ENDS_WITH_OR = re.compile(r"\bou\s*[.:;]?\s*$", re.IGNORECASE)
+_BOUNDARY = re.compile(r"[,;:.]")
+_DOUBLET = re.compile(r"\b(\w{3,})\s+(?:ou|et)\s+\1\w{0,3}\b", re.IGNORECASE)  # « inscrit ou inscrite »
+
+
+def alternatives(text: str) -> list[list[tuple[str, frozenset[str]]]]:
+    """The groups of alternatives of `text`, one group a sentence: « être suivi par la Mission locale, ou être
+    bénéficiaire du RSA, ou … ». Each alternative needs two content words of its own: « inscrit ou inscrite » is
+    one word written for both genders, not two cases."""
+    groups = []
+    for sentence in _sentences(without_addresses(text)):
+        sentence = _DOUBLET.sub(r"\1", _normal(re.sub(r"\([^)]*\)", " ", sentence)))
+        pieces = _OR.split(sentence)
+        if len(pieces) < 2:
+            continue
+        pieces[0] = _BOUNDARY.split(pieces[0])[-1]
+        pieces[-1] = _BOUNDARY.split(pieces[-1])[0]
+        # An alternative ends where another condition begins: in « un CFA ou un organisme de formation sur le
+        # territoire de la région », the place is said of both.
+        pieces = [
+            piece[: next((m.start() for m in _MARKER.finditer(piece) if m.start() > 0), len(piece))] for piece in pieces
+        ]
+        group = [(piece.strip(), terms) for piece in pieces if len(terms := _terms(piece) - _stock()) >= 2]
+        if len(group) >= 2:
+            groups.append(group)
+    return groups
+
+
+def _alternatives_made_cumulative(source: str, sentences: list[str]) -> list[Condition]:
+    """Alternatives of the source stated in separate draft sentences with nothing saying one suffices: the reader
+    believes they must meet them all."""
+    found = []
+    for group in alternatives(source):
+        holders = []
+        for piece, terms in group:
+            need = math.ceil(0.6 * len(terms))
+            holder = next((i for i, s in enumerate(sentences) if len(terms & _terms(s)) >= need), None)
+            if holder is not None:
+                holders.append((holder, piece, terms))
+        distinct = sorted({holder for holder, _, _ in holders})
+        if len(distinct) < 2:
+            continue
+        intro = [sentences[distinct[0]]] + ([sentences[distinct[0] - 1]] if distinct[0] else [])
+        said = (
+            any(_EITHER.search(sentence) for sentence in intro)
+            or all(_OPENS_WITH_OR.match(sentences[i]) for i in distinct[1:])
+            or all(_ENDS_WITH_OR.search(sentences[i]) for i in distinct[:-1])
+        )
+        if not said:
+            (_, first, _), (_, second, terms) = holders[0], holders[1]
+            found.append(Condition(ConditionKind.CASE, second, terms, False, first, alternative=True))
+    return found
 
 
 def stating(condition: Condition, sentences: list[str]) -> str | None:
@@ -294,6 +360,13 @@ def describe(check: MeaningCheck) -> str:
         f"« {c.joined_to} » et « {c.clause} » doivent être vrais en même temps. Écris : « Vous devez remplir ces 2 "
         "conditions : » puis une condition par ligne."
         for c in check.split
+        if not c.alternative
+    ]
+    lines += [
+        f"« {c.joined_to} » ou « {c.clause} » : une seule de ces conditions suffit. Écris : « Vous devez être dans un "
+        "de ces cas : » puis un cas par ligne."
+        for c in check.split
+        if c.alternative
     ]
     return "\n".join(lines)
 
@@ -302,7 +375,10 @@ def describe_for_owner(check: MeaningCheck) -> list[str]:
     """Each problem as the owner reads it."""
     lines = [f"Condition perdue : « {c.clause} »" for c in check.lost]
     lines += [
-        f"Conditions séparées : « {c.joined_to} » et « {c.clause} » doivent être remplies ensemble" for c in check.split
+        f"Conditions séparées : « {c.joined_to} » et « {c.clause} » doivent être remplies ensemble"
+        if not c.alternative
+        else f"Conditions cumulées : « {c.joined_to} » ou « {c.clause} », une seule suffit"
+        for c in check.split
     ]
     lines += [f"Phrase incomplète : « {s} »" for s in check.fragments]
     lines += [f"Ajout absent du texte d'origine : « {s} »" for s in check.added]
@@ -315,12 +391,28 @@ def _sentences(text: str) -> list[str]:
     return sentences_of(text)
 
 
+def _normal(text: str) -> str:
+    """« 1 500 », « deux mois », « 01/09/2024 » as the drafts write them: « 1500 », « 2 mois », « 1er septembre
+    2024 »."""
+    return _THOUSANDS.sub("", digits_for_words(write_dates_out(text)))
+
+
+@lru_cache(maxsize=4096)
+def _parsed(text: str):
+    return parser(lemmas=True)(text)
+
+
 @lru_cache(maxsize=4096)
 def _term_list(text: str) -> tuple[str, ...]:
     """Content words by their dictionary form, stemmed, in order: « perceviez » and « percevoir », « inscrite » and
     « inscrits » meet."""
-    text = _THOUSANDS.sub("", digits_for_words(write_dates_out(text)))  # « 1 500 », « 01/09/2024 » as drafts say
-    return tuple(content_terms(" ".join(token.lemma_ for token in parser(lemmas=True)(text))))
+    return tuple(content_terms(" ".join(token.lemma_ for token in _parsed(_normal(text)))))
+
+
+def _span_terms(sentence: str, start: int, end: int) -> tuple[str, ...]:
+    """The content words of `sentence[start:end]` in order, lemmatised within the whole sentence."""
+    lemmas = [token.lemma_ for token in _parsed(sentence) if start <= token.idx < end]
+    return tuple(content_terms(" ".join(lemmas)))
 
 
 def _terms(text: str) -> frozenset[str]:

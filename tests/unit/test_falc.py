@@ -426,3 +426,16 @@ def test_validation_waits_for_a_lost_condition_to_be_restored_or_confirmed_by_th
     passage.confirmed = [c.clause for c in [*passage.meaning().lost, *passage.meaning().split]]
     validate(draft)
     assert draft.validated and from_dict(to_dict(draft)).passages[0].confirmed == passage.confirmed
+
+
+def test_alternatives_stated_as_separate_requirements_are_caught_and_a_list_announced_as_cases_is_not():
+    source = "- Être suivi par la Mission locale, ou être bénéficiaire du RSA, ou être en contrat aidé."
+    cumulative = "Vous êtes suivi par la Mission locale.\nVous êtes bénéficiaire du RSA.\nVous êtes en contrat aidé."
+    (split,) = meaning.check(source, cumulative).split
+    assert split.alternative and "une seule de ces conditions suffit" in meaning.describe(
+        meaning.check(source, cumulative)
+    )
+    announced = "Vous devez être dans un de ces cas :\n" + cumulative
+    assert meaning.check(source, announced).ok
+    assert meaning.check(source, "Vous êtes suivi par la Mission locale ou bénéficiaire du RSA ou en contrat aidé.").ok
+    assert meaning.alternatives("Être inscrit ou inscrite dans un CFA.") == []  # one word, both genders
