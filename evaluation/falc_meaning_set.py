@@ -3,7 +3,7 @@
     python -m evaluation.falc_meaning_set drafts   # the model's first drafts of new passages (needs ../shared, LLM)
     python -m evaluation.falc_meaning_set dev|test # precision and recall of the checks on the labelled part
 
-The set (`evaluation/data/falc_meaning.yml`) pairs source passages with drafts and what a reader found in each draft:
+The set (`tests/data/falc_meaning.yml`) pairs source passages with drafts and what a reader found in each draft:
 the conditions it loses or whose logic it changes (« condition perdue »), its sentences that are not sentences
 (« phrase incomplète ») and those that say what the source does not (« ajout »); an item with none of them is « sens
 conservé ». Passages come from local aid fiches of the aides-jeunes catalogue that no FALC calibration used (past the
@@ -31,7 +31,7 @@ from falc.rewrite import HUMAN, PREFIX, is_field_list, protect, restore, writer_
 from sourcier.injection import neutralise
 from sourcier.settings import load_settings
 
-SET = Path(__file__).parent / "data" / "falc_meaning.yml"
+SET = Path(__file__).resolve().parents[1] / "tests" / "data" / "falc_meaning.yml"  # AGPL texts: test data, never shipped
 DRAFTS = Path("build/eval/falc_meaning/drafts.jsonl")
 
 

@@ -44,7 +44,7 @@ class ConditionKind(StrEnum):
 _MARKERS: dict[ConditionKind, str] = {
     ConditionKind.WHO: (
         r"(?:destin|r[ée]serv)[ée]e?s? (?:[àa]|aux)|ouverte?s? (?:[àa]|aux)|(?:personnes?|jeunes|enfants|familles|"
-        r"[ée]tudiant\w*|agents?|habitants?|salari[ée]\w*|m[ée]nages?|foyers?) (?:dont|qui|[âa]g[ée]e?s? de)"
+        r"[ée]tudiant\w*|agents?|habitants?|salari[ée]\w*|m[ée]nages?|foyers?) (?:qui|[âa]g[ée]e?s? de)|dont"
     ),
     ConditionKind.CASE: (
         r"sauf|sous r[ée]serve|[àa] condition|[àa] l['’]exception|except[ée]|hormis|[àa] moins|uniquement|seulement|"
@@ -67,6 +67,11 @@ _JOINED = r"et qu['’e]|et si|et [àa] condition"
 _MARKER = re.compile(
     "|".join(f"(?P<{kind.name}>(?<![\\w'’])(?:{pattern})(?![\\w]))" for kind, pattern in _MARKERS.items())
     + f"|(?P<JOINED>(?<![\\w'’])(?:{_JOINED})(?![\\w]))",
+    re.IGNORECASE,
+)
+# What keeps a case a case in the draft: its marker, a question (« Vous avez moins de 18 ans ? »), an obligation.
+_HYPOTHETICAL = re.compile(
+    rf"(?<![\w'’])(?:{_MARKERS[ConditionKind.CASE]})(?!\w)|\?|\b(?:dev(?:ez|oir)|doi(?:t|vent)|faut|condition)\b",
     re.IGNORECASE,
 )
 _OUTSIDE = re.compile(r"\b(?:hors|en dehors|à l['’]extérieur)\b(?:\s+[\w'’-]+){0,4}", re.IGNORECASE)
@@ -193,6 +198,8 @@ def _holder(condition: Condition, sentences: list[str]) -> int | None:
         bound = _BOUND_WORDS.get(condition.kind)
         if bound and not bound.search(window):
             continue
+        if condition.kind is ConditionKind.CASE and not condition.joined_to and not _HYPOTHETICAL.search(window):
+            continue  # « si votre traitement a moins augmenté que les prix » made a statement: « Il a moins augmenté. »
         return index
     return None
 
@@ -284,8 +291,8 @@ def fragments(draft: str) -> list[str]:
     found = []
     lines = [line.strip() for line in draft.splitlines() if line.strip()]
     for index, line in enumerate(lines):
-        if index and lines[index - 1].rstrip().endswith(":"):
-            continue
+        if line.endswith(":") or (index and lines[index - 1].rstrip().endswith(":")):
+            continue  # a list's opening line, or one of its items
         for sentence in _sentences(line):
             if _FIELD.match(sentence) or (sentence.endswith("?") and len(sentence.split()) <= 5):
                 continue
