@@ -54,8 +54,9 @@ app: install
 
 run: ingest app
 
+# The 15 slowest tests are listed at the end: where the suite's time goes.
 test: install system-packages
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q --durations=15
 
 # Sourcier's own logic with test doubles of the real contracts (no model, no server): under a minute.
 test-fast: install
