@@ -172,7 +172,7 @@ def check(source: str, draft: str, context: str = "") -> MeaningCheck:
         elif condition.joined_to and _ways_in(condition, sentences, holder):
             result.split.append(condition)
     result.split += _alternatives_made_cumulative(source, sentences)
-    result.fragments = fragments(draft)
+    result.fragments = fragments(draft, source)
     result.added = additions(source, draft, context)
     return result
 
@@ -285,20 +285,31 @@ def _ways_in(condition: Condition, sentences: list[str], holder: int) -> bool:
     return opens_a_case and not any(both.search(s) for s in alone)
 
 
-def fragments(draft: str) -> list[str]:
-    """Draft lines that are not sentences: no verb, and neither a list item under « … : », a « label : value » line
-    nor a short heading question."""
+def fragments(draft: str, source: str = "") -> list[str]:
+    """Draft lines that are not sentences: no verb, and neither items of a list opened by a line ending with « : »,
+    « label : value » lines, short heading questions, nor lines the source itself writes so (a list of who is
+    concerned kept as a list)."""
     found = []
-    lines = [line.strip() for line in draft.splitlines() if line.strip()]
-    for index, line in enumerate(lines):
-        if line.endswith(":") or (index and lines[index - 1].rstrip().endswith(":")):
-            continue  # a list's opening line, or one of its items
+    written = {_line(line) for line in source.splitlines()}
+    in_list = False
+    for line in (line.strip() for line in draft.splitlines()):
+        if not line:
+            continue
+        if in_list or line.endswith(":"):
+            in_list = True  # a list's opening line and its items
+            continue
         for sentence in _sentences(line):
             if _FIELD.match(sentence) or (sentence.endswith("?") and len(sentence.split()) <= 5):
+                continue
+            if _line(sentence) in written:
                 continue
             if not _has_verb(sentence):
                 found.append(sentence)
     return found
+
+
+def _line(text: str) -> str:
+    return " ".join(text.lower().split()).strip("-•*;,. ")
 
 
 def _has_verb(sentence: str) -> bool:
@@ -326,9 +337,9 @@ _DETERMINERS = frozenset(
 
 @lru_cache(maxsize=1)
 def _verb_forms() -> frozenset[str]:
-    """Every inflected form of French verbs the parser's lemmatizer knows (~114,000)."""
-    table = parser(lemmas=True).get_pipe("lemmatizer").lookups.get_table("lemma_exc")
-    return frozenset(table["verb"])
+    """Every inflected form of French verbs the parser's lemmatizer lists (~114,000), and their infinitives."""
+    lookups = parser(lemmas=True).get_pipe("lemmatizer").lookups
+    return frozenset(lookups.get_table("lemma_exc")["verb"]) | frozenset(lookups.get_table("lemma_index")["verb"])
 
 
 def additions(source: str, draft: str, context: str = "") -> list[str]:
