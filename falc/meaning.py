@@ -321,7 +321,7 @@ def _has_verb(sentence: str) -> bool:
             return True
         before = parsed[token.i - 1].lower_ if token.i else ""
         participle = token.lower_.endswith("ant")  # « Elle allant de 15 € à 60 € »: no finite verb
-        if token.lower_ in _verb_forms() and before not in _DETERMINERS and not token.is_stop and not participle:
+        if _is_verb_form(token.lower_) and before not in _DETERMINERS and not token.is_stop and not participle:
             return True
     return False
 
@@ -336,10 +336,23 @@ _DETERMINERS = frozenset(
 
 
 @lru_cache(maxsize=1)
-def _verb_forms() -> frozenset[str]:
-    """Every inflected form of French verbs the parser's lemmatizer lists (~114,000), and their infinitives."""
+def _verb_lexicon() -> tuple[frozenset[str], frozenset[str], tuple[tuple[str, str], ...]]:
+    """The parser's own verb lexicon: irregular forms (~114,000), infinitives, and the endings of regular ones."""
     lookups = parser(lemmas=True).get_pipe("lemmatizer").lookups
-    return frozenset(lookups.get_table("lemma_exc")["verb"]) | frozenset(lookups.get_table("lemma_index")["verb"])
+    irregular = frozenset(lookups.get_table("lemma_exc")["verb"])
+    infinitives = frozenset(lookups.get_table("lemma_index")["verb"])
+    # Without the present's « -e » (« montre » → « montrer »): it would make « aide », « demande » verbs too.
+    endings = tuple((old, new) for old, new in lookups.get_table("lemma_rules")["verb"] if old)
+    return irregular, infinitives, endings
+
+
+@lru_cache(maxsize=20_000)
+def _is_verb_form(word: str) -> bool:
+    """« montre », « vérifiez », « coller »: a form of a French verb the lexicon knows, regular or not."""
+    irregular, infinitives, endings = _verb_lexicon()
+    if word in irregular or word in infinitives:
+        return True
+    return any(word.endswith(old) and word[: -len(old)] + new in infinitives for old, new in endings)
 
 
 def additions(source: str, draft: str, context: str = "") -> list[str]:
