@@ -31,7 +31,8 @@ from falc.rewrite import HUMAN, PREFIX, is_field_list, protect, restore, writer_
 from sourcier.injection import neutralise
 from sourcier.settings import load_settings
 
-SET = Path(__file__).resolve().parents[1] / "tests" / "data" / "falc_meaning.yml"  # AGPL texts: test data, never shipped
+# AGPL passages: test data, never shipped with the product.
+SET = Path(__file__).resolve().parents[1] / "tests" / "data" / "falc_meaning.yml"
 DRAFTS = Path("build/eval/falc_meaning/drafts.jsonl")
 
 

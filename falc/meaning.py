@@ -33,6 +33,7 @@ from sourcier.french import content_terms, parser
 
 
 class ConditionKind(StrEnum):
+    REQUIREMENT = "condition à remplir"  # an item of a « Conditions » list: « Ne pas avoir obtenu l'aide … »
     WHO = "personnes concernées"  # destiné aux, réservé aux, ouvert aux, les personnes dont
     CASE = "cas ou exception"  # si, sauf, sous réserve, à condition, uniquement, lorsque, en cas de
     PLACE = "lieu"  # sur le territoire de, hors région, domicilié à
@@ -78,7 +79,7 @@ _OUTSIDE = re.compile(r"\b(?:hors|en dehors|à l['’]extérieur)\b(?:\s+[\w'’
 _THOUSANDS = re.compile(r"(?<=\d)[\s.](?=\d{3}\b)")
 _CLAUSE_END = re.compile(r"[,;:.()!?\n«»]")
 MAX_CLAUSE_WORDS = 12
-_NEGATION = re.compile(r"(?<![\w])(?:ne|n['’])\s|(?<![\w])(?:pas|plus|jamais|aucune?|rien|sans|non|ni)(?![\w])", re.I)
+_NEGATION = re.compile(r"(?<![\w])(?:ne|n['’])\s|(?<![\w])(?:pas|jamais|aucune?|rien|sans|non|ni)(?![\w])", re.I)
 # Words a bound may be written with in the draft, by direction.
 _BOUND_WORDS = {
     ConditionKind.AT_MOST: re.compile(
@@ -160,12 +161,35 @@ def conditions(text: str) -> list[Condition]:
     return _distinct(found)
 
 
+_REQUIREMENTS_SECTION = re.compile(r"condition|pour qui|qui (?:est|peut)|b[ée]n[ée]ficiaire|crit[èe]re|[ée]ligib", re.I)
+_NEGATED_ITEM = re.compile(r"^\s*(?:[-•*]\s*)?(?:ne pas|n['’]avoir pas|ne jamais|ne plus|sans)\b", re.IGNORECASE)
+
+
+def requirements(source: str, context: str = "") -> list[Condition]:
+    """Under a section on who may have the aid (« Conditions », « Pour qui ? »), each item of a list is a condition
+    to meet, whether or not a word announces it — « Ne pas avoir obtenu l'aide à la mobilité » rewritten « Vous avez
+    besoin d'aide à la mobilité ? » reverses it."""
+    section = context.strip().splitlines()[-1] if context.strip() else ""
+    if not _REQUIREMENTS_SECTION.search(section):
+        return []
+    found = []
+    for line in source.splitlines():
+        if not re.match(r"^\s*[-•*]\s+\S", line):
+            continue
+        item = _normal(re.sub(r"^\s*[-•*]\s+", "", line).strip())
+        terms = _terms(item) - _stock()
+        if len(terms) >= 2:
+            negated = bool(_NEGATED_ITEM.match(item))
+            found.append(Condition(ConditionKind.REQUIREMENT, item.rstrip(" .;"), terms, negated))
+    return found
+
+
 def check(source: str, draft: str, context: str = "") -> MeaningCheck:
     """The draft against its source; `context` (the document's title and section) is where a draft may take words
     the passage itself does not have."""
     result = MeaningCheck()
     sentences = _sentences(draft)
-    for condition in conditions(source):
+    for condition in conditions(source) + requirements(source, context):
         holder = _holder(condition, sentences)
         if holder is None:
             result.lost.append(condition)

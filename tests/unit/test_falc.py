@@ -439,3 +439,23 @@ def test_alternatives_stated_as_separate_requirements_are_caught_and_a_list_anno
     assert meaning.check(source, announced).ok
     assert meaning.check(source, "Vous êtes suivi par la Mission locale ou bénéficiaire du RSA ou en contrat aidé.").ok
     assert meaning.alternatives("Être inscrit ou inscrite dans un CFA.") == []  # one word, both genders
+
+
+def test_a_requirement_of_a_conditions_list_loses_its_negation_and_is_caught():
+    # eval-falc's test part: the model's final draft of MSA Armorique's aid turned both « ne pas » into their opposite.
+    source = (
+        "- Avoir obtenu le code de la route.\n- Ne pas avoir obtenu l'aide à la mobilité.\n"
+        "- Ne pas avoir de capitaux supérieurs à 50 000 € pour une personne seule."
+    )
+    draft = (
+        "Vous avez le code de la route ?\nVous avez besoin d'aide à la mobilité ?\n"
+        "Vous avez plus de 50 000 € pour une personne seule ?"
+    )
+    lost = meaning.check(source, draft, "Aide au permis\nConditions").lost
+    assert [c.kind for c in lost] == [meaning.ConditionKind.REQUIREMENT] * 2
+    kept = (
+        "Vous avez le code de la route.\nVous n'avez pas obtenu l'aide à la mobilité.\n"
+        "Vous n'avez pas plus de 50 000 € de capitaux si vous êtes une personne seule."
+    )
+    assert meaning.check(source, kept, "Aide au permis\nConditions").ok
+    assert meaning.requirements(source, "Aide au permis\nDescription") == []  # only under a section of conditions
