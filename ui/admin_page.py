@@ -229,11 +229,11 @@ def render() -> None:
     reader = require("Administration", lambda reader: reader.is_admin)
     st.title("Administration")
     show_status()
-    st.subheader("Ingestion")
+    st.header("Ingestion")
     show_ingestion(reader)
     services = sorted({r.service or "general" for r in live_documents().documents.values()} - {"general"})
     show_upload(reader, services)
-    st.subheader("Documents")
+    st.header("Documents")
     show_documents(reader)
 
 

@@ -120,7 +120,7 @@ def _editor(reader: Reader, relative_path: str, doc_id: str, draft: Draft, store
     explained: set[str] = set()
     problems = 0
     for index_section, section in enumerate(draft.sections):
-        st.subheader(section.title)
+        st.header(section.title)
         for index, passage in enumerate(section.passages):
             key = f"falc_{doc_id}_{index_section}_{index}"
             left, right = st.columns(2)

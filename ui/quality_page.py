@@ -182,13 +182,13 @@ def render() -> None:
             audit_log().record(AuditKind.MARK, reader, finding=dismissed[0], status=FindingStatus.NEW.value)
             del st.session_state["dismissed"]
             st.rerun()
-    st.subheader(f"Constats ({len(shown)})")
+    st.header(f"Constats ({len(shown)})")
     for position, finding in enumerate(shown[:200]):
         _show_finding(position, finding, state, reader)
     if len(shown) > 200:
         st.caption(f"… {len(shown) - 200} autres : affinez les filtres ou téléchargez le rapport complet.")
 
-    st.subheader("Documents à traiter en priorité")
+    st.header("Documents à traiter en priorité")
     ranked = [d for d in report["ranked_documents"] if not chosen_services or d["service"] in chosen_services]
     st.dataframe(
         [{"Document": d["title"] or d["path"], "Service": service_name(d["service"]), "Constats": d["findings"],
