@@ -122,7 +122,7 @@ class Passage:
 
     @property
     def sound(self) -> bool:
-        """Every fact and every condition of the source kept, nothing added: what validation needs."""
+        """Every fact and every condition of the source kept, no fact added: what validation needs."""
         return self.check().ok and self.meaning().ok
 
     @property
