@@ -1,6 +1,8 @@
 """The Streamlit app's pages against a real index (streamlit.testing AppTest), with the LLM behind a real HTTP
 protocol stand-in of Ollama so that each answer takes seconds; the browser test uses the real embedded model."""
 
+import subprocess
+import sys
 import time
 
 import pytest
@@ -11,7 +13,7 @@ from ingest import background
 from ingest.manifest import Manifest
 from ingest.pipeline import IngestionPipeline
 from sourcier.feedback import FeedbackStore
-from tests.conftest import FICHES, MODELS, REPO, copy_into, free_port, make_settings
+from tests.conftest import FICHES, MODELS, REPO, copy_into, free_port, make_settings, wait_for_streamlit
 from tests.ollama_standin import ANSWER, OllamaStandIn
 
 APP = str(REPO / "ui" / "app.py")
@@ -303,6 +305,29 @@ def test_the_demo_refuses_a_network_address(tmp_path):
 
     refused = sourcier(tmp_path, "app", "--host", "0.0.0.0", "--port", str(free_port()))
     assert refused.returncode == 1 and "Refus d'écouter sur 0.0.0.0" in refused.stderr
+
+
+def test_stopping_sourcier_app_stops_the_server(tmp_path):
+    # `sourcier app` used to start Streamlit as a child: a SIGTERM to it left the server listening, orphaned.
+    import httpx
+
+    port = free_port()
+    environment = {
+        "PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "SOURCIER_CORPUS_DIR": str(tmp_path / "corpus"),
+        "SOURCIER_STORE__PATH": str(tmp_path / "vectorstore"), "SOURCIER_EMBEDDING__MODELS_DIR": str(MODELS),
+    }  # fmt: skip
+    app = subprocess.Popen(
+        [sys.executable, "-m", "ui.cli", "app", "--port", str(port)], cwd=REPO, env=environment,
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        wait_for_streamlit(f"http://127.0.0.1:{port}", app)
+        app.terminate()
+        app.wait(timeout=30)
+        with pytest.raises(httpx.ConnectError):
+            httpx.get(f"http://127.0.0.1:{port}/_stcore/health", timeout=2)
+    finally:
+        app.kill()
 
 
 def test_falc_draft_is_checked_edited_validated_and_exported(indexed, monkeypatch, ollama):

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import getpass
 import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -254,7 +253,9 @@ def app(settings: Settings, args) -> int:
         "--server.headless", "true", "--server.address", args.host, "--server.port", str(args.port),
         "--browser.gatherUsageStats", "false",
     ]  # fmt: skip
-    return subprocess.call(command)
+    # The server takes this process's place: stopping `sourcier app` (a service manager's SIGTERM, a `kill`) stops
+    # the server, where a child would have kept listening, orphaned.
+    os.execv(sys.executable, command)
 
 
 def serve(settings: Settings, args) -> int:
