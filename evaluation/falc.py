@@ -103,6 +103,7 @@ def run_one(path: Path, kind: str, writer, reader: DocumentReader, folder: Path)
     source_text = "\n".join(p.source for p in draft.passages)
     draft_text = "\n".join(p.draft for p in draft.passages)
     checks = [compare(p.source, p.draft) for p in draft.passages]
+    meanings = [p.meaning() for p in draft.passages]
     before, after = measure(source_text), measure(draft_text)
     return FicheResult(
         name=path.name,
@@ -124,8 +125,8 @@ def run_one(path: Path, kind: str, writer, reader: DocumentReader, folder: Path)
         uncommon_before=before.uncommon_share,
         uncommon_after=after.uncommon_share,
         seconds=seconds,
-        conditions_open=sum(not p.meaning().ok for p in draft.passages),
-        fragments=sum(len(p.meaning().fragments) for p in draft.passages),
+        conditions_open=sum(not m.ok for m in meanings),
+        fragments=sum(len(m.fragments) for m in meanings),
         dropped=sum(len(p.dropped) for p in draft.passages),
         before=source_text,
         after=draft_text,

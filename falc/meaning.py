@@ -29,6 +29,7 @@ from enum import StrEnum
 from functools import lru_cache
 
 from falc.facts import digits_for_words, without_addresses, write_dates_out
+from falc.rules import sentences_of
 from sourcier.french import content_terms, parser
 
 
@@ -123,7 +124,7 @@ class MeaningCheck:
 def conditions(text: str) -> list[Condition]:
     """The conditions `text` states, in order."""
     found: list[Condition] = []
-    for sentence in _sentences(without_addresses(text)):
+    for sentence in sentences_of(without_addresses(text)):
         sentence = _normal(sentence)
         previous: Condition | None = None
         markers = list(_MARKER.finditer(sentence))
@@ -188,7 +189,7 @@ def check(source: str, draft: str, context: str = "") -> MeaningCheck:
     """The draft against its source; `context` (the document's title and section) is where a draft may take words
     the passage itself does not have."""
     result = MeaningCheck()
-    sentences = _sentences(draft)
+    sentences = sentences_of(draft)
     for condition in conditions(source) + requirements(source, context):
         holder = _holder(condition, sentences)
         if holder is None:
@@ -245,7 +246,7 @@ def alternatives(text: str) -> list[list[tuple[str, frozenset[str]]]]:
     bénéficiaire du RSA, ou … ». Each alternative needs two content words of its own: « inscrit ou inscrite » is
     one word written for both genders, not two cases."""
     groups = []
-    for sentence in _sentences(without_addresses(text)):
+    for sentence in sentences_of(without_addresses(text)):
         sentence = _DOUBLET.sub(r"\1", _normal(re.sub(r"\([^)]*\)", " ", sentence)))
         pieces = _OR.split(sentence)
         if len(pieces) < 2:
@@ -303,10 +304,13 @@ def _ways_in(condition: Condition, sentences: list[str], holder: int) -> bool:
     other = _holder(first[0], sentences) if first else None
     if other is None or other == holder:
         return False
-    both = re.compile(r"\b(?:et|aussi|en plus|les 2|les deux|toutes? (?:ces|les)|ces \d conditions)\b", re.I)
     alone = [sentences[holder], sentences[other]]
-    opens_a_case = all(re.match(r"^\s*(?:si|s['’]il)\b", s, re.I) or s.rstrip().endswith("?") for s in alone)
-    return opens_a_case and not any(both.search(s) for s in alone)
+    opens_a_case = all(_OPENS_A_CASE.match(s) or s.rstrip().endswith("?") for s in alone)
+    return opens_a_case and not any(_BOTH.search(s) for s in alone)
+
+
+_BOTH = re.compile(r"\b(?:et|aussi|en plus|les 2|les deux|toutes? (?:ces|les)|ces \d conditions)\b", re.I)
+_OPENS_A_CASE = re.compile(r"^\s*(?:si|s['’]il)\b", re.I)
 
 
 def fragments(draft: str, source: str = "") -> list[str]:
@@ -322,7 +326,7 @@ def fragments(draft: str, source: str = "") -> list[str]:
         if in_list or line.endswith(":"):
             in_list = True  # a list's opening line and its items
             continue
-        for sentence in _sentences(line):
+        for sentence in sentences_of(line):
             if _FIELD.match(sentence) or (sentence.endswith("?") and len(sentence.split()) <= 5):
                 continue
             if _line(sentence) in written:
@@ -384,7 +388,7 @@ def additions(source: str, draft: str, context: str = "") -> list[str]:
     earlier one."""
     known = _terms(source) | _terms(context) | _stock()
     found, said = [], []
-    for sentence in _sentences(draft):
+    for sentence in sentences_of(draft):
         terms = frozenset(t for t in _terms(sentence) if not t[0].isdigit())  # numbers: the fact check's
         if not terms or _EXPLANATION.search(sentence):
             said.append(terms)
@@ -402,9 +406,9 @@ def without(draft: str, sentences: list[str]) -> str:
     """`draft` with `sentences` taken out, line by line."""
     kept = []
     for line in draft.splitlines():
-        remaining = [s for s in _sentences(line) if s not in sentences]
+        remaining = [s for s in sentences_of(line) if s not in sentences]
         if remaining:
-            kept.append(line if len(remaining) == len(_sentences(line)) else " ".join(remaining))
+            kept.append(line if len(remaining) == len(sentences_of(line)) else " ".join(remaining))
     return "\n".join(kept)
 
 
@@ -426,24 +430,19 @@ def describe(check: MeaningCheck) -> str:
     return "\n".join(lines)
 
 
-def describe_for_owner(check: MeaningCheck) -> list[str]:
-    """Each problem as the owner reads it."""
-    lines = [f"Condition perdue : « {c.clause} »" for c in check.lost]
-    lines += [
-        f"Conditions séparées : « {c.joined_to} » et « {c.clause} » doivent être remplies ensemble"
-        if not c.alternative
-        else f"Conditions cumulées : « {c.joined_to} » ou « {c.clause} », une seule suffit"
-        for c in check.split
-    ]
-    lines += [f"Phrase incomplète : « {s} »" for s in check.fragments]
-    lines += [f"Ajout absent du texte d'origine : « {s} »" for s in check.added]
-    return lines
-
-
-def _sentences(text: str) -> list[str]:
-    from falc.rules import sentences_of  # rules imports the parser too; kept apart for the import order
-
-    return sentences_of(text)
+def for_owner(condition: Condition) -> str:
+    """A lost or changed condition as the owner reads it."""
+    if condition.alternative:
+        return (
+            f"Conditions cumulées : « {condition.joined_to} » ou « {condition.clause} » — une seule suffit, le "
+            "brouillon les demande toutes."
+        )
+    if condition.joined_to:
+        return (
+            f"Conditions séparées : « {condition.joined_to} » et « {condition.clause} » doivent être remplies toutes "
+            "les deux ; le brouillon en fait deux cas différents."
+        )
+    return f"Condition perdue ({condition.kind}) : « {condition.clause} »"
 
 
 def _normal(text: str) -> str:

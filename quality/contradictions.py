@@ -253,7 +253,7 @@ def _one_per_stale_figure(corpus: CorpusView, links: list[_Link]) -> list[Findin
             for chunk_id, fact in ((link.first_id, link.first_fact), (link.second_id, link.second_fact)):
                 stating.setdefault(fact.value, {}).setdefault(corpus.chunks[chunk_id].doc_id, (chunk_id, fact.sentence))
                 written.setdefault(fact.value, fact.text)
-        if sum(len(documents) for documents in stating.values()) < 3 or len(stating) != 2:
+        if sum(len(documents) for documents in stating.values()) < 3:
             findings += [
                 _finding(corpus, k.first_id, k.second_id, k.disagreements, "entre deux documents", Severity.HIGH, {})
                 for k in group

@@ -10,6 +10,7 @@ import streamlit as st
 from falc.drafts import DraftStore, validate
 from falc.export import PROOFREADING_NOTICE, ExportFormat, export
 from falc.facts import FactCheck, compare
+from falc.meaning import for_owner as meaning_for_owner
 from falc.rewrite import Draft, FalcWriter, Passage, writer_for
 from falc.rules import measure
 from falc.source import DocumentReader, SourceDocument
@@ -178,18 +179,7 @@ def _checks(column, passage: Passage, explained: set[str], key: str) -> list[str
         column.error(f"Information absente du document : « {fact.written} » ({fact.kind})", icon=":material/error:")
     confirmed = []
     for number, condition in enumerate([*meaning.lost, *meaning.split]):
-        if condition.joined_to:
-            column.error(
-                f"Conditions séparées : « {escape_markdown(condition.joined_to)} » et "
-                f"« {escape_markdown(condition.clause)} » doivent être remplies toutes les deux ; le brouillon en "
-                "fait deux cas différents.",
-                icon=":material/call_split:",
-            )
-        else:
-            column.error(
-                f"Condition perdue ({condition.kind}) : « {escape_markdown(condition.clause)} »",
-                icon=":material/rule:",
-            )
+        column.error(escape_markdown(meaning_for_owner(condition)), icon=":material/rule:")
         if column.checkbox("Elle est bien dans le brouillon (je confirme)", key=f"{key}_condition_{number}"):
             confirmed.append(condition.clause)
     for sentence in meaning.fragments:

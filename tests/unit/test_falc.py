@@ -435,6 +435,7 @@ def test_alternatives_stated_as_separate_requirements_are_caught_and_a_list_anno
     assert split.alternative and "une seule de ces conditions suffit" in meaning.describe(
         meaning.check(source, cumulative)
     )
+    assert "une seule suffit" in meaning.for_owner(split)  # the page must not tell the owner both are needed
     announced = "Vous devez être dans un de ces cas :\n" + cumulative
     assert meaning.check(source, announced).ok
     assert meaning.check(source, "Vous êtes suivi par la Mission locale ou bénéficiaire du RSA ou en contrat aidé.").ok
