@@ -38,14 +38,19 @@ class Discovery:
 
 def printable(relative: Path) -> tuple[str, bool]:
     """The POSIX path as text, and whether it is valid UTF-8 (names copied from old Windows shares often are not:
-    Python keeps their bytes as surrogates, which no database or JSON file can store)."""
+    Python keeps their bytes as surrogates, which no database or JSON file can store). An invalid name shows its
+    bytes (« \\xe9l\\xe8ve.txt »): two entries never share a line, not even beside a valid « élève.txt »."""
     text = relative.as_posix()
     try:
         text.encode("utf-8")
         return text, True
     except UnicodeEncodeError:
-        raw = os.fsencode(text)
-        return raw.decode("cp1252", errors="replace"), False
+        return os.fsencode(text).decode("utf-8", errors="backslashreplace"), False
+
+
+def _readable_guess(name: str) -> str:
+    """What an invalid name most likely said (old Windows shares wrote cp1252): the name to suggest."""
+    return os.fsencode(name).decode("cp1252", errors="replace").replace("\ufffd", "_")
 
 
 def discover(corpus_dir: Path, paths: Iterable[Path] = ()) -> Discovery:
@@ -119,11 +124,13 @@ def path_error(error: OSError, what: str) -> str:
 def _why_skipped(path: Path, relative: Path, valid_name: bool) -> tuple[str, bool] | None:
     """(reason, problem) for an entry that is not loaded, None for a file to load."""
     if not valid_name:
-        suggestion = printable(Path(relative.name))[0]
-        what = "dossier" if path.is_dir() else "fichier"
+        # The first part of the path that is not UTF-8 is the one to rename: often a folder, not the file.
+        index = next(i for i, part in enumerate(relative.parts) if not printable(Path(part))[1])
+        is_folder = index < len(relative.parts) - 1 or path.is_dir()
         return (
-            f"Nom de {what} illisible (encodage autre que UTF-8, copié d'un ancien serveur ?) : renommez-le, "
-            f"par exemple « {suggestion} », puis relancez l'ingestion.",
+            f"Nom de {'dossier' if is_folder else 'fichier'} illisible (encodage autre que UTF-8, copié d'un ancien "
+            f"serveur ?) : renommez {'le dossier' if is_folder else 'le fichier'} en « "
+            f"{_readable_guess(relative.parts[index])} » par exemple, puis relancez l'ingestion.",
             True,
         )
     if path.is_symlink():

@@ -17,7 +17,7 @@ import time
 from multiprocessing.connection import Connection
 
 from ingest.documents import LoadedDocument, SourceFile
-from ingest.loaders import LoadOptions, load
+from ingest.loaders import LoadOptions, load, why_unreadable
 from sourcier.errors import DocumentError, LimitExceededError, ServiceUnavailableError
 
 _PR_SET_PDEATHSIG = 1  # from <sys/prctl.h>
@@ -57,6 +57,8 @@ def _serve(connection: Connection, memory_mb: int) -> None:
                 reply = ("ok", load(source, options))
             except DocumentError as exc:
                 reply = ("error", exc)
+            except Exception as exc:  # `load` turns parsers' errors into reasons; anything else must not kill us
+                reply = ("error", DocumentError(why_unreadable(exc)))
             connection.send(reply)
         except OSError:  # the run stopped waiting (limit hit, or ingestion killed): nothing to answer
             return
@@ -85,11 +87,9 @@ class LoadWorker:
         deadline = time.monotonic() + allowed
         while not connection.poll(0.1):
             if not self._process.is_alive():
+                cause = self._death_cause()
                 self._stop()
-                raise LimitExceededError(
-                    f"Lecture interrompue : le fichier demande plus de {self.options.parse_memory_mb} Mo de mémoire "
-                    "(archive piégée ?) ou fait planter le lecteur (réglage ingest.parse_memory_mb)."
-                )
+                raise LimitExceededError(cause)
             if time.monotonic() > deadline:
                 self._stop()
                 raise LimitExceededError(
@@ -99,11 +99,34 @@ class LoadWorker:
         try:
             kind, payload = connection.recv()
         except (EOFError, OSError):  # died while answering
+            self._process.join(timeout=5)
+            cause = self._death_cause()
             self._stop()
-            raise LimitExceededError("Lecture interrompue : le lecteur s'est arrêté sur ce fichier.") from None
+            raise LimitExceededError(cause) from None
         if kind == "error":
             raise payload
         return payload
+
+    def _death_cause(self) -> str:
+        """Why the reading child died on this file, from how it ended (the report's line for the file)."""
+        code = self._process.exitcode if self._process is not None else None
+        memory = (
+            f"le fichier demande plus de {self.options.parse_memory_mb} Mo de mémoire, la limite fixée "
+            "(archive piégée ? réglage ingest.parse_memory_mb)"
+        )
+        causes = {
+            -signal.SIGKILL: memory + " ou le système a arrêté le lecteur",
+            -signal.SIGABRT: memory,
+            -signal.SIGSEGV: "le lecteur de ce format a planté sur son contenu (fichier endommagé ou piégé)",
+            -signal.SIGBUS: "le fichier a changé ou été tronqué pendant sa lecture",
+        }
+        if code in causes:
+            cause = causes[code]
+        elif code is not None and code < 0:
+            cause = f"le lecteur a été arrêté (signal {signal.Signals(-code).name})"
+        else:
+            cause = f"le lecteur s'est arrêté sur ce fichier (code de sortie {code})"
+        return f"Lecture interrompue : {cause}."
 
     def _start(self) -> Connection:
         if self._process is None or not self._process.is_alive():

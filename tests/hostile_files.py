@@ -110,6 +110,9 @@ def build_hostile_corpus(corpus: Path) -> None:
     names = corpus / "noms"
     names.mkdir()
     (Path(os.fsdecode(bytes(names) + b"/\xe9l\xe8ve.txt"))).write_bytes((SENTENCE * 5).encode())
+    (names / "élève.txt").write_text(SENTENCE * 5)  # the valid name it would read as: its own line
+    for undefined in (b"\x81", b"\x8d", b"\x8f"):  # no cp1252 character: three names that once shared a line
+        Path(os.fsdecode(bytes(names) + b"/note-" + undefined + b".txt")).write_bytes((SENTENCE * 5).encode())
     odd_folder = Path(os.fsdecode(bytes(names) + b"/dossier-\xe9t\xe9"))
     odd_folder.mkdir()
     (odd_folder / "note.txt").write_text(SENTENCE * 5)
@@ -139,6 +142,19 @@ def build_hostile_corpus(corpus: Path) -> None:
     texts.mkdir()
     (texts / "une-ligne.md").write_text("# Une seule ligne\n\n" + SENTENCE * 2500, encoding="utf-8")
     deep_html(texts / "profond.html", 3000)
+    (texts / "profond.md").write_text(
+        "# Page profonde\n\nAvant le bloc imbriqué, la mairie informe.\n\n"
+        + "<div>" * 300
+        + "Texte profond : la salle polyvalente se réserve trois semaines à l'avance."
+        + "</div>" * 300
+        + "\n\nAprès le bloc imbriqué, fin de la page.\n",
+        encoding="utf-8",
+    )
+    (texts / "citations.md").write_text(
+        "# Citations\n\n" + ">" * 10_000 + " Texte profond : la salle polyvalente se réserve trois semaines à "
+        "l'avance.\n\nAprès le bloc imbriqué, fin de la page.\n",
+        encoding="utf-8",
+    )
     latin = html_page(f"<p>{SENTENCE}</p>" * 3, '<meta charset="iso-8859-1">')
     (texts / "latin1.html").write_bytes(latin.encode("cp1252"))
     (texts / "sans-meta.html").write_bytes(html_page(f"<p>{SENTENCE}</p>" * 3).encode("utf-8"))

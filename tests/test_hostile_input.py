@@ -9,23 +9,29 @@ outcome, the quality report on the result, a second run that retries nothing, th
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
+from pathlib import Path
 
 import psutil
 import pytest
 
+from ingest.documents import SourceFile
+from ingest.loaders import LoadOptions, load
 from ingest.manifest import Manifest
 from ingest.pipeline import IngestionPipeline
 from ingest.progress import read_progress
 from ingest.report import DocumentStatus
 from ingest.worker import LoadWorker
 from quality.report import build_report
+from sourcier.errors import DocumentError, LimitExceededError
 from sourcier.injection import find_injections, neutralise
 from sourcier.layout import StoreLayout
-from tests.conftest import live_chunks, make_settings, requires_tesseract
+from tests.conftest import COURRIERS, FICHES, live_chunks, make_settings, requires_tesseract
 from tests.hostile_files import (
     HOSTILE_LIMITS,
     INJECTIONS,
@@ -41,8 +47,10 @@ pytestmark = pytest.mark.slow
 EXPECTED = {
     "fiches/F1965.html": (DocumentStatus.INDEXED, None),
     "fiches/F34779.html": (DocumentStatus.INDEXED, None),
-    "noms/élève.txt": (DocumentStatus.FAILED, "Nom de fichier illisible"),
-    "noms/dossier-été/note.txt": (DocumentStatus.FAILED, "Nom de fichier illisible"),
+    "noms/\\xe9l\\xe8ve.txt": (DocumentStatus.FAILED, "Nom de fichier illisible"),
+    "noms/élève.txt": (DocumentStatus.INDEXED, None),
+    **{f"noms/note-\\x{byte}.txt": (DocumentStatus.FAILED, "Nom de fichier illisible") for byte in ("81", "8d", "8f")},
+    "noms/dossier-\\xe9t\\xe9/note.txt": (DocumentStatus.FAILED, "renommez le dossier en « dossier-été »"),
     "speciaux/lien.html": (DocumentStatus.FAILED, "Lien symbolique"),
     "speciaux/tube.txt": (DocumentStatus.FAILED, "Fichier spécial"),
     "speciaux/dossier.pdf/note.txt": (DocumentStatus.INDEXED, None),
@@ -55,6 +63,8 @@ EXPECTED = {
     "bombes/bombe.odt": (DocumentStatus.FAILED, "au-delà de la limite de 20 Mo"),
     "textes/une-ligne.md": (DocumentStatus.INDEXED, "1 ligne très longue"),
     "textes/profond.html": (DocumentStatus.INDEXED, "aplatie"),
+    "textes/profond.md": (DocumentStatus.INDEXED, "aplatie"),
+    "textes/citations.md": (DocumentStatus.INDEXED, "aplatie"),
     "textes/latin1.html": (DocumentStatus.INDEXED, None),
     "textes/sans-meta.html": (DocumentStatus.INDEXED, None),
     "textes/un-octet.txt": (DocumentStatus.INDEXED, "1 caractère endommagé"),
@@ -109,8 +119,9 @@ def test_text_is_decoded_right_or_flagged(hostile):
         assert "Ã" not in texts[path]
     assert "fixé à trois mois" in texts["textes/utf7.txt"]
     assert "d?lai" in texts["textes/koi8.txt"]  # the accents were lost when the file was written: flagged below
-    assert "salle polyvalente se réserve" in texts["textes/profond.html"]
-    assert "Après le bloc imbriqué" in texts["textes/profond.html"]
+    for path in ("textes/profond.html", "textes/profond.md", "textes/citations.md"):
+        assert "salle polyvalente se réserve" in texts[path], path
+        assert "Après le bloc imbriqué" in texts[path], path
     assert texts["textes/une-ligne.md"].count("Le délai de déclaration") >= 2000  # all of it, not a truncation
 
 
@@ -182,6 +193,60 @@ def test_a_file_that_needs_too_much_memory_is_stopped(tmp_path, embedder):
     # Stopped either by the worker's memory limit or by libxml2 failing to allocate under it: never the run.
     assert files["rh/gros.docx"].status == DocumentStatus.FAILED
     assert files["rh/court.txt"].status == DocumentStatus.INDEXED
+
+
+def _source(path: Path) -> SourceFile:
+    return SourceFile(path=path, relative_path=path.name, service="rh", size=max(path.stat().st_size, 1))
+
+
+def test_a_damaged_archive_or_a_vanished_file_is_a_french_reason_and_the_worker_lives_on(tmp_path):
+    """A zip whose central directory is damaged, or a file gone between the run's listing and its reading, used to
+    kill the reading child (an uncaught exception) and be reported as a memory limit."""
+    damaged = tmp_path / "repertoire-casse.docx"
+    shutil.copy(next((COURRIERS / "latest").glob("*.docx")), damaged)
+    data = bytearray(damaged.read_bytes())
+    directory = data.rfind(b"PK\x01\x02")  # the last central directory entry: its signature broken
+    data[directory : directory + 4] = b"XX\x01\x02"
+    damaged.write_bytes(bytes(data))
+    vanished = tmp_path / "parti.txt"
+    vanished.write_text(SENTENCE)
+    source = _source(vanished)
+    vanished.unlink()
+    with LoadWorker(LoadOptions()) as worker:
+        with pytest.raises(DocumentError, match="^Archive endommagée ou tronquée") as archive:
+            worker.load(_source(damaged))
+        with pytest.raises(DocumentError, match="^Fichier disparu pendant l'ingestion") as gone:
+            worker.load(source)
+        assert not isinstance(archive.value, LimitExceededError) and not isinstance(gone.value, LimitExceededError)
+        first_child = worker._process.pid
+        assert worker.load(_source(FICHES / "F1965.html")).blocks
+        assert worker._process.pid == first_child  # the same child read all three: it never died
+
+
+def test_a_reading_child_that_crashes_is_reported_with_its_cause(tmp_path):
+    slow = tmp_path / "lent.md"
+    slow.write_text("# Lent\n\n" + SENTENCE * 60_000, encoding="utf-8")
+    with LoadWorker(LoadOptions(parse_timeout_s=120)) as worker:
+        worker.load(_source(FICHES / "F1965.html"))  # the child is up
+        threading.Timer(0.5, os.kill, (worker._process.pid, signal.SIGSEGV)).start()
+        with pytest.raises(LimitExceededError, match="le lecteur de ce format a planté"):
+            worker.load(_source(slow))
+        assert worker.load(_source(FICHES / "F1965.html")).blocks  # a new child reads the next file
+
+
+@requires_tesseract
+def test_a_page_too_large_to_render_is_named_not_blamed_on_the_ocr_limits(tmp_path):
+    from pypdf import PdfWriter
+
+    writer = PdfWriter()
+    writer.add_blank_page(width=14_400, height=14_400)  # the largest page PDF allows: 5 m a side
+    writer.add_blank_page(width=595, height=842)
+    giant = tmp_path / "plan.pdf"
+    with giant.open("wb") as handle:
+        writer.write(handle)
+    document = load(_source(giant), LoadOptions())
+    assert "OCR impossible sur la page 1 (trop grande ou endommagée)." in document.notes
+    assert not any("OCR limité" in note for note in document.notes)
 
 
 def test_kill_9_while_a_hostile_file_is_read(tmp_path, embedder):

@@ -11,12 +11,15 @@ message (French, one line) goes into the ingestion report.
 
 from __future__ import annotations
 
+import logging
 import re
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
+from xml.etree import ElementTree
 
 from ingest.dates import find_date
+from ingest.discover import path_error
 from ingest.documents import LoadedDocument, SourceFile
 from ingest.loaders.common import LoadOptions, one_line
 from ingest.loaders.markup import load_html, load_markdown
@@ -25,7 +28,9 @@ from ingest.loaders.pdf import load_pdf
 from ingest.loaders.text import decode, load_text
 from sourcier.errors import DocumentError, LimitExceededError, UnsupportedFormatError
 
-__all__ = ["LOADERS", "LoadOptions", "Loader", "decode", "load"]
+__all__ = ["LOADERS", "LoadOptions", "Loader", "decode", "load", "why_unreadable"]
+
+log = logging.getLogger(__name__)
 
 Loader = Callable[[Path, LoadOptions], LoadedDocument]
 
@@ -52,10 +57,10 @@ def load(source: SourceFile, options: LoadOptions | None = None) -> LoadedDocume
     loader = LOADERS.get(source.extension)
     if loader is None:
         raise UnsupportedFormatError(f"Format non pris en charge : « {source.extension or 'sans extension'} ».")
-    _check_signature(source)
-    if source.extension in _ZIP_FORMATS:
-        _check_archive(source, options)
     try:
+        _check_signature(source)
+        if source.extension in _ZIP_FORMATS:
+            _check_archive(source, options)
         document = loader(source.path, options)
     except DocumentError:
         raise
@@ -64,10 +69,10 @@ def load(source: SourceFile, options: LoadOptions | None = None) -> LoadedDocume
             f"Lecture interrompue : le fichier demande plus de {options.parse_memory_mb} Mo de mémoire "
             "(réglage ingest.parse_memory_mb)."
         ) from exc
-    except RecursionError as exc:
-        raise DocumentError("Structure du document trop imbriquée pour être lue.") from exc
     except Exception as exc:  # parsers raise anything on damaged files; the run must go on
-        raise DocumentError(f"Lecture impossible ({type(exc).__name__}) : {one_line(exc)}") from exc
+        # The report speaks French to the admin; the library's own (English) words go to the log for a developer.
+        log.info("%s: %s: %s", source.relative_path, type(exc).__name__, one_line(exc))
+        raise DocumentError(why_unreadable(exc)) from exc
     # Text extracted from PDFs can hold lone UTF-16 surrogates (broken ToUnicode maps): no UTF-8 encoder, hash or
     # store accepts them, and one crashed a whole ingestion run.
     document.title = _without_surrogates(document.title)
@@ -85,6 +90,23 @@ def load(source: SourceFile, options: LoadOptions | None = None) -> LoadedDocume
 
 _PAGE_NUMBER = re.compile(r"^[\W\d_]*$")  # « 1 », « - 2 - », « * »: no letters
 _LEADING_PAGE_NUMBER = re.compile(r"^\d{1,2} (?=[A-ZÀ-Ý])")  # « 1 Putanges-le-Lac, séance du … »
+
+
+def why_unreadable(exc: Exception) -> str:
+    """The reason a parser's exception gives the admin, in French (libraries speak English)."""
+    from lxml.etree import LxmlError
+
+    if isinstance(exc, OSError):
+        return path_error(exc, "fichier")
+    if isinstance(exc, RecursionError):
+        return "Structure du document trop imbriquée pour être lue."
+    if isinstance(exc, zipfile.BadZipFile | zipfile.LargeZipFile | EOFError):
+        return "Archive endommagée ou tronquée : le fichier ne peut pas être décompressé. Enregistrez-le à nouveau."
+    if isinstance(exc, LxmlError | ElementTree.ParseError):
+        return "Contenu XML invalide : le fichier est endommagé ou n'a pas été enregistré jusqu'au bout."
+    if isinstance(exc, UnicodeError):
+        return "Texte dans un encodage illisible : enregistrez le fichier en UTF-8."
+    return "Lecture impossible : fichier endommagé, ou variante du format que le lecteur ne connaît pas."
 
 
 def heading_of(document: LoadedDocument, max_length: int = 120) -> str:

@@ -23,6 +23,7 @@ _XML_PROLOG = re.compile(r"\A\s*<\?xml[^>]*\?>")
 MAX_HTML_DEPTH = 100
 # unstructured parses with lxml without huge_tree: libxml2 stops reading after ~10 MB of text, silently.
 MAX_STRUCTURED_CHARS = 4_000_000
+_FLATTENED_NOTE = f"Structure imbriquée sur plus de {MAX_HTML_DEPTH} niveaux : aplatie, texte conservé."
 _BLOCK_TAGS = {"p", "div", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "br", "section", "article", "table", "pre"}
 _VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "param", "source", "track", "wbr"}
 _SELF_CLOSING_SIBLINGS = {"p", "li", "dt", "dd", "tr", "td", "th", "option"}  # <p> one <p> two: siblings, not nested
@@ -50,7 +51,7 @@ def load_html(path: Path, options: LoadOptions) -> LoadedDocument:
     notes = [note for note in [decoded.note] if note]
     if flat is not None:
         text = flat
-        notes.append(f"Structure HTML imbriquée sur plus de {MAX_HTML_DEPTH} niveaux : aplatie, texte conservé.")
+        notes.append(_FLATTENED_NOTE)
     tree = lxml_html.fromstring(text, parser=lxml_html.HTMLParser(huge_tree=True))
     # Site chrome (menus, sidebars, footers, scripts) is not document content.
     for node in tree.xpath(
@@ -163,7 +164,8 @@ def _drop_repeats(blocks: list[Block]) -> list[Block]:
 
 def load_markdown(path: Path, options: LoadOptions) -> LoadedDocument:
     unstructured_ready()
-    from unstructured.partition.md import partition_md
+    import markdown
+    from unstructured.partition.html import partition_html
 
     decoded = decode(path.read_bytes())
     text, broken = break_long_lines(decoded.text, separator="\n\n")  # paragraphs: Markdown joins lines
@@ -181,12 +183,22 @@ def load_markdown(path: Path, options: LoadOptions) -> LoadedDocument:
     hidden += hidden_elements
     if not text.strip():
         raise DocumentError("Document Markdown sans contenu (seulement un en-tête).")
-    elements = [
-        element for section in _sections(text) for element in partition_md(text=section, **NO_LANGUAGE_DETECTION)
-    ]
+    # Markdown becomes HTML (as unstructured's partition_md does it) and goes through the HTML flattener: raw
+    # <div> nested 300 deep, or quotes nested 10,000 deep, would otherwise lose their text below libxml2's depth.
+    elements, flattened = [], False
+    for section in _sections(text):
+        page = markdown.markdown(section, extensions=["tables", "fenced_code"])
+        flat = _Flattener.flatten(page)
+        flattened = flattened or flat is not None
+        elements += partition_html(text=flat or page, **NO_LANGUAGE_DETECTION)
     document = from_elements(elements, "md", title=front.get("title", ""))
     document.doc_date = find_date(front.get("date", ""))
-    notes = [decoded.note, _broken_note(broken) if broken else None, hidden_note(hidden) if hidden else None]
+    notes = [
+        decoded.note,
+        _broken_note(broken) if broken else None,
+        hidden_note(hidden) if hidden else None,
+        _FLATTENED_NOTE if flattened else None,
+    ]
     document.notes.extend(note for note in notes if note)
     return document
 

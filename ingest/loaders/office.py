@@ -9,7 +9,7 @@ import zipfile
 from pathlib import Path
 
 from ingest.documents import LoadedDocument
-from ingest.loaders.common import LoadOptions, one_line
+from ingest.loaders.common import LoadOptions
 from ingest.loaders.elements import NO_LANGUAGE_DETECTION, from_elements, unstructured_ready
 from sourcier.errors import DocumentError, UnsupportedFormatError
 
@@ -21,7 +21,7 @@ def load_docx(path: Path, options: LoadOptions) -> LoadedDocument:
     try:
         elements = partition_docx(filename=str(path), infer_table_structure=True, **NO_LANGUAGE_DETECTION)
     except (KeyError, ValueError, zipfile.BadZipFile) as exc:
-        raise DocumentError(f"DOCX endommagé : {one_line(exc)}") from exc
+        raise DocumentError("DOCX endommagé : une partie du document manque ou est illisible.") from exc
     # The core-properties title is usually a leftover of the template the file was made from: not used.
     return from_elements(elements, "docx")
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from ingest import ocr
 from ingest.documents import Block, LoadedDocument
-from ingest.loaders.common import LoadOptions, one_line, paragraphs, tidy
+from ingest.loaders.common import LoadOptions, paragraphs, tidy
 from sourcier.errors import DocumentError, LimitExceededError
 from sourcier.french import plural
 
@@ -27,7 +27,7 @@ def load_pdf(path: Path, options: LoadOptions) -> LoadedDocument:
     except FileNotDecryptedError as exc:
         raise DocumentError("PDF protégé par un mot de passe : fournissez une version non chiffrée.") from exc
     except PdfReadError as exc:
-        raise DocumentError(f"PDF endommagé ou tronqué : {one_line(exc)}") from exc
+        raise DocumentError("PDF endommagé ou tronqué : sa structure ne peut pas être lue.") from exc
     if page_count == 0:
         raise DocumentError("PDF sans aucune page lisible (fichier tronqué ?).")
     if page_count > options.max_pages:
@@ -50,11 +50,12 @@ def load_pdf(path: Path, options: LoadOptions) -> LoadedDocument:
             continue
         blocks.extend(Block(paragraph, page=number) for paragraph in paragraphs(text))
     ocr_pages: list[int] = []
+    ocr_failed: list[int] = []
     ocr_skipped = 0
     if empty_pages and options.ocr and ocr.available():
         chosen = empty_pages[: options.max_ocr_pages]
-        read = ocr.read_pages(path, chosen, deadline=time.monotonic() + options.max_ocr_seconds)
-        ocr_skipped = len(empty_pages) - len(read)
+        read, ocr_failed = ocr.read_pages(path, chosen, deadline=time.monotonic() + options.max_ocr_seconds)
+        ocr_skipped = len(empty_pages) - len(read) - len(ocr_failed)
         for number, text in read.items():
             text = tidy(text)
             if len(text) >= 20:
@@ -77,6 +78,12 @@ def load_pdf(path: Path, options: LoadOptions) -> LoadedDocument:
             f"OCR limité : {plural(ocr_skipped, 'page')} sans texte non {'lue' if ocr_skipped < 2 else 'lues'} "
             f"(limites ingest.max_ocr_pages = "
             f"{options.max_ocr_pages} pages et ingest.max_ocr_seconds = {options.max_ocr_seconds:g} s par fichier)."
+        )
+    if ocr_failed:
+        one = len(ocr_failed) == 1
+        document.notes.append(
+            f"OCR impossible sur {'la page' if one else 'les pages'} {page_list(ocr_failed)} "
+            f"({'trop grande ou endommagée' if one else 'trop grandes ou endommagées'})."
         )
     if failed_pages:
         document.notes.append(f"Pages illisibles ignorées : {page_list(failed_pages)}.")
