@@ -10,13 +10,13 @@ import itertools
 import json
 import logging
 import os
-import pickle
 import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import bm25s
 import numpy as np
+import orjson
 
 from sourcier.french import content_terms
 
@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from ingest.store import VectorStore
 
 _PAGE = 5000
+_FORMAT = "sourcier-lexical-1"
 
 # bm25s logs each index build at DEBUG through its own handler: not for users' terminals.
 logging.getLogger("bm25s").setLevel(logging.WARNING)
@@ -47,18 +48,16 @@ class LexicalIndex:
 
     # --- persistence ----------------------------------------------------------------------------------
 
+    # Saved as JSON, never pickled: loading a pickle runs whatever code the file names, and the index lives in a
+    # folder that replicas share. A file that is not what `save` writes is rebuilt from the store, not trusted.
     @classmethod
     def load(cls, path: Path) -> LexicalIndex:
-        if not path.exists():
-            return cls({})
-        with path.open("rb") as handle:
-            return cls(pickle.load(handle))
+        return cls(_read(path) or {})
 
     def save(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)  # a new replica's folder holds nothing yet
         temporary = path.with_suffix(f".{os.getpid()}.tmp")  # replicas sharing a folder may save at once
-        with temporary.open("wb") as handle:
-            pickle.dump(self.entries, handle, protocol=pickle.HIGHEST_PROTOCOL)
+        temporary.write_bytes(orjson.dumps({"format": _FORMAT, "entries": self.entries}))
         temporary.replace(path)
 
     @staticmethod
@@ -72,15 +71,14 @@ class LexicalIndex:
         """The index of `store` as of `version` (the manifest's index version): the saved one when it is that
         version, else derived from the store again (a replica on another server, or after an ingestion)."""
         recorded = _version_file(path).read_text() if _version_file(path).is_file() else ""
-        if path.is_file() and recorded == version:  # "" for both: an index from before versions were recorded
-            return cls.load(path)
-        return cls.sync(path, store, version)
+        saved = _read(path) if recorded == version else None  # "" for both: from before versions were recorded
+        return cls(saved) if saved is not None else cls.sync(path, store, version)
 
     @classmethod
     def sync(cls, path: Path, store: VectorStore, version: str | None = None) -> LexicalIndex:
         """Bring the saved index in line with a store: drop gone chunks, tokenise new ones; `version` is recorded
         beside it."""
-        entries = cls.load(path).entries
+        entries = _read(path) or {}
         current: dict[str, dict] = {}
         for start in itertools.count(0, _PAGE):
             page = store.get(limit=_PAGE, offset=start)
@@ -96,6 +94,7 @@ class LexicalIndex:
                 entries[chunk.id] = (content_terms(f"{context}\n{chunk.text}"), chunk.metadata)
         index = cls(entries)
         index.save(path)
+        path.with_suffix(".pkl").unlink(missing_ok=True)  # the pickled index of earlier versions: never read again
         if version is not None:
             _version_file(path).write_text(version)
         return index
@@ -129,6 +128,17 @@ class LexicalIndex:
         top = np.argpartition(-scores, min(k, len(scores) - 1))[:k]
         top = top[np.argsort(-scores[top])]
         return [(self.ids[i], float(scores[i])) for i in top if scores[i] > 0]
+
+
+def _read(path: Path) -> dict[str, tuple[list[str], dict]] | None:
+    """The entries `save` wrote at `path`; None when there is no such file or it is anything else."""
+    try:
+        saved = orjson.loads(path.read_bytes())
+        if saved.get("format") != _FORMAT:
+            return None
+        return {chunk_id: (list(terms), dict(metadata)) for chunk_id, (terms, metadata) in saved["entries"].items()}
+    except (OSError, ValueError, TypeError, AttributeError, KeyError):
+        return None
 
 
 def _mask_key(where: dict) -> str:

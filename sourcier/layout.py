@@ -49,7 +49,7 @@ class StoreLayout:
         return self.root / "ingestion.log"
 
     def lexical(self, collection: str) -> Path:
-        return self.root / f"lexical-{collection}.pkl"
+        return self.root / f"lexical-{collection}.json"
 
     @property
     def quality_report(self) -> Path:

@@ -50,7 +50,7 @@ def test_ingest_then_status(tmp_path):
     again = sourcier(tmp_path, "ingest", "--quiet")
     assert again.returncode == 0 and "Index inchangé" in again.stdout and "Qualité des documents" not in again.stdout
 
-    # The store (state database, reports, the pickled lexical index) is the service account's alone.
+    # The store (state database, reports, the lexical index) is the service account's alone.
     written = [path for path in (tmp_path / "vectorstore").rglob("*") if path.is_file()]
     assert written and [p for p in written if p.stat().st_mode & 0o077] == []
 

@@ -1,5 +1,9 @@
 """Unit tests of the answering logic: fusion, filters, prompt assembly, citation check, abstention."""
 
+import os
+import pickle
+from pathlib import Path
+
 import pytest
 from langchain_core.documents import Document
 
@@ -394,3 +398,30 @@ def test_a_specific_named_by_a_documents_folder_or_title_is_not_missing():
     assert [s.text for s in missing_specifics(question, [minutes.page_content])] == ["Putanges"]
     assert missing_specifics(question, [_where_and_what(minutes)]) == []
     assert [s.text for s in missing_specifics("Et à Tourcoing ?", [_where_and_what(minutes)])] == ["Tourcoing"]
+
+
+class _Payload:
+    """What a hostile pickle carries: loading it would run `touch`."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return (os.system, (f"touch {self.marker}",))
+
+
+def test_the_lexical_index_is_saved_as_data_and_a_planted_pickle_is_never_run(tmp_path):
+    from tests.unit.indexes import build
+
+    settings, index, store = build(tmp_path)
+    path = index.layout.lexical(index.collection)
+    saved = LexicalIndex.load(path)
+    assert len(saved) == len(store.get()) and saved.search("liste électorale", 2)
+    marker = tmp_path / "executed"
+    path.write_bytes(pickle.dumps({"x": _Payload(marker)}))  # someone with write access to the shared folder
+    version = "v-planted"
+    path.with_suffix(".version").write_text(version)
+    rebuilt = LexicalIndex.at_version(path, store, version)
+    assert not marker.exists()
+    assert len(rebuilt) == len(saved)  # rebuilt from the store, not trusted nor emptied
+    assert LexicalIndex.load(path).search("liste électorale", 2) == saved.search("liste électorale", 2)
