@@ -333,6 +333,7 @@ def _routes(app: FastAPI, services: Services) -> None:  # noqa: C901 — one pla
         data = load_last_report(settings)
         if data is None:
             raise NotFound("Aucun rapport de qualité n'a encore été établi : un administrateur le lance.")
+        services.audit.record(AuditKind.REPORT, caller, action="lecture", via="API")
         return report_for_reader(data, caller, services.answerer().retriever.index.for_reader(caller).may_read_document)
 
     @app.post("/v1/feedback", status_code=201, tags=["réponses"], summary="Dire si une réponse a été utile")
@@ -340,6 +341,7 @@ def _routes(app: FastAPI, services: Services) -> None:  # noqa: C901 — one pla
         feedback_id = services.feedback.record_feedback(
             body.rating, body.question, body.answer, body.cited_chunks, body.comment
         )
+        services.audit.record(AuditKind.FEEDBACK, caller, rating=body.rating, feedback=feedback_id, via="API")
         return FeedbackOut(id=feedback_id)
 
     # --- ingestion (admins) ----------------------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""The audit trail (RGPD): who signed in, asked, downloaded, uploaded, excluded, marked, changed rights or ran an
+"""The audit trail (RGPD): who signed in, asked, rated an answer, downloaded or viewed a
+document's page, uploaded, excluded, marked, computed or exported the quality report, changed rights or ran an
 ingestion — append-only, in the shared database (`sourcier.database`), kept `access.audit_retention_days` then
 purged automatically.
 
@@ -51,6 +52,9 @@ class AuditKind(StrEnum):
     INGESTION = "ingestion"
     DENIED = "denied"  # a page or an action the user's role does not allow
     FALC = "falc"  # a FALC draft written, validated or exported
+    FEEDBACK = "feedback"  # an answer rated (the question and comment are kept, masked, in the feedback store)
+    REPORT = "report"  # the quality report computed, read through the API or exported
+    PAGE_VIEW = "page_view"  # a page of a document shown as an image: its content, as a download is
 
     @property
     def label(self) -> str:
@@ -73,6 +77,9 @@ _LABELS = {
     AuditKind.INGESTION: "ingestion",
     AuditKind.DENIED: "accès refusé",
     AuditKind.FALC: "version FALC",
+    AuditKind.FEEDBACK: "avis sur une réponse",
+    AuditKind.REPORT: "rapport de qualité",
+    AuditKind.PAGE_VIEW: "page de document affichée",
 }
 
 

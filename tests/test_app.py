@@ -12,6 +12,7 @@ from streamlit.testing.v1 import AppTest
 from ingest import background
 from ingest.manifest import Manifest
 from ingest.pipeline import IngestionPipeline
+from sourcier.audit import AuditKind, AuditLog
 from sourcier.feedback import FeedbackStore
 from tests.conftest import FICHES, MODELS, REPO, copy_into, free_port, make_settings, wait_for_streamlit
 from tests.ollama_standin import ANSWER, OllamaStandIn
@@ -116,6 +117,8 @@ def test_chat_answers_with_its_sources_and_stores_feedback(indexed, monkeypatch,
     assert stored["rating"] == -1 and stored["question"] == QUESTION and stored["answer"] == ANSWER
     assert stored["comment"] == "Il manque le cas des étudiants."
     assert stored["cited_chunks"] and all(":" in chunk for chunk in stored["cited_chunks"])
+    (rated,) = AuditLog.of(indexed.store).events([AuditKind.FEEDBACK])  # recorded once, whatever the reruns
+    assert rated.detail["rating"] == -1 and "question" not in rated.detail
 
     # A follow-up is searched with the question it follows (one model call: the answer); a new conversation
     # forgets it.
@@ -266,7 +269,6 @@ def test_admin_uploads_a_file_and_ingests_it_in_the_background(indexed, monkeypa
 
 def test_local_accounts_sign_in_and_pages_by_role(indexed, monkeypatch, tmp_path):
     from sourcier.accounts import Accounts
-    from sourcier.audit import AuditKind, AuditLog
 
     use_index(monkeypatch, indexed)
     policy = tmp_path / "acces.toml"
@@ -355,7 +357,6 @@ def test_falc_draft_is_checked_edited_validated_and_exported(indexed, monkeypatc
     next(b for b in app.button if b.label == "Valider le brouillon").click().run()
     assert "Brouillon validé" in all_text(app), all_text(app)
     assert [b.proto.label for b in app.get("download_button")] == ["Exporter en DOCX", "Exporter en ODT"]
-    from sourcier.audit import AuditKind, AuditLog
 
     events = AuditLog.of(indexed.store, 30).events([AuditKind.FALC])
     assert {event.detail["action"] for event in events} == {"rédaction", "validation"}

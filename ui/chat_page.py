@@ -34,6 +34,7 @@ from ui.identity import audit_log, require
 _LIST_ITEM = re.compile(r"^\s*(?:[-•*–]|\d{1,2}[.)])\s+")
 CONVERSATION = "conversation"  # the query parameter that names the conversation
 FEEDBACK = "feedback_given"
+PAGES_VIEWED = "pages_viewed"
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
@@ -126,6 +127,10 @@ def show_source(source: Source, claims: list[str], key: str, reader: Reader) -> 
             and right.toggle(f"Afficher la page {source.page}", key=f"page-{key}")
         ):
             image = pdf_page_image(str(path), source.page, path.stat().st_mtime)
+            viewed = st.session_state.setdefault(PAGES_VIEWED, set())  # once per page and session, not per rerun
+            if image and (source.path, source.page) not in viewed:
+                viewed.add((source.path, source.page))
+                audit_log().record(AuditKind.PAGE_VIEW, reader, document=source.path, page=source.page)
             if image:
                 st.image(image, caption=f"{path.name}, page {source.page}")
 
@@ -215,7 +220,7 @@ def show_turn(index: int, turn: Turn, reader: Reader) -> None:
             st.caption("Autres documents consultés : " + " ; ".join(others))
         with st.popover("Copier la réponse", icon=":material/content_copy:"):
             st.code(as_text(answer), language=None, wrap_lines=True)
-        show_feedback(index, turn)
+        show_feedback(index, turn, reader)
 
 
 def who_answered(answer: Answer) -> str:
@@ -250,7 +255,7 @@ def as_text(answer: Answer) -> str:
     return "\n".join(lines)
 
 
-def show_feedback(index: int, turn: Turn) -> None:
+def show_feedback(index: int, turn: Turn, reader: Reader) -> None:
     answer = turn.answer
     assert answer is not None
     rating = st.feedback("thumbs", key=f"rating-{index}")
@@ -269,6 +274,7 @@ def show_feedback(index: int, turn: Turn) -> None:
             backend=answer.backend,
             model=answer.model,
         )
+        audit_log().record(AuditKind.FEEDBACK, reader, rating=value, feedback=given[key])
     with st.form(key=f"comment-form-{index}", border=False):
         comment = st.text_input(
             "Un commentaire pour les responsables de la documentation ? (facultatif)", key=f"comment-{index}"

@@ -275,6 +275,7 @@ def _report(settings: Settings, args) -> int:
     )
     output = args.output or StoreLayout(settings.store.path).quality_export(args.format)
     output.write_text(RENDERERS[args.format](report), encoding="utf-8")
+    _audit(settings, args, AuditKind.REPORT, action=f"calcul et export {args.format}")
     counts = report.counts()
     opened = plural(counts["total"], "constat ouvert", "constats ouverts")
     print(f"{plural(report.documents, 'document')}, {opened} en {_seconds(report.timings['total'])} s.")

@@ -19,10 +19,11 @@ from ui.upload_form import show_upload
 STATUS_KEYS = list(STATUSES)
 
 
-def _recompute() -> None:
+def _recompute(reader: Reader) -> None:
     try:
         with st.spinner("Analyse des documents…"):
             build_report(settings(), embedder())
+        audit_log().record(AuditKind.REPORT, reader, action="calcul")
     except Exception as error:
         st.error(f"Le rapport n'a pas pu être calculé : {explain(error)}")
 
@@ -116,7 +117,7 @@ def render() -> None:
         "données personnelles, questions restées sans réponse. Les données personnelles sont masquées."
     )
     if top[1].button("Recalculer le rapport", icon=":material/refresh:"):
-        _recompute()
+        _recompute(reader)
         st.rerun()
     if report is None:
         st.info("Aucun rapport pour l'instant : il est calculé après chaque ingestion, ou avec le bouton ci-dessus.")
@@ -211,10 +212,17 @@ def _downloads(reader: Reader) -> None:
     def latest():
         return build_report(config, embedder()).for_reader(reader, live_index(reader).may_read_document)
 
+    def exported(format: str):
+        def render():
+            audit_log().record(AuditKind.REPORT, reader, action=f"export {format}")
+            return (to_html if format == "html" else to_csv)(latest())
+
+        return render
+
     left, right = st.columns(2)
-    left.download_button("Télécharger le rapport (HTML)", data=lambda: to_html(latest()), file_name="qualite.html",
+    left.download_button("Télécharger le rapport (HTML)", data=exported("html"), file_name="qualite.html",
                          mime="text/html", icon=":material/download:")  # fmt: skip
-    right.download_button("Télécharger les constats (CSV)", data=lambda: to_csv(latest()), file_name="qualite.csv",
+    right.download_button("Télécharger les constats (CSV)", data=exported("csv"), file_name="qualite.csv",
                           mime="text/csv", icon=":material/download:")  # fmt: skip
 
 

@@ -204,6 +204,19 @@ def test_validation_errors_name_the_field_in_french(api):
     assert huge.status_code == 422 and "message trop long : 20000 caractères au plus" in huge.json()["detail"]
 
 
+def test_a_rating_is_audited_without_the_question(api):
+    client, secrets, settings, _ = api
+    given = client.post(
+        "/v1/feedback",
+        json={"question": "Mon NIR est 1 84 12 76 451 089 46, ai-je droit ?", "answer": "a", "rating": 1},
+        headers=auth(secrets["accueil"]),
+    )
+    assert given.status_code == 201
+    (rated,) = AuditLog.for_settings(settings).events([AuditKind.FEEDBACK])
+    assert rated.user == "accueil (clé d'API)" and rated.detail == {"rating": 1, "feedback": given.json()["id"],
+                                                                    "via": "API"}  # fmt: skip
+
+
 def test_a_failure_after_the_stream_began_ends_it_with_a_problem_event(tmp_path):
     client, secrets, _, _ = make_api(tmp_path, scripted_backend("jamais écrit", fail_with=LLMUnavailableError))
     response = client.post("/v1/ask", json={"question": LIST_QUESTION}, headers=auth(secrets["accueil"]))
