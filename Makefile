@@ -54,9 +54,11 @@ app: install
 
 run: ingest app
 
-# The 15 slowest tests are listed at the end: where the suite's time goes.
+# Two tests at a time, one per core (a test spends much of its time in one process: a page, a CLI, a server);
+# a module's tests stay together so that its shared index is built once. The 15 slowest tests are listed at the
+# end: where the suite's time goes.
 test: install system-packages
-	$(PY) -m pytest -q --durations=15
+	$(PY) -m pytest -q -n 2 --dist loadscope --durations=15
 
 # Sourcier's own logic with test doubles of the real contracts (no model, no server): under a minute.
 test-fast: install
