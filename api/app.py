@@ -54,6 +54,7 @@ from sourcier.access import Reader
 from sourcier.audit import AuditKind, AuditLog
 from sourcier.errors import AccessDeniedError, IngestionRunningError, InputError, SourcierError
 from sourcier.feedback import FeedbackStore
+from sourcier.french import location
 from sourcier.layout import corpus_file
 from sourcier.settings import Settings
 
@@ -417,8 +418,8 @@ def _references(answer: Answer) -> str:
     listed = [s for s in answer.sources if s.number in cited] or answer.sources
     lines = []
     for source in listed:
-        where = f", page {source.page}" if source.page else f", « {source.section} »" if source.section else ""
-        lines.append(f"[{source.number}] {source.title}{where}")
+        where = location(source.page, source.section)
+        lines.append(f"[{source.number}] {source.title}{', ' + where if where else ''}")
     return "\n\nSources :\n" + "\n".join(lines)
 
 

@@ -6,6 +6,8 @@ import hashlib
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 
+from sourcier.french import location
+
 
 class FindingType(StrEnum):
     """In the order the report lists them."""
@@ -65,8 +67,8 @@ class Place:
     section: str | None = None
 
     def label(self) -> str:
-        where = f", page {self.page}" if self.page else (f", section « {self.section} »" if self.section else "")
-        return f"{self.title or self.path}{where}"
+        where = location(self.page, self.section)
+        return f"{self.title or self.path}{', ' + where if where else ''}"
 
 
 @dataclass

@@ -127,6 +127,14 @@ _SERVICE_NAMES = {
 }  # fmt: skip
 
 
+def location(page: int | None, section: str | None) -> str:
+    """Where a passage is in its document, as every page, export and command shows it: « page 3 », « section
+    « Voter » », or nothing."""
+    if page:
+        return f"page {page}"
+    return f"section « {section} »" if section else ""
+
+
 def service_name(slug: str | None) -> str:
     """« etat-civil » → « État civil »; an unknown slug gets spaces and a capital (« vie-associative » → « Vie
     associative »)."""

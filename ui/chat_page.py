@@ -15,7 +15,7 @@ from rag.conversation import Conversation, Turn, TurnState, new_conversation_id,
 from rag.question import LACK_PREFIX
 from sourcier.access import Reader
 from sourcier.audit import AuditKind
-from sourcier.french import plural, service_name
+from sourcier.french import location, plural, service_name
 from ui.common import (
     answerer,
     conversations,
@@ -23,7 +23,6 @@ from ui.common import (
     explain,
     feedback_store,
     live_documents,
-    location,
     readable_documents,
     readable_file,
     settings,

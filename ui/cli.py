@@ -14,7 +14,7 @@ import sourcier  # noqa: F401  (offline environment before any third-party impor
 from quality.findings import FindingStatus
 from sourcier.audit import AuditKind
 from sourcier.errors import ConfigurationError, InputError, SourcierError
-from sourcier.french import plural
+from sourcier.french import location, plural
 from sourcier.layout import StoreLayout
 from sourcier.settings import EmbeddingRuntime, Settings, load_settings
 from ui import admin_cli
@@ -379,7 +379,7 @@ def _print_sources(answer) -> None:
         return
     print("\nDocuments les plus proches :" if answer.abstained else "\nSources :")
     for source in answer.sources:
-        place = f"page {source.page}" if source.page else (source.section or "")
+        place = location(source.page, source.section)
         excerpt = " ".join(source.excerpt.split())[:160]
         print(f"  [{source.number}] {source.title} — {place}\n      {source.path}\n      « {excerpt}… »")
 
@@ -413,7 +413,7 @@ def _print_found(sources) -> None:
         return
     print("Extraits trouvés (ce n'est pas encore la réponse) :")
     for source in shown:
-        place = f"page {source.page}" if source.page else (source.section or "")
+        place = location(source.page, source.section)
         print(f"  [{source.number}] {source.title}" + (f" — {place}" if place else ""))
         for sentence in source.highlights[:2]:
             print(f"      « {' '.join(sentence.split())} »")

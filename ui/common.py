@@ -142,9 +142,3 @@ def without_links(text: str) -> str:
     """Document text (a title, a path) in a Streamlit label or caption, which render Markdown: brackets escaped, so
     that no link or remote image can be written with it; everything else left as it reads."""
     return text.replace("[", "\\[").replace("]", "\\]")
-
-
-def location(page: int | None, section: str | None) -> str:
-    if page:
-        return f"page {page}"
-    return f"section « {section} »" if section else ""
