@@ -414,8 +414,7 @@ def _references(answer: Answer) -> str:
     given, when it cites none); none for an abstention."""
     if answer.abstained or not answer.sources:
         return ""
-    cited = sorted({n for s in answer.sentences for n in s.sources})
-    listed = [s for s in answer.sources if s.number in cited] or answer.sources
+    listed = answer.cited_sources or answer.sources
     lines = []
     for source in listed:
         where = location(source.page, source.section)

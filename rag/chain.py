@@ -98,6 +98,16 @@ class Answer:
     withheld: list[str] = field(default_factory=list)  # why sentences the model wrote are not shown (French)
 
     @property
+    def cited(self) -> list[int]:
+        """The numbers of the sources its sentences cite, in order."""
+        return sorted({n for sentence in self.sentences for n in sentence.sources})
+
+    @property
+    def cited_sources(self) -> list[Source]:
+        cited = set(self.cited)
+        return [source for source in self.sources if source.number in cited]
+
+    @property
     def supported_share(self) -> float | None:
         claims = [s for s in self.sentences if not s.is_abstention]
         return sum(s.supported for s in claims) / len(claims) if claims else None
@@ -424,13 +434,12 @@ class Answerer:
         return guard.text, shown and writing.stream
 
     def _audit(self, answer: Answer, reader: Reader) -> None:
-        cited = sorted({n for s in answer.sentences for n in s.sources})
         self.audit.record(
             AuditKind.QUESTION,
             reader,
             question=answer.question,
             retrieved=[s.chunk_id for s in answer.sources],
-            cited=[answer.sources[n - 1].chunk_id for n in cited if 0 < n <= len(answer.sources)],
+            cited=[s.chunk_id for s in answer.cited_sources],
             backend=answer.backend,
             abstained=answer.abstained,
         )

@@ -208,7 +208,7 @@ def show_turn(index: int, turn: Turn, reader: Reader) -> None:
         if answer.standalone_question != answer.question:
             details.append(f"recherche avec la question précédente : « {answer.standalone_question} »")
         st.caption(" · ".join(details))
-        cited = sorted({n for s in answer.sentences for n in s.sources})
+        cited = answer.cited
         claims_by_source = {n: [s.text for s in answer.sentences if n in s.sources] for n in cited}
         for source in answer.sources:
             if source.number in cited:
@@ -246,11 +246,9 @@ def as_text(answer: Answer) -> str:
         "",
         "Sources :",
     ]
-    cited = {n for s in answer.sentences for n in s.sources}
-    for source in answer.sources:
-        if source.number in cited:
-            where = location(source.page, source.section)
-            lines.append(f"[{source.number}] {source.title or source.path}" + (f", {where}" if where else ""))
+    for source in answer.cited_sources:
+        where = location(source.page, source.section)
+        lines.append(f"[{source.number}] {source.title or source.path}" + (f", {where}" if where else ""))
     return "\n".join(lines)
 
 
