@@ -43,7 +43,7 @@ from api.schemas import (
 )
 from ingest import background
 from ingest.embed import Embedder, TextEmbedder
-from ingest.live import LiveIndex, index_stamp, read_live_documents
+from ingest.live import LiveIndex, index_stamp, narrowed_to, read_live_documents
 from ingest.status import index_status
 from quality.report import load_last_report, report_for_reader
 from rag.chain import Answer, Answerer, Found, Progress, Source, to_source
@@ -174,9 +174,6 @@ def _routes(app: FastAPI, services: Services) -> None:  # noqa: C901 — one pla
 
     Slot = Annotated[None, Depends(generation_slot)]
 
-    def where(services_filter: list[str]) -> dict | None:
-        return {"service": {"$in": services_filter}} if services_filter else None
-
     # --- answers ---------------------------------------------------------------------------------------------
 
     @app.post(
@@ -197,7 +194,7 @@ def _routes(app: FastAPI, services: Services) -> None:  # noqa: C901 — one pla
     def ask(body: AskRequest, caller: Caller, _: Slot) -> Iterator[ServerSentEvent]:
         history = [(exchange.question, exchange.answer) for exchange in body.conversation]
         answerer, ids = services.live()
-        events = answerer.stream(body.question, history, where(body.services), reader=caller)
+        events = answerer.stream(body.question, history, narrowed_to(body.services), reader=caller)
         try:
             for event in events:
                 if isinstance(event, Answer):
@@ -218,7 +215,7 @@ def _routes(app: FastAPI, services: Services) -> None:  # noqa: C901 — one pla
     @app.post("/v1/search", tags=["réponses"], summary="Rechercher des passages (sans rédaction)")
     def search(body: SearchRequest, caller: Caller) -> SearchOut:
         answerer, ids = services.live()
-        documents = answerer.retriever.invoke(body.query, where=where(body.services), reader=caller, k=body.limit)
+        documents = answerer.retriever.invoke(body.query, where=narrowed_to(body.services), reader=caller, k=body.limit)
         extracts = select(body.query, documents, budget_tokens=10_000)
         results = [_source_out(to_source(e.number, e.document, e), ids) for e in extracts]
         services.audit.record(

@@ -48,6 +48,13 @@ def index_stamp(settings: Settings) -> tuple[str, str]:
         return manifest.active_collection(settings.store.collection), manifest.state(INDEX_VERSION) or ""
 
 
+def narrowed_to(services: Sequence[str] = (), formats: Sequence[str] = ()) -> dict | None:
+    """The filter of a search an agent narrowed to some services or formats (None: the whole index they may read),
+    in the store's filter language: what the pages, the CLI and the API hand to the answerer."""
+    chosen = (("service", services), ("format", formats))
+    return _and(*({key: {"$in": list(values)}} for key, values in chosen if values))
+
+
 def _and(*clauses: dict | None) -> dict | None:
     present = [clause for clause in clauses if clause]
     if not present:

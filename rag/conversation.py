@@ -19,6 +19,7 @@ from enum import StrEnum
 
 from sqlalchemy import Column, Engine, Integer, MetaData, Table, Text, delete, func, select
 
+from ingest.live import narrowed_to
 from rag.chain import Answer, Answerer, Found, Progress, Source, Stage
 from sourcier.access import Reader
 from sourcier.clock import now
@@ -209,7 +210,7 @@ class Conversation:
 
     def _answer(self, turn: Turn, position: int, history: list[tuple[str, str]], turns: list[Turn]) -> None:
         turn.state, turn.started = TurnState.ANSWERING, time.monotonic()
-        where = {"service": {"$in": turn.services}} if turn.services else None
+        where = narrowed_to(turn.services)
         try:
             for event in self._answerer().stream(turn.question, history, where, reader=self.reader):
                 if isinstance(event, Answer):

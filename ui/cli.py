@@ -368,10 +368,9 @@ def _seconds(value: float) -> str:
 
 def _where(args) -> dict | None:
     """The retrieval filter: applied inside both retrievers, never to their results."""
-    clauses = [{key: {"$in": values}} for key, values in (("service", args.service), ("format", args.format)) if values]
-    if len(clauses) > 1:
-        return {"$and": clauses}
-    return clauses[0] if clauses else None
+    from ingest.live import narrowed_to
+
+    return narrowed_to(args.service or (), args.format or ())
 
 
 def _print_sources(answer) -> None:
