@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from ingest import ocr
-from ingest.access import label, label_chunks
+from ingest.access import Relabelled, label, label_chunks
 from ingest.discover import discover, in_scope, path_error
 from ingest.documents import LoadedDocument, SourceFile
 from ingest.embed import Embedder, TextEmbedder
@@ -44,6 +44,7 @@ from sourcier.clock import now
 from sourcier.errors import DocumentError, LimitExceededError, UnsupportedFormatError
 from sourcier.hashing import sha256_file
 from sourcier.layout import StoreLayout
+from sourcier.models.embedding import embedding_model_id
 from sourcier.settings import Settings
 
 # Chunks of several small documents are embedded together: batching is what makes the CPU efficient.
@@ -377,3 +378,18 @@ def _size(path: Path) -> int:
         return path.stat().st_size
     except OSError:  # gone since the scan: it weighs nothing left to do
         return 0
+
+
+def apply_access_policy(settings: Settings, policy: AccessPolicy) -> Relabelled:
+    """A change of rights written into the live index without reading or embedding anything again: the chunks'
+    groups relabelled and the lexical copy refreshed — the end of an ingestion — under the ingestion lock, then a new
+    index version, so that every replica reads the new rights at once."""
+    layout = StoreLayout(settings.store.path)
+    with IngestionLock(settings.store), Manifest(settings.store) as manifest:
+        collection = manifest.active_collection(settings.store.collection)
+        store = ChromaStore.open(settings.store, embedding_model_id(settings.embedding), collection)
+        changed = label_chunks(store, policy, settings.corpus_dir)
+        version = f"droits-{now()}"
+        LexicalIndex.sync(layout.lexical(collection), store, version)
+        manifest.set_state(INDEX_VERSION, version)
+    return changed

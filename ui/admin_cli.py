@@ -18,10 +18,8 @@ from sourcier.access import AccessPolicy, Reader
 from sourcier.accounts import Accounts
 from sourcier.api_keys import ApiKeys
 from sourcier.audit import AuditKind, AuditLog, to_csv
-from sourcier.clock import now
 from sourcier.errors import AccessDeniedError, ConfigurationError, InputError
 from sourcier.french import plural
-from sourcier.layout import StoreLayout
 from sourcier.settings import IdentityMode, Settings
 
 ADMIN_COMMANDS = {"ingest", "report", "mark", "status", "users", "api-keys", "access", "audit", "eval", "quality-eval"}
@@ -186,13 +184,8 @@ def api_keys(settings: Settings, args, reader: Reader) -> int:
 
 
 def access(settings: Settings, args, reader: Reader) -> int:
-    from ingest.access import label_chunks
-    from ingest.lexical import LexicalIndex
     from ingest.live import read_live_documents
-    from ingest.lock import IngestionLock
-    from ingest.manifest import INDEX_VERSION, Manifest
-    from ingest.store import ChromaStore
-    from sourcier.models.embedding import embedding_model_id
+    from ingest.pipeline import apply_access_policy
 
     policy = AccessPolicy.load(settings.access.policy)
     if args.action == "show":
@@ -206,15 +199,7 @@ def access(settings: Settings, args, reader: Reader) -> int:
         for path, groups in sorted(policy.documents.items()):
             print(f"  document {path} : {', '.join(sorted(groups))}")
         return 0
-    layout = StoreLayout(settings.store.path)
-    with IngestionLock(settings.store):
-        collection = read_live_documents(settings).collection
-        store = ChromaStore.open(settings.store, embedding_model_id(settings.embedding), collection)
-        changed = label_chunks(store, policy, settings.corpus_dir)
-        version = f"droits-{now()}"
-        LexicalIndex.sync(layout.lexical(collection), store, version)
-        with Manifest(settings.store) as manifest:
-            manifest.set_state(INDEX_VERSION, version)  # every replica reads the new rights at once
+    changed = apply_access_policy(settings, policy)
     AuditLog.for_settings(settings).record(AuditKind.POLICY, reader, chunks=changed.chunks, documents=changed.documents)
     print(f"Droits appliqués : {plural(changed.chunks, 'extrait mis', 'extraits mis')} à jour "
           f"({plural(changed.documents, 'document')}) sur {changed.total}, sans réindexation.")  # fmt: skip
