@@ -59,18 +59,20 @@ class Embedder(Embeddings):
     def model(self):
         with self._lock:
             if self._model is None:
-                from sentence_transformers import SentenceTransformer
-                from transformers.utils import logging as transformers_logging
-
-                transformers_logging.disable_progress_bar()
-
                 if self.settings.runtime is EmbeddingRuntime.OPENVINO:
                     from sourcier.models.openvino import OpenVinoEncoder
 
                     self._model = OpenVinoEncoder(
-                        self.info.path, self.onnx_model, self.info.prompts, threads=os.cpu_count() or 1
+                        self.info.path, self.onnx_model, self.info.prompts, threads=_threads()
                     )
                 else:
+                    # Imported only here: sentence-transformers brings torch (~10 s on a busy server), which the
+                    # OpenVINO runtime, the default, never uses.
+                    from sentence_transformers import SentenceTransformer
+                    from transformers.utils import logging as transformers_logging
+
+                    transformers_logging.disable_progress_bar()
+
                     self._model = SentenceTransformer(
                         str(self.info.path), device=self.settings.device, local_files_only=True
                     )
@@ -105,3 +107,12 @@ class Embedder(Embeddings):
 
     def embed_query(self, text: str) -> list[float]:
         return self.embed_queries([text])[0].tolist()
+
+
+def _threads() -> int:
+    """The cores the encoder may use: all of them, unless OMP_NUM_THREADS (the convention torch and numpy follow)
+    says fewer — a server sharing its cores, or the test suite's parallel workers."""
+    try:
+        return max(1, int(os.environ["OMP_NUM_THREADS"]))
+    except (KeyError, ValueError):
+        return os.cpu_count() or 1

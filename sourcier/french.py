@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import importlib.util
 import re
 import unicodedata
 from functools import cache, lru_cache
+from pathlib import Path
 
 import snowballstemmer
 
@@ -16,11 +18,17 @@ _ELIDED = frozenset({"l", "d", "s", "n", "c", "j", "qu", "m", "t", "y", "a"})
 
 @cache
 def stop_words() -> frozenset[str]:
-    """spaCy's French stop words, folded. Imported on first use: importing spaCy takes seconds (its French
-    tokenizer exceptions, thinc, torch), which every command paid at start, even those that read no text."""
-    from spacy.lang.fr.stop_words import STOP_WORDS
-
-    return frozenset(fold(word) for word in STOP_WORDS) | _ELIDED
+    """spaCy's French stop words, folded. The list's own file is read, without importing spaCy's French package:
+    its tokenizer exceptions compile for ~8 s on a busy 2-core server, which every question of a fresh process
+    (`sourcier ask`, the app's first answer) paid for a word list."""
+    spacy = importlib.util.find_spec("spacy")
+    if spacy is None or spacy.origin is None:
+        raise ModuleNotFoundError("spaCy")
+    path = Path(spacy.origin).parent / "lang" / "fr" / "stop_words.py"
+    spec = importlib.util.spec_from_file_location("_sourcier_spacy_fr_stop_words", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)  # a plain set of words, no import: see spacy/lang/fr/stop_words.py
+    return frozenset(fold(word) for word in module.STOP_WORDS) | _ELIDED
 
 
 def fold(text: str) -> str:

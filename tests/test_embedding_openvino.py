@@ -50,3 +50,17 @@ def test_the_export_goes_to_the_models_folder_not_into_the_model(openvino, embed
     onnx = openvino.onnx_model
     assert onnx.is_relative_to(embedding_settings.models_dir / "onnx")
     assert not (openvino.info.path / "onnx").exists()
+
+
+def test_the_tokenizer_gives_the_ids_and_masks_of_transformers_own(openvino):
+    """The encoder reads tokenizer.json with `tokenizers` (no torch to import); transformers' fast tokenizer over the
+    same file is the reference: padding, truncation at 512 and special tokens alike."""
+    from transformers import AutoTokenizer
+
+    reference = AutoTokenizer.from_pretrained(openvino.info.path, local_files_only=True)
+    texts = ["query: " + FRENCH_QUESTIONS[0], "passage: " + FRENCH_PASSAGES[0] * 40, "passage: « aujourd’hui » 3ᵉ"]
+    expected = reference(texts, padding=True, truncation=True, max_length=512, return_tensors="np")
+    encodings = openvino.model.tokenizer.encode_batch(texts)
+    assert [e.ids for e in encodings] == expected["input_ids"].tolist()
+    assert [e.attention_mask for e in encodings] == expected["attention_mask"].tolist()
+    assert len(encodings[1].ids) == 512

@@ -82,7 +82,7 @@ class OpenVinoEncoder:
 
     def __init__(self, source: Path, onnx: Path, prompts: dict[str, str], threads: int, max_length: int = 512) -> None:
         import openvino
-        from transformers import AutoTokenizer
+        from tokenizers import Tokenizer
 
         core = openvino.Core()
         self.compiled = core.compile_model(
@@ -91,7 +91,12 @@ class OpenVinoEncoder:
             {"PERFORMANCE_HINT": "LATENCY", "INFERENCE_NUM_THREADS": threads},
         )
         self.precision = str(self.compiled.get_property("INFERENCE_PRECISION_HINT"))
-        self.tokenizer = AutoTokenizer.from_pretrained(source, local_files_only=True)
+        # The model's own tokenizer file, read by the `tokenizers` library that transformers' fast tokenizer wraps
+        # (the same ids and masks, checked by tests/test_embedding_openvino.py), without transformers' import of
+        # torch: seconds at every start of a command.
+        self.tokenizer = Tokenizer.from_file(str(source / "tokenizer.json"))
+        self.tokenizer.enable_truncation(max_length)
+        self.tokenizer.enable_padding(pad_id=self.tokenizer.token_to_id("<pad>"), pad_token="<pad>")
         self.prompts, self.max_length = prompts, max_length
         self.dimension = int(self.compiled.output(0).get_partial_shape()[-1].get_length())
 
@@ -108,12 +113,10 @@ class OpenVinoEncoder:
         request = self.compiled.create_infer_request()
         for start in range(0, len(texts), batch_size):
             batch = order[start : start + batch_size]
-            tokens = self.tokenizer(
-                [texts[i] for i in batch], padding=True, truncation=True, max_length=self.max_length,
-                return_tensors="np",
-            )  # fmt: skip
-            mask = tokens["attention_mask"].astype(np.int64)
-            hidden = request.infer({"input_ids": tokens["input_ids"].astype(np.int64), "attention_mask": mask})[0]
+            encodings = self.tokenizer.encode_batch([texts[i] for i in batch])
+            ids = np.array([encoding.ids for encoding in encodings], dtype=np.int64)
+            mask = np.array([encoding.attention_mask for encoding in encodings], dtype=np.int64)
+            hidden = request.infer({"input_ids": ids, "attention_mask": mask})[0]
             pooled = (hidden * mask[..., None]).sum(axis=1) / mask.sum(axis=1, keepdims=True)
             out[batch] = pooled / np.linalg.norm(pooled, axis=1, keepdims=True)
         return out
