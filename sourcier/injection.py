@@ -196,8 +196,10 @@ def readings(sentence: str) -> list[str]:
     return list(dict.fromkeys(normalise(variant) for variant in variants))
 
 
+@lru_cache(maxsize=65_536)
 def detect(sentence: str) -> tuple[str, ...]:
-    """The injection moves a sentence makes (empty: an ordinary sentence)."""
+    """The injection moves a sentence makes (empty: an ordinary sentence). Remembered: the same passages come back
+    question after question, and each is read in several ways by a few dozen patterns."""
     for text in readings(sentence):
         if len(text) < 8:
             continue
