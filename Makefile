@@ -84,6 +84,7 @@ bench: install
 	$(PY) -m tests.bench.quality
 	$(PY) -m tests.bench.hostile
 	$(PY) -m tests.bench.api_load
+	$(PY) -m tests.bench.commands
 
 # Retrieval and abstention on the dev sets (add LLM=1 for answers too: slow on 2 cores).
 eval: install
