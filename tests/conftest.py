@@ -13,13 +13,9 @@ from pathlib import Path
 
 import pytest
 
-# `make test` runs two workers on two cores (pytest-xdist): each process, and the model servers it starts, gets one
-# core's worth of threads — two workers with two threads each would spin four threads on two cores, and the
-# embedded model's answers crawl when its threads wait on each other.
-if os.environ.get("PYTEST_XDIST_WORKER"):
-    for variable in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "SOURCIER_LLM__EMBEDDED_THREADS"):
-        os.environ.setdefault(variable, "1")
+import tests.workers  # noqa: F401  (first: it limits threads before torch or numpy is loaded)
 
+# isort: split
 import sourcier  # noqa: F401  (offline environment before any third-party import)
 from ingest import ocr
 from ingest.embed import Embedder

@@ -52,7 +52,7 @@ SERVICES = {
 }
 CCAS = ["F32057.html", "F18360.html", "F3079.html"]  # social aid fiches, standing for the CCAS's files
 GROUPS = ["etat-civil", "rh", "dgs", "urbanisme", "rh-referents", "etat-civil-referents", "sports"]
-QUERIES = 1000
+QUERIES = 500  # per store: 1,000 in all
 REPLY = "Selon les documents, la démarche se fait en mairie [1]."
 
 
@@ -141,7 +141,7 @@ def test_no_forbidden_chunk_reaches_any_user(indexed, embedder):
             leaks += 1
             pytest.fail(f"{reader.label} {sorted(reader.groups)} a reçu {leaked} pour « {query} »")
     assert tried == QUERIES and leaks == 0
-    assert follow_ups > 200 and len(readers_seen) > 30
+    assert follow_ups > 100 and len(readers_seen) > 30
     # The test can fail: the same queries, read by an admin, do pull the forbidden documents.
     target = next(c for c in everything if c.metadata["source"] == "ccas/F32057.html")
     backend.chat.prompts.clear()

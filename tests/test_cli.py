@@ -1,14 +1,17 @@
 """The `sourcier` command as a user types it: exit codes and messages."""
 
 import json
+import os
 import subprocess
 import sys
 
 from tests.conftest import COUTHENANS, MODELS, REPO, copy_into, free_port
+from tests.workers import THREAD_LIMITS
 
 
 def sourcier(tmp_path, *args, stdin: str | None = None, **env):
     environment = {
+        **{name: os.environ[name] for name in THREAD_LIMITS if name in os.environ},  # one core per test worker
         "PATH": "/usr/bin:/bin",
         "HOME": str(tmp_path),
         "SOURCIER_CORPUS_DIR": str(tmp_path / "corpus"),

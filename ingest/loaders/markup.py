@@ -23,6 +23,8 @@ _XML_PROLOG = re.compile(r"\A\s*<\?xml[^>]*\?>")
 MAX_HTML_DEPTH = 100
 # unstructured parses with lxml without huge_tree: libxml2 stops reading after ~10 MB of text, silently.
 MAX_STRUCTURED_CHARS = 4_000_000
+_MAX_QUOTE_DEPTH = 50
+_DEEP_QUOTE = re.compile(rf"^[ \t]{{0,3}}(?:>[ \t]?){{{_MAX_QUOTE_DEPTH + 1},}}", re.MULTILINE)
 _FLATTENED_NOTE = f"Structure imbriquée sur plus de {MAX_HTML_DEPTH} niveaux : aplatie, texte conservé."
 _BLOCK_TAGS = {"p", "div", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "br", "section", "article", "table", "pre"}
 _VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "param", "source", "track", "wbr"}
@@ -185,7 +187,10 @@ def load_markdown(path: Path, options: LoadOptions) -> LoadedDocument:
         raise DocumentError("Document Markdown sans contenu (seulement un en-tête).")
     # Markdown becomes HTML (as unstructured's partition_md does it) and goes through the HTML flattener: raw
     # <div> nested 300 deep, or quotes nested 10,000 deep, would otherwise lose their text below libxml2's depth.
-    elements, flattened = [], False
+    # Quotes nested past any meaning (« >>>>… » ten thousand deep): the markers past the limit are dropped; Python-
+    # Markdown would leave them in the text as « > » characters, and the line would read as symbol soup.
+    text, deep_quotes = _DEEP_QUOTE.subn("> " * _MAX_QUOTE_DEPTH, text)
+    elements, flattened = [], deep_quotes > 0
     for section in _sections(text):
         page = markdown.markdown(section, extensions=["tables", "fenced_code"])
         flat = _Flattener.flatten(page)
